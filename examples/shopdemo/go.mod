@@ -1,0 +1,3 @@
+module github.com/prodscope/prodscope/examples/shopdemo
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/prodscope/prodscope/test/e2e
+
+go 1.26
