@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+)
+
+var items = []string{"book", "lamp", "chair", "mug", "phone", "desk", "pen"}
+
+// loadGen sends order requests at a steady rate from many users; every
+// request carries a fresh X-Request-Id and the W3C traceparent of its client
+// span.
+type loadGen struct {
+	base   string
+	rate   float64
+	users  int
+	client *http.Client
+	seq    uint64
+}
+
+func newLoadGen(base string, rate float64, users int, tel *telemetry) *loadGen {
+	return &loadGen{
+		base:  base,
+		rate:  rate,
+		users: users,
+		client: &http.Client{
+			Timeout:   5 * time.Second,
+			Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(tel.tracerProvider)),
+		},
+	}
+}
+
+// userFor picks a user: about one request in ten is user 1234's.
+func (g *loadGen) userFor(r *rand.Rand) int {
+	if r.IntN(10) == 0 {
+		return failingUser
+	}
+	return 1 + r.IntN(g.users)
+}
+
+func (g *loadGen) run(ctx context.Context) {
+	t := time.NewTicker(time.Duration(float64(time.Second) / g.rate))
+	defer t.Stop()
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 42))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.seq++
+			go g.once(ctx, g.userFor(r), items[r.IntN(len(items))], g.seq)
+		}
+	}
+}
+
+func (g *loadGen) once(ctx context.Context, user int, item string, seq uint64) {
+	q := url.Values{"user_id": {strconv.Itoa(user)}, "item": {item}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+"/orders?"+q.Encode(), nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set(requestIDHeader, fmt.Sprintf("req-%08d-%04x", seq, rand.Uint32()&0xffff))
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+}
