@@ -1,0 +1,73 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package logtracejoin // import "github.com/prodscope/prodscope/processor/logtracejoin"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+
+	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
+	"github.com/prodscope/prodscope/processor/logtracejoin/internal/sharedcomponent"
+)
+
+// states holds one joinState per component ID, so that the traces and the
+// logs pipelines of one `logtracejoin/<name>` share the index and the
+// waiting logs (the otlp receiver's sharedcomponent pattern).
+var states = sharedcomponent.NewMap[component.ID, *joinState]()
+
+// NewFactory returns the factory of the logtracejoin processor.
+func NewFactory() processor.Factory {
+	return processor.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		processor.WithTraces(createTraces, metadata.TracesStability),
+		processor.WithLogs(createLogs, metadata.LogsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		TraceIDKeys:     []string{"trace_id", "traceId", "traceID", "TraceId", "trace.id", "otelTraceID", "dd.trace_id", "x-b3-traceid", "X-B3-TraceId"},
+		SpanIDKeys:      []string{"span_id", "spanId", "spanID", "SpanId", "span.id", "otelSpanID", "dd.span_id", "x-b3-spanid", "X-B3-SpanId"},
+		TraceFlagsKeys:  []string{"trace_flags", "traceFlags", "trace_sampled"},
+		TraceparentKeys: []string{"traceparent"},
+		GoogleTraceKeys: []string{"logging.googleapis.com/trace"},
+		JaegerKeys:      []string{"uber-trace-id"},
+		FromBody:        true,
+		Join: JoinConfig{
+			Enabled:         true,
+			CorrelationKeys: []string{"http.request.header.x-request-id", "request_id", "requestID", "x_request_id"},
+			Wait:            5 * time.Second,
+			MaxWaitingLogs:  100000,
+			IndexTTL:        2 * time.Minute,
+			MaxIndexEntries: 1000000,
+		},
+	}
+}
+
+func sharedState(set processor.Settings, cfg component.Config) (*sharedcomponent.Component[*joinState], error) {
+	return states.LoadOrStore(set.ID, func() (*joinState, error) {
+		return newJoinState(set, cfg.(*Config))
+	})
+}
+
+func createTraces(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
+	sc, err := sharedState(set, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &tracesProcessor{Component: sc, state: sc.Unwrap(), next: next}, nil
+}
+
+func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
+	sc, err := sharedState(set, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &logsProcessor{Component: sc, state: sc.Unwrap(), next: next}, nil
+}

@@ -1,0 +1,333 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package extract finds trace context (trace id, span id, flags) and
+// correlation keys in log record attributes and bodies, in the common field
+// conventions, without regular expressions: every parser is a linear scan.
+package extract // import "github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
+
+import "strings"
+
+// Reason says why a value that looked like an id was refused.
+type Reason uint8
+
+const (
+	// ReasonNone means the value was valid.
+	ReasonNone Reason = iota
+	// ReasonLength: the id has the wrong number of digits.
+	ReasonLength
+	// ReasonNotHex: the id holds a character that is not a (lowercase or uppercase) hex digit.
+	ReasonNotHex
+	// ReasonAllZero: the id is all zero, which the W3C and OTel specs forbid.
+	ReasonAllZero
+	// ReasonVersion: a traceparent with the forbidden version ff, or a version 00 with trailing data.
+	ReasonVersion
+	// ReasonFormat: the value does not have the shape of its convention.
+	ReasonFormat
+	numReasons
+)
+
+// NumReasons is the number of Reason values, ReasonNone included.
+const NumReasons = int(numReasons)
+
+// String returns the reason as used in the `reason` telemetry attribute.
+func (r Reason) String() string {
+	switch r {
+	case ReasonNone:
+		return "none"
+	case ReasonLength:
+		return "length"
+	case ReasonNotHex:
+		return "not_hex"
+	case ReasonAllZero:
+		return "all_zero"
+	case ReasonVersion:
+		return "version"
+	case ReasonFormat:
+		return "format"
+	}
+	return "unknown"
+}
+
+// Flag bits of a W3C trace context / OTLP log record.
+const sampledFlag = 0x01
+
+// Context is a trace context found in a record.
+type Context struct {
+	TraceID  [16]byte
+	SpanID   [8]byte
+	Flags    uint32
+	HasSpan  bool
+	HasFlags bool
+}
+
+// hexVal maps a byte to its hex value, or 0xff when it is not a hex digit.
+var hexVal = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] = byte(c - 'A' + 10)
+	}
+	return t
+}()
+
+// decodeHexRight decodes s (len(s) <= 2*len(dst)) into the low (right) end
+// of dst, left-padding with zeros. It reports ReasonNotHex on a bad digit.
+func decodeHexRight(dst []byte, s string) Reason {
+	clear(dst)
+	// walk from the right, two digits per byte
+	j := len(dst) - 1
+	for i := len(s); i > 0; i -= 2 {
+		lo := hexVal[s[i-1]]
+		var hi byte
+		if i >= 2 {
+			hi = hexVal[s[i-2]]
+		}
+		if lo == 0xff || hi == 0xff {
+			return ReasonNotHex
+		}
+		dst[j] = hi<<4 | lo
+		j--
+	}
+	return ReasonNone
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseTraceIDHex parses a hex trace id of 32 digits, or of 16 digits (a
+// 64-bit B3/Jaeger id, left-padded with zeros). Case-insensitive.
+func ParseTraceIDHex(s string) ([16]byte, Reason) {
+	var id [16]byte
+	if len(s) != 32 && len(s) != 16 {
+		return id, ReasonLength
+	}
+	if r := decodeHexRight(id[:], s); r != ReasonNone {
+		return [16]byte{}, r
+	}
+	if allZero(id[:]) {
+		return id, ReasonAllZero
+	}
+	return id, ReasonNone
+}
+
+// ParseSpanIDHex parses a span id of 16 hex digits.
+func ParseSpanIDHex(s string) ([8]byte, Reason) {
+	var id [8]byte
+	if len(s) != 16 {
+		return id, ReasonLength
+	}
+	if r := decodeHexRight(id[:], s); r != ReasonNone {
+		return [8]byte{}, r
+	}
+	if allZero(id[:]) {
+		return id, ReasonAllZero
+	}
+	return id, ReasonNone
+}
+
+// parseVarHex parses 1..2*len(dst) hex digits into dst, left-padded (Jaeger
+// omits leading zeros).
+func parseVarHex(dst []byte, s string) Reason {
+	if len(s) == 0 || len(s) > 2*len(dst) {
+		clear(dst)
+		return ReasonLength
+	}
+	if r := decodeHexRight(dst, s); r != ReasonNone {
+		clear(dst)
+		return r
+	}
+	if allZero(dst) {
+		return ReasonAllZero
+	}
+	return ReasonNone
+}
+
+// ParseUint64Decimal parses a non-zero decimal 64-bit unsigned integer, as
+// Datadog writes its ids (dd.trace_id, dd.span_id).
+func ParseUint64Decimal(s string) (uint64, Reason) {
+	if len(s) == 0 || len(s) > 20 {
+		return 0, ReasonLength
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, ReasonFormat
+		}
+		d := uint64(c - '0')
+		if n > (^uint64(0)-d)/10 {
+			return 0, ReasonLength // overflows 64 bits
+		}
+		n = n*10 + d
+	}
+	if n == 0 {
+		return 0, ReasonAllZero
+	}
+	return n, ReasonNone
+}
+
+func putUint64(dst []byte, v uint64) {
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = byte(v)
+		v >>= 8
+	}
+}
+
+// TraceIDFromUint64 sets a 64-bit id into the low half of a trace id, as
+// OpenTelemetry does with Datadog and 64-bit B3 ids.
+func TraceIDFromUint64(v uint64) [16]byte {
+	var id [16]byte
+	putUint64(id[8:], v)
+	return id
+}
+
+// SpanIDFromUint64 returns the span id of a 64-bit integer.
+func SpanIDFromUint64(v uint64) [8]byte {
+	var id [8]byte
+	putUint64(id[:], v)
+	return id
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseTraceparent parses a W3C traceparent header value,
+// version-traceid-parentid-flags, per the W3C Trace Context spec: lowercase
+// hex only, version ff is invalid, version 00 has exactly 55 characters,
+// higher versions may carry more fields after a '-', ids must not be all zero.
+func ParseTraceparent(s string) (Context, Reason) {
+	var c Context
+	if len(s) < 55 {
+		return c, ReasonLength
+	}
+	if s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return c, ReasonFormat
+	}
+	ver, tid, sid, flags := s[0:2], s[3:35], s[36:52], s[53:55]
+	if !isLowerHex(ver) || !isLowerHex(tid) || !isLowerHex(sid) || !isLowerHex(flags) {
+		return c, ReasonNotHex
+	}
+	if ver == "ff" {
+		return c, ReasonVersion
+	}
+	if len(s) > 55 && (ver == "00" || s[55] != '-') {
+		return c, ReasonVersion
+	}
+	decodeHexRight(c.TraceID[:], tid)
+	decodeHexRight(c.SpanID[:], sid)
+	if allZero(c.TraceID[:]) || allZero(c.SpanID[:]) {
+		return Context{}, ReasonAllZero
+	}
+	c.Flags = uint32(hexVal[flags[0]]<<4 | hexVal[flags[1]])
+	c.HasSpan, c.HasFlags = true, true
+	return c, ReasonNone
+}
+
+// ParseGoogleTrace parses a Google Cloud Logging trace field:
+// "projects/PROJECT/traces/TRACE_ID", or a bare 32-hex trace id.
+func ParseGoogleTrace(s string) ([16]byte, Reason) {
+	if strings.HasPrefix(s, "projects/") {
+		i := strings.Index(s, "/traces/")
+		if i < len("projects/") {
+			return [16]byte{}, ReasonFormat
+		}
+		s = s[i+len("/traces/"):]
+	}
+	if len(s) != 32 {
+		return [16]byte{}, ReasonLength
+	}
+	return ParseTraceIDHex(s)
+}
+
+// ParseGoogleSpanID parses a Google Cloud Logging spanId: 16 hex digits, or
+// a decimal 64-bit integer (older Cloud Trace span ids).
+func ParseGoogleSpanID(s string) ([8]byte, Reason) {
+	if id, r := ParseSpanIDHex(s); r == ReasonNone {
+		return id, r
+	}
+	if v, r := ParseUint64Decimal(s); r == ReasonNone {
+		return SpanIDFromUint64(v), r
+	}
+	return ParseSpanIDHex(s)
+}
+
+// ParseJaeger parses a Jaeger uber-trace-id, "traceid:spanid:parentid:flags",
+// with 1-32 and 1-16 hex digit ids (leading zeros may be omitted). The
+// URL-encoded separator "%3A" is accepted too.
+func ParseJaeger(s string) (Context, Reason) {
+	var c Context
+	if len(s) > 128 {
+		return c, ReasonLength
+	}
+	var parts [4]string
+	n := 0
+	for n < 3 {
+		i := strings.IndexByte(s, ':')
+		w := 1
+		if j := strings.Index(s, "%3A"); j >= 0 && (i < 0 || j < i) {
+			i, w = j, 3
+		} else if j := strings.Index(s, "%3a"); j >= 0 && (i < 0 || j < i) {
+			i, w = j, 3
+		}
+		if i < 0 {
+			return Context{}, ReasonFormat
+		}
+		parts[n] = s[:i]
+		s = s[i+w:]
+		n++
+	}
+	parts[3] = s
+	if r := parseVarHex(c.TraceID[:], parts[0]); r != ReasonNone {
+		return Context{}, r
+	}
+	if r := parseVarHex(c.SpanID[:], parts[1]); r != ReasonNone {
+		return Context{}, r
+	}
+	var f [1]byte
+	if len(parts[3]) == 0 || len(parts[3]) > 2 || decodeHexRight(f[:], parts[3]) != ReasonNone {
+		return Context{}, ReasonFormat
+	}
+	c.Flags = uint32(f[0]) & sampledFlag
+	c.HasSpan, c.HasFlags = true, true
+	return c, ReasonNone
+}
+
+// ParseFlagsString parses trace flags written as a hex byte ("01", "1"), or
+// as a boolean ("true"/"false") meaning sampled.
+func ParseFlagsString(s string) (uint32, bool) {
+	switch s {
+	case "true", "True", "TRUE":
+		return sampledFlag, true
+	case "false", "False", "FALSE":
+		return 0, true
+	}
+	if len(s) == 0 || len(s) > 2 {
+		return 0, false
+	}
+	var f [1]byte
+	if decodeHexRight(f[:], s) != ReasonNone {
+		return 0, false
+	}
+	return uint32(f[0]) & 0xff, true
+}

@@ -1,0 +1,143 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package extract // import "github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
+
+import "strings"
+
+// kind is what a configured key holds.
+type kind uint8
+
+const (
+	kindNone kind = iota
+	kindTraceparent
+	kindTraceID
+	kindSpanID
+	kindFlags
+	kindGoogleTrace
+	kindGoogleSpan
+	kindGoogleSampled
+	kindJaeger
+	kindCorrelation
+	numKinds
+)
+
+// keyInfo describes one configured key.
+type keyInfo struct {
+	kind kind
+	// prio is the key's position in its configured list: lower wins when
+	// several keys of one kind are present.
+	prio uint16
+	// decimal marks Datadog keys ("dd." prefix) whose ids may be decimal.
+	decimal bool
+	// corrPrio is the position in correlation_keys, or -1.
+	corrPrio int16
+}
+
+// nestedKey is a dotted key looked up as a path through nested maps
+// (ECS `trace.id` as {"trace":{"id":...}}, Datadog {"dd":{"trace_id":...}}).
+type nestedKey struct {
+	path []string
+	full string
+	info keyInfo
+}
+
+// Keys configures which keys hold what.
+type Keys struct {
+	TraceID         []string
+	SpanID          []string
+	TraceFlags      []string
+	Traceparent     []string
+	GoogleTrace     []string
+	Jaeger          []string
+	CorrelationKeys []string
+}
+
+// keySet is the compiled lookup structure for Keys.
+type keySet struct {
+	byName map[string]keyInfo
+	nested map[string][]nestedKey
+	// fast rejection before the map lookup: key lengths (bit i set: a key
+	// of length i exists; lengths >= 64 share bit 63) and first bytes.
+	lenMask uint64
+	first   [256]bool
+}
+
+func (ks *keySet) add(name string, info keyInfo) {
+	if name == "" {
+		return
+	}
+	if prev, ok := ks.byName[name]; ok {
+		// a key in an id list and in correlation_keys keeps both roles; a
+		// key repeated across id lists keeps its first role.
+		if info.kind == kindCorrelation {
+			prev.corrPrio = info.corrPrio
+		} else if prev.kind == kindCorrelation {
+			info.corrPrio = prev.corrPrio
+			prev = info
+		}
+		ks.byName[name] = prev
+		return
+	}
+	ks.byName[name] = info
+	n := len(name)
+	if n > 63 {
+		n = 63
+	}
+	ks.lenMask |= 1 << uint(n)
+	ks.first[name[0]] = true
+	if i := strings.IndexByte(name, '.'); i > 0 && i < len(name)-1 {
+		path := strings.Split(name, ".")
+		ks.nested[path[0]] = append(ks.nested[path[0]], nestedKey{path: path[1:], full: name, info: info})
+	}
+}
+
+// googleSibling derives the sibling key of a Google trace key:
+// "logging.googleapis.com/trace" → "logging.googleapis.com/spanId".
+func googleSibling(key, leaf string) string {
+	i := strings.LastIndexByte(key, '/')
+	if i < 0 {
+		return ""
+	}
+	return key[:i+1] + leaf
+}
+
+func newKeySet(k Keys) *keySet {
+	ks := &keySet{byName: map[string]keyInfo{}, nested: map[string][]nestedKey{}}
+	addList := func(names []string, kd kind) {
+		for i, n := range names {
+			ks.add(n, keyInfo{kind: kd, prio: uint16(i), decimal: strings.HasPrefix(n, "dd."), corrPrio: -1})
+		}
+	}
+	addList(k.Traceparent, kindTraceparent)
+	addList(k.TraceID, kindTraceID)
+	addList(k.SpanID, kindSpanID)
+	addList(k.TraceFlags, kindFlags)
+	addList(k.GoogleTrace, kindGoogleTrace)
+	for i, n := range k.GoogleTrace {
+		ks.add(googleSibling(n, "spanId"), keyInfo{kind: kindGoogleSpan, prio: uint16(i), corrPrio: -1})
+		ks.add(googleSibling(n, "trace_sampled"), keyInfo{kind: kindGoogleSampled, prio: uint16(i), corrPrio: -1})
+	}
+	addList(k.Jaeger, kindJaeger)
+	for i, n := range k.CorrelationKeys {
+		ks.add(n, keyInfo{kind: kindCorrelation, corrPrio: int16(i)})
+	}
+	return ks
+}
+
+// lookup returns the key's info; the length and first-byte checks reject
+// most non-matching keys without hashing.
+func (ks *keySet) lookup(name string) (keyInfo, bool) {
+	if len(name) == 0 || !ks.first[name[0]] {
+		return keyInfo{}, false
+	}
+	n := len(name)
+	if n > 63 {
+		n = 63
+	}
+	if ks.lenMask&(1<<uint(n)) == 0 {
+		return keyInfo{}, false
+	}
+	info, ok := ks.byName[name]
+	return info, ok
+}

@@ -1,0 +1,263 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package join // import "github.com/prodscope/prodscope/processor/logtracejoin/internal/join"
+
+import (
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// Outcome says why a held log left the waiting queue.
+type Outcome uint8
+
+const (
+	// Matched: its span arrived; Context is set.
+	Matched Outcome = iota
+	// Expired: it waited the full wait time.
+	Expired
+	// Overflow: it was the oldest when max_waiting_logs was reached.
+	Overflow
+	// Shutdown: the processor shut down.
+	Shutdown
+)
+
+// HeldScope is the resource and scope a held record came with. Records of
+// one incoming ScopeLogs share one HeldScope, so the resource is copied
+// once per batch, not per record.
+type HeldScope struct {
+	Resource          pcommon.Resource
+	ResourceSchemaURL string
+	Scope             pcommon.InstrumentationScope
+	ScopeSchemaURL    string
+}
+
+// Held is one log record waiting for its span.
+type Held struct {
+	Record  plog.LogRecord
+	Scope   *HeldScope
+	Owner   any // the logs pipeline instance the record goes back to
+	Arrived time.Time
+	Outcome Outcome
+	Context SpanContext
+	// Released is when it left the queue.
+	Released time.Time
+
+	hash       uint64
+	prev, next *Held // FIFO by arrival
+	keyNext    *Held // next held log with the same key, in arrival order
+}
+
+// NewHeld returns a Held for a log with correlation key hash h.
+func NewHeld(h uint64, scope *HeldScope, owner any, arrived time.Time) *Held {
+	return &Held{Record: plog.NewLogRecord(), Scope: scope, Owner: owner, Arrived: arrived, hash: h}
+}
+
+type keyChain struct{ head, tail *Held }
+
+// Evictions counts index entries evicted.
+type Evictions struct {
+	TTL  int
+	Size int
+}
+
+// Joiner is the shared join state. All methods are safe for concurrent use.
+type Joiner struct {
+	mu sync.Mutex
+
+	idx *index
+
+	wait       time.Duration
+	maxWaiting int
+	head, tail *Held // oldest, newest
+	waiting    int
+	byKey      map[uint64]keyChain
+
+	ready []*Held
+}
+
+// New returns a Joiner.
+func New(wait time.Duration, maxWaiting int, ttl time.Duration, maxIndexEntries int) *Joiner {
+	return &Joiner{
+		idx:        newIndex(ttl, maxIndexEntries),
+		wait:       wait,
+		maxWaiting: maxWaiting,
+		byKey:      map[uint64]keyChain{},
+	}
+}
+
+// CanHold reports whether logs are ever held (wait and max_waiting_logs > 0).
+func (j *Joiner) CanHold() bool { return j.wait > 0 && j.maxWaiting > 0 }
+
+// Lookup returns the span context indexed for the key hash.
+func (j *Joiner) Lookup(h uint64, now time.Time) (SpanContext, bool) {
+	j.mu.Lock()
+	sc, ok := j.idx.lookup(h, now.UnixNano())
+	j.mu.Unlock()
+	return sc, ok
+}
+
+// Span is one span's contribution to the index.
+type Span struct {
+	Hash    uint64
+	Context SpanContext
+	Rank    Rank
+}
+
+// IndexSpans indexes spans by their correlation key hash and moves the logs
+// waiting for those keys to the ready list, matched. It returns the number
+// of entries added and evicted.
+func (j *Joiner) IndexSpans(spans []Span, now time.Time) (added int, ev Evictions) {
+	ns := now.UnixNano()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	ev.TTL = j.idx.expire(ns)
+	for i := range spans {
+		a, se := j.idx.upsert(spans[i].Hash, spans[i].Context, spans[i].Rank, ns)
+		if a {
+			added++
+		}
+		ev.Size += se
+		if chain, ok := j.byKey[spans[i].Hash]; ok {
+			delete(j.byKey, spans[i].Hash)
+			sc, _ := j.idx.lookup(spans[i].Hash, ns)
+			for h := chain.head; h != nil; {
+				next := h.keyNext
+				j.unlinkFIFO(h)
+				h.keyNext = nil
+				h.Outcome, h.Context, h.Released = Matched, sc, now
+				j.ready = append(j.ready, h)
+				h = next
+			}
+		}
+	}
+	return added, ev
+}
+
+// Hold queues logs to wait for their span. A log whose span was indexed
+// since its lookup goes to the ready list matched at once. Over
+// max_waiting_logs the oldest waiting logs go to the ready list (Overflow).
+func (j *Joiner) Hold(held []*Held, now time.Time) {
+	ns := now.UnixNano()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, h := range held {
+		if sc, ok := j.idx.lookup(h.hash, ns); ok {
+			h.Outcome, h.Context, h.Released = Matched, sc, now
+			j.ready = append(j.ready, h)
+			continue
+		}
+		for j.waiting >= j.maxWaiting && j.head != nil {
+			o := j.head
+			j.popKeyHead(o)
+			j.unlinkFIFO(o)
+			o.Outcome, o.Released = Overflow, now
+			j.ready = append(j.ready, o)
+		}
+		j.push(h)
+	}
+}
+
+// Expire moves logs that waited the full wait to the ready list and evicts
+// index entries past their TTL.
+func (j *Joiner) Expire(now time.Time) Evictions {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.head != nil && now.Sub(j.head.Arrived) >= j.wait {
+		o := j.head
+		j.popKeyHead(o)
+		j.unlinkFIFO(o)
+		o.Outcome, o.Released = Expired, now
+		j.ready = append(j.ready, o)
+	}
+	return Evictions{TTL: j.idx.expire(now.UnixNano())}
+}
+
+// ReleaseAll moves every waiting log to the ready list (Shutdown).
+func (j *Joiner) ReleaseAll(now time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.head != nil {
+		o := j.head
+		j.unlinkFIFO(o)
+		o.keyNext = nil
+		o.Outcome, o.Released = Shutdown, now
+		j.ready = append(j.ready, o)
+	}
+	clear(j.byKey)
+}
+
+// TakeReady returns the logs released since the last call.
+func (j *Joiner) TakeReady() []*Held {
+	j.mu.Lock()
+	r := j.ready
+	j.ready = nil
+	j.mu.Unlock()
+	return r
+}
+
+// Waiting returns the number of waiting logs.
+func (j *Joiner) Waiting() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.waiting
+}
+
+// IndexEntries returns the number of index entries.
+func (j *Joiner) IndexEntries() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.idx.n
+}
+
+func (j *Joiner) push(h *Held) {
+	h.prev, h.next = j.tail, nil
+	if j.tail != nil {
+		j.tail.next = h
+	} else {
+		j.head = h
+	}
+	j.tail = h
+	j.waiting++
+	c := j.byKey[h.hash]
+	if c.tail != nil {
+		c.tail.keyNext = h
+	} else {
+		c.head = h
+	}
+	c.tail = h
+	j.byKey[h.hash] = c
+}
+
+func (j *Joiner) unlinkFIFO(h *Held) {
+	if h.prev != nil {
+		h.prev.next = h.next
+	} else {
+		j.head = h.next
+	}
+	if h.next != nil {
+		h.next.prev = h.prev
+	} else {
+		j.tail = h.prev
+	}
+	h.prev, h.next = nil, nil
+	j.waiting--
+}
+
+// popKeyHead removes h, the oldest log of its key, from its key chain.
+func (j *Joiner) popKeyHead(h *Held) {
+	c, ok := j.byKey[h.hash]
+	if !ok || c.head != h {
+		return
+	}
+	if h.keyNext == nil {
+		delete(j.byKey, h.hash)
+	} else {
+		c.head = h.keyNext
+		j.byKey[h.hash] = c
+	}
+	h.keyNext = nil
+}
