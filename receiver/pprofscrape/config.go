@@ -1,0 +1,164 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+package pprofscrape // import "github.com/prodscope/prodscope/receiver/pprofscrape"
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/config/confighttp"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
+)
+
+// Config is the configuration of the pprofscrape receiver.
+type Config struct {
+	// ClientConfig holds the HTTP client settings shared by every target: tls, headers,
+	// auth, proxy... Its `timeout` is the per-request timeout and its optional
+	// `endpoint` is one extra target (used by receiver_creator, which fills `endpoint`).
+	ClientConfig confighttp.ClientConfig `mapstructure:",squash"`
+
+	// ResourceAttributes are set on the resource of the top-level `endpoint` target.
+	ResourceAttributes map[string]string `mapstructure:"resource_attributes"`
+
+	// CollectionInterval is how often every target is scraped.
+	CollectionInterval time.Duration `mapstructure:"collection_interval"`
+	// InitialDelay is waited after Start before the first scrapes (each target adds its jitter).
+	InitialDelay time.Duration `mapstructure:"initial_delay"`
+	// CPUDuration is the N of /debug/pprof/profile?seconds=N.
+	CPUDuration time.Duration `mapstructure:"cpu_duration"`
+	// MaxBodyBytes caps both the response body and its decompressed size.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// MaxConcurrentScrapes caps the targets scraped at the same time.
+	MaxConcurrentScrapes int `mapstructure:"max_concurrent_scrapes"`
+	// Profiles lists the profile types scraped from every target without its own list.
+	Profiles []string `mapstructure:"profiles"`
+	// TopFunctions is the N of the top-N functions metrics (by flat and by cum).
+	TopFunctions int `mapstructure:"top_functions"`
+	// Targets is the static list of targets.
+	Targets []TargetConfig `mapstructure:"targets"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// TargetConfig is one scraped Go program.
+type TargetConfig struct {
+	// Endpoint is the base URL; profiles are fetched from <endpoint>/debug/pprof/<type>.
+	Endpoint string `mapstructure:"endpoint"`
+	// ResourceAttributes are set on the resource of every profile and metric of this target.
+	ResourceAttributes map[string]string `mapstructure:"resource_attributes"`
+	// Profiles overrides the receiver's `profiles` for this target when not empty.
+	Profiles []string `mapstructure:"profiles"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+const maxTopFunctions = 1000
+
+// Validate checks the configuration; every error names the YAML key at fault.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.CollectionInterval <= 0 {
+		errs = append(errs, fmt.Errorf("collection_interval must be positive, got %s", cfg.CollectionInterval))
+	}
+	if cfg.InitialDelay < 0 {
+		errs = append(errs, fmt.Errorf("initial_delay must not be negative, got %s", cfg.InitialDelay))
+	}
+	if cfg.ClientConfig.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout must be positive, got %s", cfg.ClientConfig.Timeout))
+	}
+	if cfg.CPUDuration < time.Second || cfg.CPUDuration%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("cpu_duration must be a whole number of seconds, at least 1s, got %s", cfg.CPUDuration))
+	}
+	if cfg.CollectionInterval > 0 && cfg.CPUDuration >= cfg.CollectionInterval {
+		errs = append(errs, fmt.Errorf("cpu_duration (%s) must be less than collection_interval (%s)", cfg.CPUDuration, cfg.CollectionInterval))
+	}
+	if cfg.ClientConfig.Timeout > 0 && cfg.CPUDuration >= cfg.ClientConfig.Timeout {
+		errs = append(errs, fmt.Errorf("cpu_duration (%s) must be less than timeout (%s)", cfg.CPUDuration, cfg.ClientConfig.Timeout))
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_body_bytes must be positive, got %d", cfg.MaxBodyBytes))
+	}
+	if cfg.MaxConcurrentScrapes <= 0 {
+		errs = append(errs, fmt.Errorf("max_concurrent_scrapes must be positive, got %d", cfg.MaxConcurrentScrapes))
+	}
+	if cfg.TopFunctions < 0 || cfg.TopFunctions > maxTopFunctions {
+		errs = append(errs, fmt.Errorf("top_functions must be between 0 and %d, got %d", maxTopFunctions, cfg.TopFunctions))
+	}
+	if len(cfg.Profiles) == 0 {
+		errs = append(errs, errors.New("profiles must list at least one profile type"))
+	}
+	errs = append(errs, validateProfiles("profiles", cfg.Profiles)...)
+
+	if cfg.ClientConfig.Endpoint == "" && len(cfg.Targets) == 0 {
+		errs = append(errs, errors.New("targets must list at least one target (or endpoint must be set)"))
+	}
+	if cfg.ClientConfig.Endpoint != "" {
+		if err := validateEndpoint(normalizeEndpoint(cfg.ClientConfig.Endpoint)); err != nil {
+			errs = append(errs, fmt.Errorf("endpoint: %w", err))
+		}
+	}
+	seen := map[string]int{}
+	for i, t := range cfg.Targets {
+		key := fmt.Sprintf("targets[%d]", i)
+		if err := validateEndpoint(t.Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("%s.endpoint: %w", key, err))
+		}
+		if j, dup := seen[t.Endpoint]; dup && t.Endpoint != "" {
+			errs = append(errs, fmt.Errorf("%s.endpoint: %q repeats targets[%d].endpoint", key, t.Endpoint, j))
+		}
+		seen[t.Endpoint] = i
+		errs = append(errs, validateProfiles(key+".profiles", t.Profiles)...)
+	}
+	return errors.Join(errs...)
+}
+
+func validateProfiles(key string, types []string) []error {
+	var errs []error
+	for i, p := range types {
+		if !scrape.IsProfileType(p) {
+			errs = append(errs, fmt.Errorf("%s[%d]: unknown profile type %q (want one of %v)", key, i, p, scrape.ProfileTypes))
+			continue
+		}
+		if slices.Index(types, p) != i {
+			errs = append(errs, fmt.Errorf("%s[%d]: profile type %q listed twice", key, i, p))
+		}
+	}
+	return errs
+}
+
+func validateEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return errors.New("must not be empty")
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("invalid URL %q: %w", endpoint, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("URL %q must use http or https", endpoint)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("URL %q has no host", endpoint)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("URL %q must be a base URL without query or fragment", endpoint)
+	}
+	return nil
+}
+
+// normalizeEndpoint gives a scheme-less `host:port` (what receiver_creator fills into the
+// top-level `endpoint`) the http scheme.
+func normalizeEndpoint(endpoint string) string {
+	if endpoint != "" && !strings.Contains(endpoint, "://") {
+		return "http://" + endpoint
+	}
+	return endpoint
+}

@@ -1,0 +1,89 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+package pprofscrape // import "github.com/prodscope/prodscope/receiver/pprofscrape"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/xconsumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/xreceiver"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/sharedcomponent"
+)
+
+const (
+	defaultCollectionInterval   = 60 * time.Second
+	defaultInitialDelay         = time.Second
+	defaultTimeout              = 30 * time.Second
+	defaultCPUDuration          = 10 * time.Second
+	defaultMaxBodyBytes         = 64 << 20
+	defaultMaxConcurrentScrapes = 16
+	defaultTopFunctions         = 10
+)
+
+// NewFactory returns the factory of the pprofscrape receiver (profiles and metrics).
+func NewFactory() receiver.Factory {
+	return xreceiver.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		xreceiver.WithMetrics(createMetrics, metadata.MetricsStability),
+		xreceiver.WithProfiles(createProfiles, metadata.ProfilesStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	client := confighttp.NewDefaultClientConfig()
+	client.Timeout = defaultTimeout
+	return &Config{
+		ClientConfig:         client,
+		CollectionInterval:   defaultCollectionInterval,
+		InitialDelay:         defaultInitialDelay,
+		CPUDuration:          defaultCPUDuration,
+		MaxBodyBytes:         defaultMaxBodyBytes,
+		MaxConcurrentScrapes: defaultMaxConcurrentScrapes,
+		Profiles:             []string{"cpu", "heap", "goroutine"},
+		TopFunctions:         defaultTopFunctions,
+	}
+}
+
+// receivers shares one instance between the metrics and the profiles pipelines of a
+// component ID, so that one scrape feeds both signals.
+var receivers = sharedcomponent.NewMap[sharedKey, *pprofReceiver]()
+
+// sharedKey is the component ID plus its config (the collector hands every pipeline of
+// one ID the same *Config; keying on both keeps unrelated instances apart in tests).
+type sharedKey struct {
+	id  component.ID
+	cfg *Config
+}
+
+func load(set receiver.Settings, cfg *Config) (*sharedcomponent.Component[*pprofReceiver], error) {
+	return receivers.LoadOrStore(sharedKey{id: set.ID, cfg: cfg}, func() (*pprofReceiver, error) {
+		return newReceiver(cfg, set)
+	})
+}
+
+func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
+	r, err := load(set, cfg.(*Config))
+	if err != nil {
+		return nil, err
+	}
+	r.Unwrap().setMetrics(next)
+	return r, nil
+}
+
+func createProfiles(_ context.Context, set receiver.Settings, cfg component.Config, next xconsumer.Profiles) (xreceiver.Profiles, error) {
+	r, err := load(set, cfg.(*Config))
+	if err != nil {
+		return nil, err
+	}
+	r.Unwrap().setProfiles(next)
+	return r, nil
+}

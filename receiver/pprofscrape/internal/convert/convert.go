@@ -1,0 +1,364 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package convert turns parsed pprof profiles into OTLP profiles (pdata/pprofile) and back.
+//
+// A pprof profile carries several sample types per sample (heap: alloc_objects,
+// alloc_space, inuse_objects, inuse_space); an OTLP Profile carries one. Each pprof
+// profile therefore becomes one OTLP Profile per sample type, all sharing the
+// message's dictionary (strings, mappings, locations, functions, stacks, attributes).
+// Samples whose value for a sample type is zero are left out of that type's Profile.
+package convert // import "github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
+
+import (
+	"crypto/rand"
+	"path/filepath"
+
+	"github.com/google/pprof/profile"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pprofile"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
+)
+
+// Attribute keys written by the converter.
+const (
+	// AttrProfileType is set on every Profile: the pprof endpoint it came from (cpu, heap...).
+	AttrProfileType = "pprof.profile.type"
+	// AttrDelta is true on Profiles whose values are the difference since the previous scrape.
+	AttrDelta = "pprof.delta"
+	// AttrBuildID is set on mappings with a build id.
+	AttrBuildID = "pprof.mapping.build_id"
+	// OriginalPayloadFormat names the source format.
+	OriginalPayloadFormat = "pprof"
+)
+
+// Builder appends converted profiles into one pprofile.Profiles message and owns its
+// dictionary. A Builder is not safe for concurrent use.
+type Builder struct {
+	dict    pprofile.ProfilesDictionary
+	strings map[string]int32
+	attrs   map[attrKey]int32
+}
+
+type attrKey struct {
+	key, str, unit string
+	num            int64
+	isNum, isBool  bool
+}
+
+// NewBuilder prepares the dictionary of pd: every table gets its zero entry at index 0.
+func NewBuilder(pd pprofile.Profiles) *Builder {
+	dict := pd.Dictionary()
+	b := &Builder{dict: dict, strings: map[string]int32{}, attrs: map[attrKey]int32{}}
+	if dict.StringTable().Len() == 0 {
+		dict.StringTable().Append("")
+	}
+	for i := 0; i < dict.StringTable().Len(); i++ {
+		if _, ok := b.strings[dict.StringTable().At(i)]; !ok {
+			b.strings[dict.StringTable().At(i)] = int32(i)
+		}
+	}
+	if dict.MappingTable().Len() == 0 {
+		dict.MappingTable().AppendEmpty()
+	}
+	if dict.LocationTable().Len() == 0 {
+		dict.LocationTable().AppendEmpty()
+	}
+	if dict.FunctionTable().Len() == 0 {
+		dict.FunctionTable().AppendEmpty()
+	}
+	if dict.StackTable().Len() == 0 {
+		dict.StackTable().AppendEmpty()
+	}
+	if dict.LinkTable().Len() == 0 {
+		dict.LinkTable().AppendEmpty()
+	}
+	if dict.AttributeTable().Len() == 0 {
+		dict.AttributeTable().AppendEmpty()
+	}
+	return b
+}
+
+func (b *Builder) str(s string) int32 {
+	if i, ok := b.strings[s]; ok {
+		return i
+	}
+	i := int32(b.dict.StringTable().Len())
+	b.dict.StringTable().Append(s)
+	b.strings[s] = i
+	return i
+}
+
+func (b *Builder) attr(k attrKey) int32 {
+	if i, ok := b.attrs[k]; ok {
+		return i
+	}
+	i := int32(b.dict.AttributeTable().Len())
+	a := b.dict.AttributeTable().AppendEmpty()
+	a.SetKeyStrindex(b.str(k.key))
+	if k.unit != "" {
+		a.SetUnitStrindex(b.str(k.unit))
+	}
+	switch {
+	case k.isNum:
+		a.Value().SetInt(k.num)
+	case k.isBool:
+		a.Value().SetBool(k.num != 0)
+	default:
+		a.Value().SetStr(k.str)
+	}
+	b.attrs[k] = i
+	return i
+}
+
+// Input is one parsed pprof profile to convert.
+type Input struct {
+	Profile *profile.Profile
+	// Type is the pprof endpoint type (cpu, heap...), written as pprof.profile.type.
+	Type string
+	// Cumulative lists the value indices that are cumulative counters.
+	Cumulative []int
+	// Delta is the delta of the cumulative indices; nil means they are left out (no delta
+	// available yet). Non-cumulative indices are always sent as scraped.
+	Delta *delta.Result
+	// Time is used when the profile has no time of its own.
+	Time pcommon.Timestamp
+}
+
+// Append converts in into Profiles of sp (one per emitted sample type) and returns the
+// number of samples written.
+func (b *Builder) Append(sp pprofile.ScopeProfiles, in Input) int {
+	p := in.Profile
+	conv := profileConv{b: b, p: p}
+	conv.mapIDs()
+
+	isCum := make([]int, len(p.SampleType)) // -1: raw, else column in the delta
+	for i := range isCum {
+		isCum[i] = -1
+	}
+	for col, vi := range in.Cumulative {
+		isCum[vi] = col
+	}
+
+	start := p.TimeNanos
+	if start == 0 {
+		start = int64(in.Time)
+	}
+	written := 0
+	for vi, st := range p.SampleType {
+		col := isCum[vi]
+		if col >= 0 && in.Delta == nil {
+			continue
+		}
+		pr := sp.Profiles().AppendEmpty()
+		pr.SampleType().SetTypeStrindex(b.str(st.Type))
+		pr.SampleType().SetUnitStrindex(b.str(st.Unit))
+		if p.PeriodType != nil {
+			pr.PeriodType().SetTypeStrindex(b.str(p.PeriodType.Type))
+			pr.PeriodType().SetUnitStrindex(b.str(p.PeriodType.Unit))
+		}
+		pr.SetPeriod(p.Period)
+		pr.SetProfileID(newProfileID())
+		pr.SetOriginalPayloadFormat(OriginalPayloadFormat)
+		pr.AttributeIndices().Append(b.attr(attrKey{key: AttrProfileType, str: in.Type}))
+		samples := pr.Samples()
+		if col >= 0 {
+			d := in.Delta
+			pr.AttributeIndices().Append(b.attr(attrKey{key: AttrDelta, num: 1, isBool: true}))
+			begin := d.PrevTimeNanos
+			if begin == 0 || begin > start {
+				begin = start
+			}
+			pr.SetTime(pcommon.Timestamp(begin))
+			pr.SetDurationNano(uint64(start - begin))
+			samples.EnsureCapacity(len(d.Samples))
+			for r, si := range d.Samples {
+				v := d.Row(r)[col]
+				if v == 0 {
+					continue
+				}
+				conv.appendSample(samples, int(si), v)
+				written++
+			}
+			continue
+		}
+		pr.SetTime(pcommon.Timestamp(start))
+		pr.SetDurationNano(uint64(max(p.DurationNanos, 0)))
+		samples.EnsureCapacity(len(p.Sample))
+		for si, s := range p.Sample {
+			v := s.Value[vi]
+			if v == 0 {
+				continue
+			}
+			conv.appendSample(samples, si, v)
+			written++
+		}
+	}
+	return written
+}
+
+// profileConv holds the per-source-profile index maps.
+type profileConv struct {
+	b       *Builder
+	p       *profile.Profile
+	locs    idIndex
+	funcs   idIndex
+	maps    idIndex
+	stacks  []int32   // per sample: stack index, 0 = not yet built
+	attrIdx [][]int32 // per sample: label attribute indices, nil = not yet built
+	built   []bool
+}
+
+// idIndex maps pprof IDs to dictionary indices, densely when the IDs allow it.
+type idIndex struct {
+	dense  []int32
+	sparse map[uint64]int32
+}
+
+func newIDIndex(maxID uint64, n int) idIndex {
+	if maxID <= uint64(4*n+64) {
+		return idIndex{dense: make([]int32, maxID+1)}
+	}
+	return idIndex{sparse: make(map[uint64]int32, n)}
+}
+
+func (x *idIndex) get(id uint64) int32 {
+	if x.dense != nil {
+		return x.dense[id]
+	}
+	return x.sparse[id]
+}
+
+func (x *idIndex) set(id uint64, v int32) {
+	if x.dense != nil {
+		x.dense[id] = v
+		return
+	}
+	x.sparse[id] = v
+}
+
+func maxID[T any](items []*T, id func(*T) uint64) uint64 {
+	var m uint64
+	for _, it := range items {
+		m = max(m, id(it))
+	}
+	return m
+}
+
+// mapIDs adds the profile's mappings, functions and locations to the dictionary.
+func (c *profileConv) mapIDs() {
+	b, p := c.b, c.p
+	dict := b.dict
+
+	c.maps = newIDIndex(maxID(p.Mapping, func(m *profile.Mapping) uint64 { return m.ID }), len(p.Mapping))
+	mt := dict.MappingTable()
+	mt.EnsureCapacity(mt.Len() + len(p.Mapping))
+	for _, m := range p.Mapping {
+		c.maps.set(m.ID, int32(mt.Len()))
+		dm := mt.AppendEmpty()
+		dm.SetMemoryStart(m.Start)
+		dm.SetMemoryLimit(m.Limit)
+		dm.SetFileOffset(m.Offset)
+		dm.SetFilenameStrindex(b.str(m.File))
+		if m.BuildID != "" {
+			dm.AttributeIndices().Append(b.attr(attrKey{key: AttrBuildID, str: m.BuildID}))
+		}
+	}
+
+	c.funcs = newIDIndex(maxID(p.Function, func(f *profile.Function) uint64 { return f.ID }), len(p.Function))
+	ft := dict.FunctionTable()
+	ft.EnsureCapacity(ft.Len() + len(p.Function))
+	for _, f := range p.Function {
+		c.funcs.set(f.ID, int32(ft.Len()))
+		df := ft.AppendEmpty()
+		df.SetNameStrindex(b.str(f.Name))
+		df.SetSystemNameStrindex(b.str(f.SystemName))
+		df.SetFilenameStrindex(b.str(f.Filename))
+		df.SetStartLine(f.StartLine)
+	}
+
+	c.locs = newIDIndex(maxID(p.Location, func(l *profile.Location) uint64 { return l.ID }), len(p.Location))
+	lt := dict.LocationTable()
+	lt.EnsureCapacity(lt.Len() + len(p.Location))
+	for _, l := range p.Location {
+		c.locs.set(l.ID, int32(lt.Len()))
+		dl := lt.AppendEmpty()
+		if l.Mapping != nil {
+			dl.SetMappingIndex(c.maps.get(l.Mapping.ID))
+		}
+		dl.SetAddress(l.Address)
+		if len(l.Line) > 0 {
+			lines := dl.Lines()
+			lines.EnsureCapacity(len(l.Line))
+			for _, ln := range l.Line {
+				dln := lines.AppendEmpty()
+				if ln.Function != nil {
+					dln.SetFunctionIndex(c.funcs.get(ln.Function.ID))
+				}
+				dln.SetLine(ln.Line)
+				dln.SetColumn(ln.Column)
+			}
+		}
+	}
+	c.stacks = make([]int32, len(p.Sample))
+	c.attrIdx = make([][]int32, len(p.Sample))
+	c.built = make([]bool, len(p.Sample))
+}
+
+func (c *profileConv) appendSample(samples pprofile.SampleSlice, si int, v int64) {
+	if !c.built[si] {
+		c.build(si)
+	}
+	s := samples.AppendEmpty()
+	s.SetStackIndex(c.stacks[si])
+	s.Values().Append(v)
+	if a := c.attrIdx[si]; len(a) > 0 {
+		s.AttributeIndices().Append(a...)
+	}
+}
+
+// build adds the stack and label attributes of sample si (shared by every sample type).
+func (c *profileConv) build(si int) {
+	b, s := c.b, c.p.Sample[si]
+	st := b.dict.StackTable()
+	c.stacks[si] = int32(st.Len())
+	stack := st.AppendEmpty()
+	li := stack.LocationIndices()
+	li.EnsureCapacity(len(s.Location))
+	for _, l := range s.Location {
+		li.Append(c.locs.get(l.ID))
+	}
+	var attrs []int32
+	for k, vs := range s.Label {
+		for _, v := range vs {
+			attrs = append(attrs, b.attr(attrKey{key: k, str: v}))
+		}
+	}
+	for k, vs := range s.NumLabel {
+		units := s.NumUnit[k]
+		for i, v := range vs {
+			var u string
+			if i < len(units) {
+				u = units[i]
+			}
+			attrs = append(attrs, b.attr(attrKey{key: k, num: v, unit: u, isNum: true}))
+		}
+	}
+	c.attrIdx[si] = attrs
+	c.built[si] = true
+}
+
+func newProfileID() pprofile.ProfileID {
+	var id pprofile.ProfileID
+	_, _ = rand.Read(id[:])
+	return id
+}
+
+// MappingName is how a location without function information is named (as pprof does).
+func MappingName(file string) string {
+	if file == "" {
+		return "<unknown>"
+	}
+	return "[" + filepath.Base(file) + "]"
+}

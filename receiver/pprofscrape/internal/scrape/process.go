@@ -1,0 +1,151 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+package scrape // import "github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pprofile"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+)
+
+// targetState is what the receiver keeps per target: the delta baselines of its
+// cumulative profile types (bounded by the targets and types configured) and the
+// log rate limiter. Only the target's own loop touches the trackers.
+type targetState struct {
+	cfg      Target
+	trackers map[string]*delta.Tracker
+
+	logMu      sync.Mutex
+	lastLog    map[string]time.Time
+	suppressed map[string]int
+}
+
+func newTargetState(t Target) *targetState {
+	t.Endpoint = trimEndpoint(t.Endpoint)
+	ts := &targetState{cfg: t, trackers: map[string]*delta.Tracker{}, lastLog: map[string]time.Time{}, suppressed: map[string]int{}}
+	for _, typ := range t.Types {
+		switch typ {
+		case "heap", "allocs", "block", "mutex", "threadcreate":
+			ts.trackers[typ] = delta.NewTracker()
+		}
+	}
+	return ts
+}
+
+// Parse parses an uncompressed pprof body and checks it is usable.
+func Parse(data []byte) (*profile.Profile, error) {
+	p, err := profile.ParseUncompressed(data)
+	if err != nil {
+		return nil, &fetch.Error{Reason: fetch.ReasonParse, Err: err}
+	}
+	if len(p.SampleType) == 0 {
+		return nil, &fetch.Error{Reason: fetch.ReasonParse, Err: errors.New("profile has no sample types")}
+	}
+	return p, nil
+}
+
+// parsed is one successfully parsed profile with its delta.
+type parsed struct {
+	typ        string
+	p          *profile.Profile
+	cumulative []int
+	delta      *delta.Result
+	outcome    delta.Outcome
+}
+
+// process turns one target's fetch results into telemetry, profiles and metrics.
+func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetched) {
+	tel := s.set.Telemetry
+	now := pcommon.NewTimestampFromTime(time.Now())
+	var ok []parsed
+	up := false
+	for _, r := range results {
+		typeAttr := attribute.String("profile.type", r.typ)
+		tel.ReceiverPprofscrapeScrapeBytes.Add(ctx, r.wire)
+		err := r.err
+		var p *profile.Profile
+		if err == nil {
+			p, err = Parse(r.data)
+		}
+		tel.ReceiverPprofscrapeScrapeDuration.Record(ctx, r.duration.Seconds(), metric.WithAttributes(typeAttr))
+		if err != nil {
+			reason := reasonOf(err)
+			if isBusy(err) {
+				up = true // a busy CPU profiler is a live target
+			}
+			tel.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason), typeAttr))
+			t.logLimited(s.set.Logger, reason+"/"+r.typ, "pprof scrape failed",
+				zap.String("endpoint", t.cfg.Endpoint), zap.String("profile_type", r.typ),
+				zap.String("reason", reason), zap.Error(err))
+			continue
+		}
+		up = true
+		tel.ReceiverPprofscrapeSamples.Add(ctx, int64(len(p.Sample)), metric.WithAttributes(typeAttr))
+		pp := parsed{typ: r.typ, p: p}
+		if tr := t.trackers[r.typ]; tr != nil {
+			pp.cumulative = delta.CumulativeIndices(r.typ, p)
+			pp.delta, pp.outcome = tr.Next(p, pp.cumulative)
+			if pp.outcome == delta.Reset {
+				t.logLimited(s.set.Logger, "reset/"+r.typ, "Cumulative pprof values went backwards (target restarted?): no delta this scrape",
+					zap.String("endpoint", t.cfg.Endpoint), zap.String("profile_type", r.typ))
+			}
+		}
+		ok = append(ok, pp)
+	}
+	upValue := int64(0)
+	if up {
+		upValue = 1
+	}
+	tel.ReceiverPprofscrapeTargetUp.Record(ctx, upValue, metric.WithAttributes(attribute.String("endpoint", t.cfg.Endpoint)))
+	if len(ok) == 0 {
+		return
+	}
+	if emit := s.set.Emit.Profiles; emit != nil {
+		pd, n := s.buildProfiles(t, ok, now)
+		if n > 0 || pd.ResourceProfiles().At(0).ScopeProfiles().At(0).Profiles().Len() > 0 {
+			emit(ctx, pd, n)
+		}
+	}
+	if emit := s.set.Emit.Metrics; emit != nil {
+		md := s.buildMetrics(t, ok, now)
+		if md.DataPointCount() > 0 {
+			emit(ctx, md)
+		}
+	}
+}
+
+// buildProfiles converts one target scrape into one ResourceProfiles.
+func (s *Scheduler) buildProfiles(t *targetState, ok []parsed, now pcommon.Timestamp) (pprofile.Profiles, int) {
+	pd := pprofile.NewProfiles()
+	b := convert.NewBuilder(pd)
+	rp := pd.ResourceProfiles().AppendEmpty()
+	setResource(rp.Resource(), t.cfg.Resource)
+	sp := rp.ScopeProfiles().AppendEmpty()
+	sp.Scope().SetName(metadata.ScopeName)
+	sp.Scope().SetVersion(s.set.ScopeVersion)
+	n := 0
+	for _, pp := range ok {
+		n += b.Append(sp, convert.Input{Profile: pp.p, Type: pp.typ, Cumulative: pp.cumulative, Delta: pp.delta, Time: now})
+	}
+	return pd, n
+}
+
+// valueIndex returns the index of sample type name in p, or -1.
+func valueIndex(p *profile.Profile, name string) int {
+	return slices.IndexFunc(p.SampleType, func(st *profile.ValueType) bool { return st.Type == name })
+}

@@ -1,0 +1,225 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+package scrape // import "github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pprofile"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+)
+
+// Target is one scraped program.
+type Target struct {
+	Endpoint string
+	Resource map[string]string
+	Types    []string
+}
+
+// Emitter receives the result of one target scrape. Either function may be nil when no
+// pipeline of that signal uses the receiver; then that signal is not built at all.
+type Emitter struct {
+	Profiles func(ctx context.Context, pd pprofile.Profiles, samples int)
+	Metrics  func(ctx context.Context, md pmetric.Metrics)
+}
+
+// Settings configure a Scheduler.
+type Settings struct {
+	Targets       []Target
+	Interval      time.Duration
+	InitialDelay  time.Duration
+	Timeout       time.Duration
+	CPUDuration   time.Duration
+	MaxBodyBytes  int64
+	MaxConcurrent int
+	TopN          int
+	Client        *http.Client
+	Telemetry     *metadata.TelemetryBuilder
+	Logger        *zap.Logger
+	Emit          Emitter
+	// ScopeVersion is written as the instrumentation scope version.
+	ScopeVersion string
+}
+
+// Scheduler runs one scrape loop per target.
+type Scheduler struct {
+	set     Settings
+	slots   chan struct{}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	targets []*targetState
+}
+
+// New returns a scheduler; nothing runs before Start.
+func New(set Settings) *Scheduler {
+	s := &Scheduler{set: set, slots: make(chan struct{}, set.MaxConcurrent)}
+	for _, t := range set.Targets {
+		s.targets = append(s.targets, newTargetState(t))
+	}
+	return s
+}
+
+// Start launches the target loops on a context of their own (not the caller's).
+func (s *Scheduler) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	for _, t := range s.targets {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.loop(ctx, t)
+		}()
+	}
+}
+
+// Shutdown stops every loop and waits for in-flight scrapes (their requests are
+// cancelled) or for ctx. Safe without Start and when called twice.
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Jitter is the target's offset within the interval: stable per endpoint, spread
+// uniformly so that many targets do not scrape at the same instant.
+func Jitter(endpoint string, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(endpoint))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+func (s *Scheduler) loop(ctx context.Context, t *targetState) {
+	timer := time.NewTimer(s.set.InitialDelay + Jitter(t.cfg.Endpoint, s.set.Interval))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-timer.C:
+	}
+	ticker := time.NewTicker(s.set.Interval)
+	defer ticker.Stop()
+	for {
+		s.scrapeTarget(ctx, t, time.Now().Add(s.set.Interval))
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// scrapeTarget runs one scrape of t if a concurrency slot frees up before the next one is due.
+func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) {
+	wait := time.NewTimer(time.Until(due))
+	defer wait.Stop()
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	case <-wait.C:
+		s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
+			metric.WithAttributes(attribute.String("reason", "concurrency_limit")))
+		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy for a whole interval",
+			zap.String("endpoint", t.cfg.Endpoint))
+		return
+	}
+	defer func() { <-s.slots }()
+	s.runScrape(ctx, t)
+}
+
+// fetched is one profile type's fetch outcome.
+type fetched struct {
+	typ      string
+	data     []byte
+	err      error
+	wire     int64
+	duration time.Duration
+}
+
+func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
+	results := make([]fetched, len(t.cfg.Types))
+	var wg sync.WaitGroup
+	for i, typ := range t.cfg.Types {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			rctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+			defer cancel()
+			res, err := fetch.Get(rctx, s.set.Client, t.cfg.Endpoint+Path(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
+			results[i] = fetched{typ: typ, data: res.Data, err: err, wire: res.WireBytes, duration: time.Since(start)}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return // shutting down: the requests were cancelled, nothing to report.
+	}
+	s.process(ctx, t, results)
+}
+
+// logLimited logs msg at most once a minute per target and key, with the number of
+// suppressed repetitions.
+func (t *targetState) logLimited(logger *zap.Logger, key, msg string, fields ...zap.Field) {
+	now := time.Now()
+	t.logMu.Lock()
+	last, seen := t.lastLog[key]
+	if seen && now.Sub(last) < time.Minute {
+		t.suppressed[key]++
+		t.logMu.Unlock()
+		return
+	}
+	n := t.suppressed[key]
+	t.lastLog[key] = now
+	t.suppressed[key] = 0
+	t.logMu.Unlock()
+	if n > 0 {
+		fields = append(fields, zap.Int("suppressed_since_last_log", n))
+	}
+	logger.Warn(msg, fields...)
+}
+
+func reasonOf(err error) string {
+	return string(fetch.ReasonOf(err))
+}
+
+func isBusy(err error) bool {
+	var fe *fetch.Error
+	return errors.As(err, &fe) && fe.Reason == fetch.ReasonBusy
+}
+
+func setResource(res pcommon.Resource, attrs map[string]string) {
+	for k, v := range attrs {
+		res.Attributes().PutStr(k, v)
+	}
+}
+
+func trimEndpoint(e string) string { return strings.TrimRight(e, "/") }
