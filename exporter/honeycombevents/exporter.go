@@ -1,0 +1,467 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package honeycombevents // import "github.com/prodscope/prodscope/exporter/honeycombevents"
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/events"
+	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/metadata"
+)
+
+const (
+	contentTypeJSON    = "application/json"
+	contentTypeMsgpack = "application/msgpack"
+	headerTeam         = "X-Honeycomb-Team"
+	headerRetryAfter   = "Retry-After"
+
+	// maxErrorBodyBytes caps how much of an error response is read.
+	maxErrorBodyBytes = 64 * 1024
+	// statusBytesPerEvent is the room allowed per event in a 200 response
+	// (a status and an error message) on top of maxErrorBodyBytes.
+	statusBytesPerEvent = 512
+	// logSampleTick: a repeated log line is written at most once per tick.
+	logSampleTick = 10 * time.Second
+)
+
+// Refusal and retry reasons (the reason attribute of the self-telemetry).
+const (
+	reasonRejected        = "rejected"
+	reasonRequestRejected = "request_rejected"
+	reasonPerEventStatus  = "per_event_status"
+	reasonRequestFailed   = "request_failed"
+	reasonThrottled       = "throttled"
+	reasonNoStatus        = "no_status"
+)
+
+type eventsExporter struct {
+	cfg       *Config
+	settings  component.TelemetrySettings
+	logger    *zap.Logger
+	sampled   *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+
+	format      events.Format
+	contentType string
+	batchURL    string
+	userAgent   string
+
+	client     *http.Client
+	compressor *bodyCompressor
+	workers    sync.Pool
+}
+
+// worker holds the reusable state of one push: mapping, batches and the
+// compressed body buffer.
+type worker struct {
+	mapper *events.Mapper
+	wire   []byte
+}
+
+func newEventsExporter(cfg *Config, set exporter.Settings) (*eventsExporter, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	e := &eventsExporter{
+		cfg:       cfg,
+		settings:  set.TelemetrySettings,
+		logger:    set.Logger,
+		telemetry: tb,
+		batchURL:  strings.TrimSuffix(cfg.ClientConfig.Endpoint, "/") + "/1/batch/",
+		userAgent: fmt.Sprintf("%s/%s honeycombevents", set.BuildInfo.Command, set.BuildInfo.Version),
+	}
+	// Per-item failures can repeat for every batch: log each message at most
+	// once per tick.
+	e.sampled = set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, logSampleTick, 1, 0)
+	}))
+	if cfg.Encoding == EncodingMsgpack {
+		e.format, e.contentType = events.FormatMsgpack, contentTypeMsgpack
+	} else {
+		e.format, e.contentType = events.FormatJSON, contentTypeJSON
+	}
+	mapCfg := events.Config{
+		Dataset:             cfg.Dataset,
+		UnknownDataset:      cfg.UnknownDataset,
+		SampleRateAttribute: cfg.SampleRateAttribute,
+	}
+	limits := events.Limits{MaxBatchBytes: cfg.MaxBatchBytes, MaxEventBytes: cfg.MaxEventBytes, MaxFields: cfg.MaxFields}
+	e.workers.New = func() any {
+		return &worker{mapper: events.NewMapper(mapCfg, events.NewBatcher(e.format, limits))}
+	}
+	return e, nil
+}
+
+func (e *eventsExporter) start(ctx context.Context, host component.Host) error {
+	comp, err := newBodyCompressor(e.cfg.compression())
+	if err != nil {
+		return err
+	}
+	// The exporter compresses whole batches itself; the client must not.
+	clientCfg := e.cfg.ClientConfig
+	clientCfg.Compression = ""
+	client, err := clientCfg.ToClient(ctx, host.GetExtensions(), e.settings)
+	if err != nil {
+		comp.close()
+		return err
+	}
+	e.client, e.compressor = client, comp
+	return nil
+}
+
+func (e *eventsExporter) shutdown(context.Context) error {
+	if e.client != nil {
+		e.client.CloseIdleConnections()
+	}
+	e.compressor.close()
+	e.telemetry.Shutdown()
+	return nil
+}
+
+func (e *eventsExporter) getWorker() *worker {
+	w := e.workers.Get().(*worker)
+	w.mapper.Reset()
+	return w
+}
+
+func (e *eventsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
+	w := e.getWorker()
+	defer e.workers.Put(w)
+	w.mapper.Traces(td)
+	out := e.sendAll(ctx, w, td.SpanCount(), nil)
+	return out.err(func(err error, keep events.ItemSet) error {
+		return consumererror.NewTraces(err, events.SubsetTraces(td, keep))
+	})
+}
+
+func (e *eventsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	w := e.getWorker()
+	defer e.workers.Put(w)
+	w.mapper.Logs(ld)
+	out := e.sendAll(ctx, w, ld.LogRecordCount(), nil)
+	return out.err(func(err error, keep events.ItemSet) error {
+		return consumererror.NewLogs(err, events.SubsetLogs(ld, keep))
+	})
+}
+
+func (e *eventsExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
+	w := e.getWorker()
+	defer e.workers.Put(w)
+	w.mapper.Metrics(md)
+	out := e.sendAll(ctx, w, md.DataPointCount(), w.mapper.Groups)
+	return out.err(func(err error, keep events.ItemSet) error {
+		return consumererror.NewMetrics(err, events.SubsetMetrics(md, keep))
+	})
+}
+
+// pushOutcome gathers what happened to the batches of one push.
+type pushOutcome struct {
+	items    int
+	retry    events.ItemSet
+	retryErr error
+	permErr  error
+}
+
+func (o *pushOutcome) markRetry(b *events.Batch, idx int, groups [][]int32) {
+	if o.retry == nil {
+		o.retry = events.NewItemSet(o.items)
+	}
+	item := b.Items[idx]
+	if groups != nil {
+		if int(item) < len(groups) {
+			for _, dp := range groups[item] {
+				o.retry.Add(dp)
+			}
+		}
+		return
+	}
+	o.retry.Add(item)
+}
+
+// err turns the outcome into the error exporterhelper acts on: retryable
+// failures become a partial error carrying just the failed items, and
+// permanent failures a permanent error.
+func (o *pushOutcome) err(partial func(error, events.ItemSet) error) error {
+	if o.retry != nil {
+		err := o.retryErr
+		if err == nil {
+			err = errors.New("events API returned retryable per-event statuses")
+		}
+		if o.retry.Count() == o.items {
+			return err
+		}
+		return partial(err, o.retry)
+	}
+	if o.permErr != nil {
+		return consumererror.NewPermanent(o.permErr)
+	}
+	return nil
+}
+
+func (e *eventsExporter) sendAll(ctx context.Context, w *worker, items int, groups [][]int32) *pushOutcome {
+	out := &pushOutcome{items: items}
+	batches := w.mapper.B.Finish()
+	e.recordBatcherStats(ctx, &w.mapper.B.Stats)
+	for _, b := range batches {
+		e.sendBatch(ctx, w, b, groups, out)
+	}
+	return out
+}
+
+var (
+	attrRejected        = attribute.String("reason", reasonRejected)
+	attrRequestRejected = attribute.String("reason", reasonRequestRejected)
+)
+
+func reasonOpt(reason string) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason)))
+}
+
+func (e *eventsExporter) recordBatcherStats(ctx context.Context, st *events.Stats) {
+	for r := events.Reason(0); r < events.Reason(len(st.Trimmed)); r++ {
+		if n := st.Trimmed[r]; n > 0 {
+			e.telemetry.ExporterHoneycombeventsEventsTrimmed.Add(ctx, int64(n), reasonOpt(r.String()))
+		}
+		if n := st.Refused[r]; n > 0 {
+			e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(n), reasonOpt(r.String()))
+			e.sampled.Warn("Events refused: over the configured limits even after trimming",
+				zap.String("reason", r.String()), zap.Int("events", n),
+				zap.Int("max_event_bytes", e.cfg.MaxEventBytes), zap.Int("max_fields", e.cfg.MaxFields))
+		}
+	}
+}
+
+type eventStatus struct {
+	Status int    `json:"status" msgpack:"status"`
+	Error  string `json:"error,omitempty" msgpack:"error,omitempty"`
+}
+
+func (e *eventsExporter) sendBatch(ctx context.Context, w *worker, b *events.Batch, groups [][]int32, out *pushOutcome) {
+	retryAll := func(reason string, err error) {
+		for i := range b.Items {
+			out.markRetry(b, i, groups)
+		}
+		out.retryErr = err
+		e.telemetry.ExporterHoneycombeventsEventsRetried.Add(ctx, int64(b.Len()), reasonOpt(reason))
+	}
+
+	body, err := e.compressor.compress(w.wire, b.Body)
+	if err != nil {
+		retryAll(reasonRequestFailed, fmt.Errorf("compressing batch: %w", err))
+		return
+	}
+	if e.compressor.contentEncoding() != "" {
+		w.wire = body
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.batchURL+url.PathEscape(b.Dataset), bytes.NewReader(body))
+	if err != nil {
+		out.permErr = fmt.Errorf("building request: %w", err)
+		e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(b.Len()), metric.WithAttributes(attrRequestRejected))
+		return
+	}
+	req.Header.Set("Content-Type", e.contentType)
+	if ce := e.compressor.contentEncoding(); ce != "" {
+		req.Header.Set("Content-Encoding", ce)
+	}
+	req.Header.Set("User-Agent", e.userAgent)
+	req.Header.Set(headerTeam, string(e.cfg.APIKey))
+
+	resp, err := e.client.Do(req)
+	if err != nil {
+		retryAll(reasonRequestFailed, fmt.Errorf("sending batch to dataset %q: %w", b.Dataset, redactURLError(err)))
+		return
+	}
+	defer func() {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxErrorBodyBytes)
+		_ = resp.Body.Close()
+	}()
+	e.telemetry.ExporterHoneycombeventsBatchesSent.Add(ctx, 1)
+	e.telemetry.ExporterHoneycombeventsBytesUncompressed.Add(ctx, int64(len(b.Body)))
+	e.telemetry.ExporterHoneycombeventsBytesCompressed.Add(ctx, int64(len(body)))
+
+	switch {
+	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted:
+		e.handleStatuses(ctx, resp, b, groups, out)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		msg := readErrorMessage(resp)
+		err := fmt.Errorf("events API throttled the batch to dataset %q: HTTP %d %s", b.Dataset, resp.StatusCode, msg)
+		if delay, ok := retryAfter(resp.Header.Get(headerRetryAfter)); ok {
+			err = exporterhelper.NewThrottleRetry(err, delay)
+		}
+		retryAll(reasonThrottled, err)
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
+		msg := readErrorMessage(resp)
+		retryAll(reasonRequestFailed, fmt.Errorf("events API failed the batch to dataset %q: HTTP %d %s", b.Dataset, resp.StatusCode, msg))
+	default:
+		msg := readErrorMessage(resp)
+		cause := permanentCause(resp.StatusCode)
+		out.permErr = fmt.Errorf("events API rejected the batch to dataset %q: HTTP %d (%s) %s", b.Dataset, resp.StatusCode, cause, msg)
+		e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(b.Len()), metric.WithAttributes(attrRequestRejected, attribute.Int("status_code", resp.StatusCode)))
+		e.sampled.Error("Events API rejected a batch; its events are dropped",
+			zap.Int("status_code", resp.StatusCode), zap.String("cause", cause),
+			zap.String("dataset", b.Dataset), zap.String("server_message", msg), zap.Int("events", b.Len()))
+	}
+}
+
+// handleStatuses maps the per-event statuses of a 200 response back to the
+// events by index.
+func (e *eventsExporter) handleStatuses(ctx context.Context, resp *http.Response, b *events.Batch, groups [][]int32, out *pushOutcome) {
+	limit := int64(maxErrorBodyBytes + statusBytesPerEvent*b.Len())
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	var statuses []eventStatus
+	switch {
+	case err != nil:
+		e.sampled.Warn("Could not read the per-event statuses; the batch's events will be retried", zap.Error(err))
+	case int64(len(raw)) > limit:
+		e.sampled.Warn("Per-event status response over its size cap; the batch's events will be retried", zap.Int64("cap_bytes", limit))
+	case len(bytes.TrimSpace(raw)) == 0:
+		// An empty 200 acknowledges the whole batch.
+		e.telemetry.ExporterHoneycombeventsEventsSent.Add(ctx, int64(b.Len()))
+		return
+	default:
+		if strings.HasPrefix(resp.Header.Get("Content-Type"), contentTypeMsgpack) {
+			err = msgpack.Unmarshal(raw, &statuses)
+		} else {
+			err = json.Unmarshal(raw, &statuses)
+		}
+		if err != nil {
+			statuses = nil
+			e.sampled.Warn("Could not decode the per-event statuses; the batch's events will be retried", zap.Error(err))
+		}
+	}
+
+	var sent, retried, noStatus int
+	rejected := map[int]int{}
+	firstError := map[int]string{}
+	for i := range b.Items {
+		if i >= len(statuses) {
+			noStatus++
+			out.markRetry(b, i, groups)
+			continue
+		}
+		st := statuses[i].Status
+		switch {
+		case st >= 200 && st < 300:
+			sent++
+		case st == http.StatusTooManyRequests || st >= 500:
+			retried++
+			out.markRetry(b, i, groups)
+		default:
+			rejected[st]++
+			if _, ok := firstError[st]; !ok {
+				firstError[st] = statuses[i].Error
+			}
+		}
+	}
+	if sent > 0 {
+		e.telemetry.ExporterHoneycombeventsEventsSent.Add(ctx, int64(sent))
+	}
+	if retried > 0 {
+		e.telemetry.ExporterHoneycombeventsEventsRetried.Add(ctx, int64(retried), reasonOpt(reasonPerEventStatus))
+		if out.retryErr == nil {
+			out.retryErr = fmt.Errorf("events API returned retryable statuses for %d events of dataset %q", retried, b.Dataset)
+		}
+	}
+	if noStatus > 0 {
+		e.telemetry.ExporterHoneycombeventsEventsRetried.Add(ctx, int64(noStatus), reasonOpt(reasonNoStatus))
+		if out.retryErr == nil {
+			out.retryErr = fmt.Errorf("events API returned no status for %d events of dataset %q", noStatus, b.Dataset)
+		}
+	}
+	for st, n := range rejected {
+		e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(n), metric.WithAttributes(attrRejected, attribute.Int("status_code", st)))
+		e.sampled.Warn("Events API rejected events; they are dropped",
+			zap.Int("status_code", st), zap.Int("events", n), zap.String("dataset", b.Dataset),
+			zap.String("first_error", truncateMessage(firstError[st])))
+	}
+}
+
+// permanentCause names the likely cause of a whole-request 4xx.
+func permanentCause(code int) string {
+	switch code {
+	case http.StatusBadRequest:
+		return "malformed request: check encoding and compression"
+	case http.StatusUnauthorized:
+		return "API key rejected: check api_key"
+	case http.StatusForbidden:
+		return "API key lacks permission to send events to this dataset"
+	case http.StatusNotFound:
+		return "not found: check endpoint and dataset"
+	case http.StatusRequestEntityTooLarge:
+		return "batch too large: lower max_batch_bytes"
+	default:
+		return http.StatusText(code)
+	}
+}
+
+// readErrorMessage reads at most maxErrorBodyBytes of an error body and
+// extracts the Events API's {"error": "..."} message when there is one.
+func readErrorMessage(resp *http.Response) string {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	var body struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(raw, &body) == nil && body.Error != "" {
+		return truncateMessage(body.Error)
+	}
+	return truncateMessage(strings.TrimSpace(string(raw)))
+}
+
+func truncateMessage(s string) string {
+	const maxLen = 256
+	if len(s) > maxLen {
+		return strings.ToValidUTF8(s[:maxLen], "") + "..."
+	}
+	return s
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// redactURLError drops userinfo from the URL of a transport error.
+func redactURLError(err error) error {
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		if u, perr := url.Parse(urlErr.URL); perr == nil {
+			urlErr.URL = u.Redacted()
+		}
+	}
+	return err
+}

@@ -1,0 +1,301 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package events // import "github.com/prodscope/prodscope/exporter/honeycombevents/internal/events"
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+)
+
+// MaxStringBytes is the longest string value Honeycomb stores in a field
+// (64 KiB - 1); longer strings are truncated and counted.
+const MaxStringBytes = math.MaxUint16
+
+// truncateFloor is the length down to which trimming truncates the largest
+// strings of an oversized event before it starts dropping fields.
+const truncateFloor = 256
+
+// msgpackArrayHeaderLen is the room reserved for an array32 header.
+const msgpackArrayHeaderLen = 5
+
+// Limits bound what the batcher emits.
+type Limits struct {
+	MaxBatchBytes int
+	MaxEventBytes int
+	MaxFields     int
+}
+
+// Reason says why an event was trimmed or refused.
+type Reason uint8
+
+const (
+	// ReasonStringTruncated: a string longer than MaxStringBytes was cut.
+	ReasonStringTruncated Reason = iota
+	// ReasonEventTooLarge: the encoded event exceeded max_event_bytes.
+	ReasonEventTooLarge
+	// ReasonTooManyFields: the event had more than max_fields fields.
+	ReasonTooManyFields
+	numReasons
+)
+
+// String returns the reason's attribute value.
+func (r Reason) String() string {
+	switch r {
+	case ReasonStringTruncated:
+		return "string_truncated"
+	case ReasonEventTooLarge:
+		return "event_too_large"
+	case ReasonTooManyFields:
+		return "too_many_fields"
+	}
+	return "unknown"
+}
+
+// Stats counts what the batcher did to events since the last Reset.
+type Stats struct {
+	Events  int
+	Trimmed [numReasons]int
+	Refused [numReasons]int
+}
+
+// Batch is one request body for one dataset.
+type Batch struct {
+	Dataset string
+	// Body is the uncompressed, complete body (JSON or msgpack array).
+	Body []byte
+	// Items holds, per event in the body, the index of the source item the
+	// event came from (span, log record, or metric group).
+	Items []int32
+	open  bool
+}
+
+// Len is the number of events in the batch.
+func (b *Batch) Len() int { return len(b.Items) }
+
+// Batcher packs encoded events into per-dataset batches. It is not safe for
+// concurrent use; the exporter keeps one per in-flight request in a pool.
+type Batcher struct {
+	format  Format
+	limits  Limits
+	open    map[string]*Batch
+	done    []*Batch
+	free    []*Batch
+	last    *Batch
+	scratch []byte
+	trimBuf []Field
+	Stats   Stats
+}
+
+// NewBatcher returns a batcher for the given format and limits.
+func NewBatcher(format Format, limits Limits) *Batcher {
+	return &Batcher{format: format, limits: limits, open: map[string]*Batch{}}
+}
+
+// Reset drops all batches (keeping their buffers for reuse) and the stats.
+func (b *Batcher) Reset() {
+	for _, bt := range b.done {
+		b.release(bt)
+	}
+	for _, bt := range b.open {
+		b.release(bt)
+	}
+	b.done = b.done[:0]
+	clear(b.open)
+	b.last = nil
+	b.Stats = Stats{}
+}
+
+func (b *Batcher) release(bt *Batch) {
+	bt.Body = bt.Body[:0]
+	bt.Items = bt.Items[:0]
+	bt.Dataset = ""
+	bt.open = false
+	b.free = append(b.free, bt)
+}
+
+func (b *Batcher) newBatch(dataset string) *Batch {
+	var bt *Batch
+	if n := len(b.free); n > 0 {
+		bt = b.free[n-1]
+		b.free = b.free[:n-1]
+	} else {
+		bt = &Batch{}
+	}
+	bt.Dataset = dataset
+	bt.open = true
+	if b.format == FormatMsgpack {
+		bt.Body = append(bt.Body, make([]byte, msgpackArrayHeaderLen)...)
+	} else {
+		bt.Body = append(bt.Body, '[')
+	}
+	return bt
+}
+
+func (b *Batcher) batchFor(dataset string) *Batch {
+	if b.last != nil && b.last.Dataset == dataset {
+		return b.last
+	}
+	bt, ok := b.open[dataset]
+	if !ok {
+		bt = b.newBatch(dataset)
+		b.open[dataset] = bt
+	}
+	b.last = bt
+	return bt
+}
+
+func (b *Batcher) close(bt *Batch) {
+	if b.format == FormatMsgpack {
+		bt.Body[0] = 0xdd
+		binary.BigEndian.PutUint32(bt.Body[1:], uint32(len(bt.Items)))
+	} else {
+		bt.Body = append(bt.Body, ']')
+	}
+	bt.open = false
+	b.done = append(b.done, bt)
+}
+
+// Add encodes ev into the batch of its dataset. It applies the string,
+// field-count and size limits, trimming the event or refusing it; it returns
+// false when the event was refused. ev.Fields may be modified.
+func (b *Batcher) Add(dataset string, ev *Event, item int32) bool {
+	b.Stats.Events++
+	for i := range ev.Fields {
+		if f := &ev.Fields[i]; f.Kind == KindString && len(f.Str) > MaxStringBytes {
+			f.Str = truncateUTF8(f.Str, MaxStringBytes)
+			b.Stats.Trimmed[ReasonStringTruncated]++
+		}
+	}
+	if len(ev.Fields) > b.limits.MaxFields {
+		if !b.dropFields(ev) {
+			b.Stats.Refused[ReasonTooManyFields]++
+			return false
+		}
+		b.Stats.Trimmed[ReasonTooManyFields]++
+	}
+	bt := b.batchFor(dataset)
+	start := len(bt.Body)
+	if b.format == FormatJSON && len(bt.Items) > 0 {
+		bt.Body = append(bt.Body, ',')
+	}
+	evStart := len(bt.Body)
+	bt.Body = AppendEvent(bt.Body, b.format, ev)
+	if len(bt.Body)-evStart > b.limits.MaxEventBytes {
+		bt.Body = bt.Body[:start]
+		if !b.trimToSize(ev) {
+			b.Stats.Refused[ReasonEventTooLarge]++
+			return false
+		}
+		b.Stats.Trimmed[ReasonEventTooLarge]++
+		if b.format == FormatJSON && len(bt.Items) > 0 {
+			bt.Body = append(bt.Body, ',')
+		}
+		evStart = len(bt.Body)
+		bt.Body = append(bt.Body, b.scratch...)
+	}
+	// One byte for the closing bracket of a JSON array.
+	if len(bt.Body)+1 > b.limits.MaxBatchBytes && len(bt.Items) > 0 {
+		b.scratch = append(b.scratch[:0], bt.Body[evStart:]...)
+		bt.Body = bt.Body[:start]
+		delete(b.open, dataset)
+		b.close(bt)
+		bt = b.newBatch(dataset)
+		b.open[dataset] = bt
+		b.last = bt
+		bt.Body = append(bt.Body, b.scratch...)
+	}
+	bt.Items = append(bt.Items, item)
+	return true
+}
+
+// dropFields removes non-fixed fields from the end until the event fits
+// max_fields; false when the fixed fields alone exceed it.
+func (b *Batcher) dropFields(ev *Event) bool {
+	excess := len(ev.Fields) - b.limits.MaxFields
+	out := ev.Fields[:0]
+	// Walk backwards so the last-added (item) attributes go first.
+	keep := make([]bool, len(ev.Fields))
+	for i := len(ev.Fields) - 1; i >= 0; i-- {
+		if excess > 0 && !ev.Fields[i].Fixed {
+			excess--
+			continue
+		}
+		keep[i] = true
+	}
+	if excess > 0 {
+		return false
+	}
+	for i := range ev.Fields {
+		if keep[i] {
+			out = append(out, ev.Fields[i])
+		}
+	}
+	ev.Fields = out
+	return true
+}
+
+// trimToSize truncates the largest strings (down to truncateFloor), then
+// drops the largest non-fixed fields, until the encoded event fits
+// max_event_bytes. The encoded event is left in b.scratch.
+func (b *Batcher) trimToSize(ev *Event) bool {
+	for range len(ev.Fields) + 64 {
+		b.scratch = AppendEvent(b.scratch[:0], b.format, ev)
+		excess := len(b.scratch) - b.limits.MaxEventBytes
+		if excess <= 0 {
+			return true
+		}
+		idx := -1
+		for i := range ev.Fields {
+			f := &ev.Fields[i]
+			if f.Kind == KindString && !f.Fixed && len(f.Str) > truncateFloor && (idx < 0 || len(f.Str) > len(ev.Fields[idx].Str)) {
+				idx = i
+			}
+		}
+		if idx >= 0 {
+			f := &ev.Fields[idx]
+			// Escaping can make the encoded string longer than its bytes,
+			// so cut a little more than the excess.
+			f.Str = truncateUTF8(f.Str, max(len(f.Str)-excess-excess/8-16, truncateFloor))
+			continue
+		}
+		idx = -1
+		size := 0
+		for i := range ev.Fields {
+			f := &ev.Fields[i]
+			if f.Fixed {
+				continue
+			}
+			if s := len(f.Key) + len(f.Str); idx < 0 || s > size {
+				idx, size = i, s
+			}
+		}
+		if idx < 0 {
+			return false
+		}
+		ev.Fields = append(ev.Fields[:idx], ev.Fields[idx+1:]...)
+	}
+	return false
+}
+
+// Finish closes every open batch and returns all batches, in the order
+// they were closed. The batches stay valid until the next Reset.
+func (b *Batcher) Finish() []*Batch {
+	datasets := make([]string, 0, len(b.open))
+	for ds := range b.open {
+		datasets = append(datasets, ds)
+	}
+	slices.Sort(datasets)
+	for _, ds := range datasets {
+		bt := b.open[ds]
+		if len(bt.Items) == 0 {
+			b.release(bt)
+		} else {
+			b.close(bt)
+		}
+		delete(b.open, ds)
+	}
+	b.last = nil
+	return b.done
+}
