@@ -1,0 +1,125 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package cardinalityguard // import "github.com/prodscope/prodscope/processor/cardinalityguard"
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/glob"
+	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/guard"
+	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/metadata"
+)
+
+type guardProcessor struct {
+	engine    *guard.Engine
+	telemetry *metadata.TelemetryBuilder
+	reasons   [guard.NumReasons]metric.MeasurementOption
+}
+
+func newGuardProcessor(set processor.Settings, cfg *Config) (*guardProcessor, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	es, err := engineSettings(cfg)
+	if err != nil {
+		tb.Shutdown()
+		return nil, err
+	}
+	es.Logger = set.Logger
+	p := &guardProcessor{engine: guard.New(es), telemetry: tb}
+	for r := guard.Reason(0); r < guard.NumReasons; r++ {
+		p.reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r.String())))
+	}
+	return p, nil
+}
+
+// engineSettings turns a validated Config into engine settings.
+func engineSettings(cfg *Config) (guard.Settings, error) {
+	s := guard.Settings{
+		Observe:         cfg.Mode == ModeObserve,
+		ScopeAttributes: cfg.ScopeAttributes,
+		MaxSeriesTotal:  cfg.MaxSeriesTotal,
+		Window:          cfg.Window,
+		Default:         guardLimits(cfg.Limits),
+	}
+	for i := range cfg.Overrides {
+		o := &cfg.Overrides[i]
+		ov := guard.Override{Limits: guardLimits(o.apply(cfg.Limits))}
+		for _, p := range o.Metrics {
+			g, err := glob.Compile(p)
+			if err != nil {
+				return guard.Settings{}, err
+			}
+			ov.Patterns = append(ov.Patterns, g)
+		}
+		s.Overrides = append(s.Overrides, ov)
+	}
+	return s, nil
+}
+
+func guardLimits(l Limits) guard.Limits {
+	g := guard.Limits{
+		MaxValuesPerLabel:  l.MaxValuesPerLabel,
+		MaxSeriesPerMetric: l.MaxSeriesPerMetric,
+		OverflowValue:      l.OverflowValue,
+		Protected:          append([]string(nil), l.ProtectedLabels...),
+		AlwaysDrop:         append([]string(nil), l.AlwaysDropLabels...),
+	}
+	if l.Action == ActionOverflowValue {
+		g.Action = guard.OverflowValue
+	}
+	switch l.GaugeAggregation {
+	case GaugeMax:
+		g.GaugeAggregation = guard.GaugeMax
+	case GaugeMin:
+		g.GaugeAggregation = guard.GaugeMin
+	case GaugeSum:
+		g.GaugeAggregation = guard.GaugeSum
+	}
+	return g
+}
+
+func (p *guardProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	st := p.engine.Process(md)
+	p.record(ctx, &st)
+	if md.DataPointCount() == 0 && st.RefusedAny() {
+		// Every point was refused: nothing to send on.
+		return md, processorhelper.ErrSkipProcessingData
+	}
+	return md, nil
+}
+
+func (p *guardProcessor) record(ctx context.Context, st *guard.Stats) {
+	tb := p.telemetry
+	for r := guard.Reason(0); r < guard.NumReasons; r++ {
+		if n := st.LabelDropped[r]; n > 0 {
+			tb.ProcessorCardinalityguardPointsLabelDropped.Add(ctx, n, p.reasons[r])
+		}
+		if n := st.Overflowed[r]; n > 0 {
+			tb.ProcessorCardinalityguardPointsOverflowed.Add(ctx, n, p.reasons[r])
+		}
+		if n := st.Unmergeable[r]; n > 0 {
+			tb.ProcessorCardinalityguardPointsUnmergeable.Add(ctx, n, p.reasons[r])
+		}
+		if n := st.Refused[r]; n > 0 {
+			tb.ProcessorCardinalityguardPointsRefused.Add(ctx, n, p.reasons[r])
+		}
+	}
+	tb.ProcessorCardinalityguardSeriesTracked.Record(ctx, st.SeriesTracked)
+	tb.ProcessorCardinalityguardLabelKeysLimited.Record(ctx, st.LabelKeysLimited)
+}
+
+func (p *guardProcessor) shutdown(context.Context) error {
+	if p.telemetry != nil {
+		p.telemetry.Shutdown()
+	}
+	return nil
+}
