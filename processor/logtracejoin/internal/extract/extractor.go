@@ -401,7 +401,10 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 				res.Source, res.Context = SourceBody, ctx
 				return
 			}
-			if ctx, ok := ScanTraceparent(s, &res.Invalid); ok {
+			if fb.c[kindTraceparent].set {
+				// a keyed traceparent was found (and refused): do not
+				// count the same value again in the free-text scan
+			} else if ctx, ok := ScanTraceparent(s, &res.Invalid); ok {
 				res.Source, res.Context = SourceBody, ctx
 				return
 			}
