@@ -1,0 +1,311 @@
+// Package e2e runs the built otelcol-prodscope binary against real peers
+// (telemetrygen, the demo service, our own sinks) on 127.0.0.1 and asserts
+// what arrives. The binary is built once per run (by `make e2e`, or by
+// TestMain when PRODSCOPE_BINARY is not set).
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+var (
+	repoRoot     string
+	binary       string
+	telemetrygen string
+)
+
+func TestMain(m *testing.M) {
+	if err := setup(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func setup() error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	repoRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
+	binary = os.Getenv("PRODSCOPE_BINARY")
+	telemetrygen = os.Getenv("TELEMETRYGEN")
+	if binary == "" || telemetrygen == "" {
+		// Build once for the whole run, through the Makefile like a user would.
+		cmd := exec.Command("make", "-C", repoRoot, "build", "tools")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("make build tools: %w", err)
+		}
+		binary = filepath.Join(repoRoot, "_build", "otelcol-prodscope")
+		telemetrygen = filepath.Join(repoRoot, ".tools", "bin", "telemetrygen")
+	}
+	for _, p := range []string{binary, telemetrygen} {
+		if _, err := os.Stat(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// lockedBuffer collects a process's output for failure messages.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 4<<20 { // bounded: keep the first 4 MiB
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// collector is a running otelcol-prodscope on free loopback ports.
+type collector struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	out      *lockedBuffer
+	dataDir  string
+	otlpGRPC string
+	otlpHTTP string
+	health   string
+	metrics  string
+	pprof    string
+	done     chan error
+	env      map[string]string
+}
+
+// collectorEnv holds the environment variables config/local.yaml reads for
+// its addresses, all on free ports.
+func newCollectorEnv(t *testing.T) *collector {
+	c := &collector{
+		t:        t,
+		out:      &lockedBuffer{},
+		dataDir:  t.TempDir(),
+		otlpGRPC: freeAddr(t),
+		otlpHTTP: freeAddr(t),
+		health:   freeAddr(t),
+		metrics:  freeAddr(t),
+		pprof:    freeAddr(t),
+	}
+	c.env = map[string]string{
+		"PRODSCOPE_OTLP_GRPC_ENDPOINT": c.otlpGRPC,
+		"PRODSCOPE_OTLP_HTTP_ENDPOINT": c.otlpHTTP,
+		"PRODSCOPE_HEALTH_ENDPOINT":    c.health,
+		"PRODSCOPE_PPROF_ENDPOINT":     c.pprof,
+		"PRODSCOPE_ZPAGES_ENDPOINT":    freeAddr(t),
+		"PRODSCOPE_METRICS_PORT":       portOf(c.metrics),
+		"PRODSCOPE_DATA_DIR":           c.dataDir,
+		"PRODSCOPE_DEMO_PPROF":         freeAddr(t),
+	}
+	return c
+}
+
+// start runs the binary with the given config files (relative to the repo
+// root) and waits until its health check answers.
+func (c *collector) start(configs ...string) {
+	t := c.t
+	t.Helper()
+	args := []string{"--feature-gates=service.profilesSupport"}
+	for _, f := range configs {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(repoRoot, f)
+		}
+		args = append(args, "--config", f)
+	}
+	c.cmd = exec.Command(binary, args...)
+	c.cmd.Dir = repoRoot
+	c.cmd.Env = os.Environ()
+	for k, v := range c.env {
+		c.cmd.Env = append(c.cmd.Env, k+"="+v)
+	}
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.done = make(chan error, 1)
+	go func() { c.done <- c.cmd.Wait() }()
+	t.Cleanup(c.stop)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-c.done:
+			c.done <- err
+			t.Fatalf("collector exited during start: %v\n%s", err, c.out.String())
+		default:
+		}
+		resp, err := http.Get("http://" + c.health + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("collector not healthy within 30s\n%s", c.out.String())
+}
+
+// stop sends SIGTERM and waits (bounded) for a clean exit, which flushes
+// the file exporters.
+func (c *collector) stop() {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	select {
+	case err := <-c.done:
+		c.done <- err
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.done:
+		c.done <- err
+		if err != nil && !strings.Contains(err.Error(), "signal") {
+			c.t.Errorf("collector exit: %v\n%s", err, c.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		c.t.Errorf("collector did not stop within 30s\n%s", c.out.String())
+	}
+}
+
+// runTool runs a program to completion, bounded in time.
+func runTool(t *testing.T, timeout time.Duration, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", filepath.Base(name), args, err, out)
+	}
+	return string(out)
+}
+
+// readLines returns the JSON lines of a file exporter's output (empty if the
+// file does not exist yet).
+func readLines(t *testing.T, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+func readTraces(t *testing.T, path string) []ptrace.Traces {
+	var out []ptrace.Traces
+	var u ptrace.JSONUnmarshaler
+	for _, l := range readLines(t, path) {
+		td, err := u.UnmarshalTraces(l)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, td)
+	}
+	return out
+}
+
+func readLogs(t *testing.T, path string) []plog.Logs {
+	var out []plog.Logs
+	var u plog.JSONUnmarshaler
+	for _, l := range readLines(t, path) {
+		ld, err := u.UnmarshalLogs(l)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, ld)
+	}
+	return out
+}
+
+func readMetrics(t *testing.T, path string) []pmetric.Metrics {
+	var out []pmetric.Metrics
+	var u pmetric.JSONUnmarshaler
+	for _, l := range readLines(t, path) {
+		md, err := u.UnmarshalMetrics(l)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, md)
+	}
+	return out
+}
+
+// eventually polls cond until it is true or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, msg := cond()
+		if ok {
+			return
+		}
+		last = msg
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached within %v; last: %s", what, timeout, last)
+}
