@@ -82,13 +82,13 @@ type edit struct {
 }
 
 type decision struct {
-	inHash, outHash  uint64
-	editLo, editHi   int32
-	dropReasons      uint16 // bit per Reason
-	overflowReasons  uint16
-	seriesOverflow   bool
-	refused          bool
-	merged           bool
+	inHash, outHash uint64
+	editLo, editHi  int32
+	dropReasons     uint16 // bit per Reason
+	overflowReasons uint16
+	seriesOverflow  bool
+	refused         bool
+	merged          bool
 }
 
 func (d *decision) changed() bool { return d.editHi > d.editLo || d.seriesOverflow }
@@ -244,9 +244,9 @@ func (e *Engine) metric(sc *scopeState, m pmetric.Metric) *metricState {
 		return nil
 	}
 	ms = &metricState{
-		name:   key.name,
-		lim:    e.set.limitsFor(key.name),
-		labels: map[string]*labelState{},
+		name:     key.name,
+		lim:      e.set.limitsFor(key.name),
+		labels:   map[string]*labelState{},
 		series:   map[uint64]uint32{},
 		overflow: map[uint64]uint32{},
 		aggs:     map[uint64]*aggSeries{},

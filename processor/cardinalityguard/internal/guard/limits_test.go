@@ -1,0 +1,300 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package guard
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/glob"
+)
+
+func delta(i int, v int64) pt {
+	a := user(i)
+	a["route"] = "/checkout"
+	return pt{attrs: a, start: 100, ts: 200, i: v}
+}
+
+// A label over its value limit is dropped from then on for that metric in
+// that scope; other metrics and other scopes keep it.
+func TestValueLimitDropsLabelForThatMetricOnly(t *testing.T) {
+	e := newTestEngine(newClock(), nil)
+	b := newBatch("shop").
+		sum("operation_error", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1), delta(5, 1)).
+		sum("other", false, true, delta(1, 7), delta(2, 7))
+	st := e.Process(b.md)
+
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u1": 1,
+		"shop|route=/checkout,user_id=u2": 1,
+		"shop|route=/checkout,user_id=u3": 1,
+		"shop|route=/checkout":            2, // u4 and u5 merged
+	}, intValues(t, b.md, "operation_error"))
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u1": 7,
+		"shop|route=/checkout,user_id=u2": 7,
+	}, intValues(t, b.md, "other"))
+	assert.Equal(t, int64(2), st.LabelDropped[ReasonValueLimit])
+	assert.Equal(t, int64(1), st.LabelKeysLimited)
+
+	// From then on every value of user_id is dropped for operation_error in
+	// shop, the earlier ones too; another scope keeps the key.
+	b = newBatch("shop").sum("operation_error", false, true, delta(1, 1), delta(2, 1), delta(9, 1))
+	b2 := newBatch("billing").sum("operation_error", false, true, delta(1, 5))
+	b2.md.ResourceMetrics().At(0).CopyTo(b.md.ResourceMetrics().AppendEmpty())
+	st = e.Process(b.md)
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout":               3,
+		"billing|route=/checkout,user_id=u1": 5,
+	}, intValues(t, b.md, "operation_error"))
+	assert.Equal(t, int64(3), st.LabelDropped[ReasonValueLimit])
+}
+
+func TestValueLimitOverflowValue(t *testing.T) {
+	e := newTestEngine(newClock(), func(s *Settings) { s.Default.Action = OverflowValue })
+	b := newBatch("shop").sum("operation_error", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1), delta(5, 1))
+	st := e.Process(b.md)
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u1":           1,
+		"shop|route=/checkout,user_id=u2":           1,
+		"shop|route=/checkout,user_id=u3":           1,
+		"shop|route=/checkout,user_id=__overflow__": 2,
+	}, intValues(t, b.md, "operation_error"))
+	assert.Equal(t, int64(2), st.Overflowed[ReasonValueLimit])
+
+	// Values kept before keep flowing; new ones overflow.
+	b = newBatch("shop").sum("operation_error", false, true, delta(1, 1), delta(7, 4))
+	e.Process(b.md)
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u1":           1,
+		"shop|route=/checkout,user_id=__overflow__": 4,
+	}, intValues(t, b.md, "operation_error"))
+}
+
+// A metric over its series limit sends new series to the overflow series;
+// series seen before keep flowing.
+func TestSeriesLimitOverflowSeries(t *testing.T) {
+	e := newTestEngine(newClock(), func(s *Settings) {
+		s.Default.MaxValuesPerLabel = 100
+		s.Default.MaxSeriesPerMetric = 3
+	})
+	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 10), delta(5, 20))
+	st := e.Process(b.md)
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u1": 1,
+		"shop|route=/checkout,user_id=u2": 1,
+		"shop|route=/checkout,user_id=u3": 1,
+		"shop|otel.metric.overflow=true":  30,
+	}, intValues(t, b.md, "requests"))
+	assert.Equal(t, int64(2), st.Overflowed[ReasonSeriesLimit])
+	assert.Equal(t, int64(2), st.LabelDropped[ReasonSeriesLimit])
+
+	b = newBatch("shop").sum("requests", false, true, delta(2, 5), delta(6, 6))
+	e.Process(b.md)
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u2": 5,
+		"shop|otel.metric.overflow=true":  6,
+	}, intValues(t, b.md, "requests"))
+	// 3 series + 1 overflow series.
+	assert.Equal(t, 4, e.SeriesTracked())
+}
+
+func TestSeriesLimitKeepsProtectedLabels(t *testing.T) {
+	e := newTestEngine(newClock(), func(s *Settings) {
+		s.Default.MaxValuesPerLabel = 100
+		s.Default.MaxSeriesPerMetric = 1
+		s.Default.Protected = []string{"route"}
+	})
+	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 2), delta(3, 3))
+	e.Process(b.md)
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u1":                1,
+		"shop|otel.metric.overflow=true,route=/checkout": 5,
+	}, intValues(t, b.md, "requests"))
+}
+
+func TestMaxSeriesTotal(t *testing.T) {
+	e := newTestEngine(newClock(), func(s *Settings) {
+		s.MaxSeriesTotal = 3
+		s.Default.MaxValuesPerLabel = 100
+	})
+	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
+	st := e.Process(b.md)
+	// Three series fill the total; the fourth has no room even for an overflow series.
+	assert.Len(t, intValues(t, b.md, "requests"), 3)
+	assert.Equal(t, int64(1), st.Refused[ReasonTotalLimit])
+	assert.Equal(t, 3, e.SeriesTracked())
+	// A new metric gets no state either.
+	b = newBatch("shop").sum("new_metric", false, true, delta(1, 1))
+	st = e.Process(b.md)
+	assert.Equal(t, int64(1), st.Refused[ReasonTotalLimit])
+	assert.Equal(t, 0, b.ms.Len(), "the refused metric is removed")
+}
+
+func TestAlwaysDropAndProtected(t *testing.T) {
+	e := newTestEngine(newClock(), func(s *Settings) {
+		s.Default.MaxValuesPerLabel = 1
+		s.Default.AlwaysDrop = []string{"pod"}
+		s.Default.Protected = []string{"user_id"}
+	})
+	mk := func(i int, pod string) pt {
+		return pt{attrs: map[string]any{"user_id": user(i)["user_id"], "pod": pod}, start: 1, ts: 2, i: 1}
+	}
+	b := newBatch("shop").sum("requests", false, true, mk(1, "a"), mk(1, "b"), mk(2, "a"), mk(3, "c"))
+	st := e.Process(b.md)
+	// pod removed everywhere and re-aggregated; user_id is over its limit of 1 but protected.
+	assert.Equal(t, map[string]int64{
+		"shop|user_id=u1": 2,
+		"shop|user_id=u2": 1,
+		"shop|user_id=u3": 1,
+	}, intValues(t, b.md, "requests"))
+	assert.Equal(t, int64(4), st.LabelDropped[ReasonAlwaysDrop])
+	assert.Equal(t, int64(0), st.LabelDropped[ReasonValueLimit])
+}
+
+func TestOverridesFirstMatchWins(t *testing.T) {
+	p1, err := glob.Compile("http.server.*")
+	require.NoError(t, err)
+	p2, err := glob.Compile("http.*")
+	require.NoError(t, err)
+	e := newTestEngine(newClock(), func(s *Settings) {
+		l1 := s.Default
+		l1.MaxValuesPerLabel = 10
+		l2 := s.Default
+		l2.MaxValuesPerLabel = 1
+		s.Overrides = []Override{{Patterns: []*glob.Pattern{p1}, Limits: l1}, {Patterns: []*glob.Pattern{p2}, Limits: l2}}
+	})
+	var pts []pt
+	for i := 0; i < 5; i++ {
+		pts = append(pts, delta(i, 1))
+	}
+	b := newBatch("shop").sum("http.server.duration", false, true, pts...).sum("http.client.duration", false, true, pts...).sum("rpc", false, true, pts...)
+	e.Process(b.md)
+	assert.Len(t, intValues(t, b.md, "http.server.duration"), 5)
+	assert.Len(t, intValues(t, b.md, "http.client.duration"), 2) // u0 + merged
+	assert.Len(t, intValues(t, b.md, "rpc"), 4)                  // u0..u2 + merged
+}
+
+// An empty scope list is one global scope.
+func TestGlobalScope(t *testing.T) {
+	e := newTestEngine(newClock(), func(s *Settings) { s.ScopeAttributes = nil })
+	b := newBatch("a").sum("m", false, true, delta(1, 1), delta(2, 1))
+	e.Process(b.md)
+	b = newBatch("b").sum("m", false, true, delta(3, 1), delta(4, 1))
+	st := e.Process(b.md)
+	assert.Equal(t, int64(1), st.LabelDropped[ReasonValueLimit])
+}
+
+// A label that goes quiet for the window gets its values back.
+func TestWindowExpiry(t *testing.T) {
+	clock := newClock()
+	e := newTestEngine(clock, func(s *Settings) { s.Window = 10 * time.Minute })
+	var pts []pt
+	for i := 0; i < 10; i++ {
+		pts = append(pts, delta(i, 1))
+	}
+	e.Process(newBatch("shop").sum("m", false, true, pts...).md)
+	require.Equal(t, 1, e.LabelKeysLimited())
+
+	// Still limited within the window while new values keep coming.
+	clock.Advance(6 * time.Minute)
+	b := newBatch("shop").sum("m", false, true, delta(20, 1))
+	e.Process(b.md)
+	assert.Equal(t, map[string]int64{"shop|route=/checkout": 1}, intValues(t, b.md, "m"))
+
+	// Quiet for the window: the limit lifts and values come back.
+	clock.Advance(11 * time.Minute)
+	b = newBatch("shop").sum("m", false, true, delta(30, 1), delta(31, 1))
+	st := e.Process(b.md)
+	assert.Equal(t, 0, e.LabelKeysLimited())
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u30": 1,
+		"shop|route=/checkout,user_id=u31": 1,
+	}, intValues(t, b.md, "m"))
+	assert.Equal(t, int64(0), st.LabelDropped[ReasonValueLimit])
+	// Old series were forgotten: only the two new ones are tracked.
+	assert.Equal(t, 2, e.SeriesTracked())
+}
+
+func TestFirstLimitLogsOnce(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	e := newTestEngine(newClock(), func(s *Settings) { s.Logger = zap.New(core) })
+	var pts []pt
+	for i := 0; i < 50; i++ {
+		pts = append(pts, delta(i, 1))
+	}
+	e.Process(newBatch("shop").sum("operation_error", false, true, pts...).md)
+	e.Process(newBatch("shop").sum("operation_error", false, true, pts...).md)
+	require.Equal(t, 1, logs.Len())
+	f := logs.All()[0].ContextMap()
+	assert.Equal(t, "operation_error", f["metric"])
+	assert.Equal(t, "user_id", f["label"])
+	assert.Equal(t, "drop_label", f["action"])
+	assert.Equal(t, uint64(4), f["estimated_distinct_values"]) // limit 3, the 4th value triggers it
+	// The sketch keeps counting the values refused after the limit.
+	est := e.EstimatedValues("operation_error", "user_id")
+	assert.InDelta(t, 50, float64(est), 3)
+}
+
+// A flood of 1,000,000 distinct values of one label leaves tracked state
+// within the limits.
+func TestFloodStaysWithinLimits(t *testing.T) {
+	for _, cumulative := range []bool{false, true} {
+		e := newTestEngine(newClock(), func(s *Settings) {
+			s.Default.MaxValuesPerLabel = 100
+			s.Default.MaxSeriesPerMetric = 2000
+			s.MaxSeriesTotal = 50_000
+		})
+		const total, per = 1_000_000, 20_000
+		var out int64
+		for start := 0; start < total; start += per {
+			b := newBatch("shop")
+			m := b.ms.AppendEmpty()
+			m.SetName("operation_error")
+			s := m.SetEmptySum()
+			s.SetIsMonotonic(true)
+			s.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+			if cumulative {
+				s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			}
+			dps := s.DataPoints()
+			dps.EnsureCapacity(per)
+			for i := start; i < start+per; i++ {
+				dp := dps.AppendEmpty()
+				dp.Attributes().PutStr("user_id", "u"+itoa(i))
+				dp.SetStartTimestamp(1)
+				dp.SetTimestamp(2)
+				dp.SetIntValue(1)
+			}
+			e.Process(b.md)
+			out += int64(b.md.DataPointCount())
+		}
+		assert.LessOrEqual(t, e.MaxValuesTracked(), 100)
+		assert.LessOrEqual(t, e.SeriesTracked(), 50_000)
+		if !cumulative {
+			// 100 series kept + one merged series per batch.
+			assert.Equal(t, int64(100+total/per), out)
+		}
+	}
+}
+
+func itoa(i int) string {
+	var b [20]byte
+	n := len(b)
+	for {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+		if i == 0 {
+			break
+		}
+	}
+	return string(b[n:])
+}
