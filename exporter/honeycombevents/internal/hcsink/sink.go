@@ -377,6 +377,11 @@ func DecodeJSON(raw []byte) ([]Event, error) {
 
 // DecodeMsgpack decodes a msgpack batch body.
 func DecodeMsgpack(raw []byte) ([]Event, error) {
+	// The decoder preallocates containers by their declared length: check
+	// every length against the bytes left before decoding.
+	if _, err := checkMsgpack(raw, 0); err != nil {
+		return nil, err
+	}
 	var wire []wireEvent
 	if err := msgpack.Unmarshal(raw, &wire); err != nil {
 		return nil, err
@@ -410,4 +415,117 @@ func ParseStatusList(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+var errMsgpackTruncated = errors.New("msgpack: truncated or oversized container")
+
+// checkMsgpack walks one msgpack value and returns the bytes after it. It
+// rejects containers declaring more elements than bytes remain and nesting
+// deeper than 64.
+func checkMsgpack(b []byte, depth int) ([]byte, error) {
+	if depth > 64 {
+		return nil, errors.New("msgpack: nested too deep")
+	}
+	if len(b) == 0 {
+		return nil, errMsgpackTruncated
+	}
+	c := b[0]
+	b = b[1:]
+	need := func(n int) ([]byte, error) {
+		if n < 0 || n > len(b) {
+			return nil, errMsgpackTruncated
+		}
+		return b[n:], nil
+	}
+	be := func(n int) (int, error) {
+		if len(b) < n {
+			return 0, errMsgpackTruncated
+		}
+		v := 0
+		for i := 0; i < n; i++ {
+			v = v<<8 | int(b[i])
+		}
+		b = b[n:]
+		return v, nil
+	}
+	container := func(elems int) ([]byte, error) {
+		if elems > len(b) {
+			return nil, errMsgpackTruncated
+		}
+		var err error
+		for i := 0; i < elems; i++ {
+			if b, err = checkMsgpack(b, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
+	}
+	switch {
+	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		return b, nil
+	case c >= 0x80 && c <= 0x8f:
+		return container(2 * int(c&0x0f))
+	case c >= 0x90 && c <= 0x9f:
+		return container(int(c & 0x0f))
+	case c >= 0xa0 && c <= 0xbf:
+		return need(int(c & 0x1f))
+	}
+	switch c {
+	case 0xcc, 0xd0:
+		return need(1)
+	case 0xcd, 0xd1:
+		return need(2)
+	case 0xca, 0xce, 0xd2:
+		return need(4)
+	case 0xcb, 0xcf, 0xd3:
+		return need(8)
+	case 0xd4:
+		return need(2)
+	case 0xd5:
+		return need(3)
+	case 0xd6:
+		return need(5)
+	case 0xd7:
+		return need(9)
+	case 0xd8:
+		return need(17)
+	case 0xc4, 0xd9:
+		n, err := be(1)
+		if err != nil {
+			return nil, err
+		}
+		return need(n)
+	case 0xc5, 0xda:
+		n, err := be(2)
+		if err != nil {
+			return nil, err
+		}
+		return need(n)
+	case 0xc6, 0xdb:
+		n, err := be(4)
+		if err != nil {
+			return nil, err
+		}
+		return need(n)
+	case 0xc7, 0xc8, 0xc9:
+		size := map[byte]int{0xc7: 1, 0xc8: 2, 0xc9: 4}[c]
+		n, err := be(size)
+		if err != nil {
+			return nil, err
+		}
+		return need(n + 1)
+	case 0xdc, 0xdd:
+		n, err := be(map[byte]int{0xdc: 2, 0xdd: 4}[c])
+		if err != nil {
+			return nil, err
+		}
+		return container(n)
+	case 0xde, 0xdf:
+		n, err := be(map[byte]int{0xde: 2, 0xdf: 4}[c])
+		if err != nil {
+			return nil, err
+		}
+		return container(2 * n)
+	}
+	return nil, fmt.Errorf("msgpack: unknown type byte 0x%02x", c)
 }
