@@ -48,6 +48,7 @@ const (
 type Tracker struct {
 	seed     maphash.Seed
 	prev     map[uint64][]int64
+	prevSums []int64
 	prevTime int64
 	prevSig  string
 	have     bool
@@ -64,38 +65,52 @@ type agg struct {
 }
 
 // Next records p as the latest profile and returns its delta against the previous one.
-// cumulative lists the sample value indices that are cumulative counters. The outcome is
-// Delta only when a previous profile with the same sample types exists and no value went
-// backwards or disappeared.
+// cumulative lists the sample value indices that are cumulative counters.
+//
+// Samples are matched by their frames (function and line of every frame, inlined ones
+// included, regardless of how the runtime grouped them into locations) and labels; the
+// delta of a key is its current sum minus its previous sum, and keys whose delta is zero
+// are left out, as `go tool pprof -base prev cur` does. The outcome is Baseline when there
+// is no previous profile with the same sample types, and Reset (a new baseline) when a
+// cumulative value went down (in total or for one key) or nothing matched: the target
+// restarted.
+// A key that disappeared (which a Go process never does) is dropped, not sent negative.
 func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) {
 	width := len(cumulative)
 	cur := make(map[uint64]*agg, len(p.Sample))
 	order := make([]uint64, 0, len(p.Sample))
 	backing := make([]int64, len(p.Sample)*width)
-	var h maphash.Hash
-	h.SetSeed(t.seed)
+	sums := make([]int64, width)
+	keys := newKeyer(t.seed, p)
 	for i, s := range p.Sample {
-		k := SampleKey(&h, s)
+		k := keys.sampleKey(s)
 		a := cur[k]
 		if a == nil {
-			a = &agg{first: int32(i), values: backing[len(order)*width : (len(order)+1)*width : (len(order)+1)*width]}
+			n := len(order)
+			a = &agg{first: int32(i), values: backing[n*width : (n+1)*width : (n+1)*width]}
 			cur[k] = a
 			order = append(order, k)
 		}
 		for j, vi := range cumulative {
 			a.values[j] += s.Value[vi]
+			sums[j] += s.Value[vi]
 		}
 	}
 	sig := signature(p, cumulative)
 
-	prev, prevTime, had := t.prev, t.prevTime, t.have && t.prevSig == sig
+	prev, prevSums, prevTime, had := t.prev, t.prevSums, t.prevTime, t.have && t.prevSig == sig
 	t.prev = make(map[uint64][]int64, len(cur))
 	for k, a := range cur {
 		t.prev[k] = a.values
 	}
-	t.prevTime, t.prevSig, t.have = p.TimeNanos, sig, true
+	t.prevSums, t.prevTime, t.prevSig, t.have = sums, p.TimeNanos, sig, true
 	if !had {
 		return nil, Baseline
+	}
+	for j := range sums {
+		if sums[j] < prevSums[j] {
+			return nil, Reset
+		}
 	}
 
 	res := &Result{Width: width, PrevTimeNanos: prevTime, Values: make([]int64, 0, len(order)*width)}
@@ -108,14 +123,14 @@ func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) 
 		}
 		zero := true
 		for j, v := range a.values {
-			var b int64
 			if ok {
-				b = before[j]
+				v -= before[j]
 			}
-			if v < b {
+			if v < 0 {
+				// A per-stack counter went backwards: a new process.
 				return nil, Reset
 			}
-			if v != b {
+			if v != 0 {
 				zero = false
 			}
 		}
@@ -130,9 +145,7 @@ func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) 
 			res.Values = append(res.Values, v)
 		}
 	}
-	if matched != len(prev) {
-		// A sample of the previous profile is gone: cumulative profiles never lose
-		// samples within one process, so the target restarted.
+	if matched == 0 && len(prev) > 0 && len(order) > 0 {
 		return nil, Reset
 	}
 	return res, Delta
@@ -151,39 +164,102 @@ func signature(p *profile.Profile, cumulative []int) string {
 	return string(b)
 }
 
-// SampleKey hashes what identifies a sample across two profiles of the same process:
-// its stack (program counters, or function and line where there is no address) and its
-// labels (order-independent).
-func SampleKey(h *maphash.Hash, s *profile.Sample) uint64 {
-	h.Reset()
-	var buf [8]byte
-	for _, l := range s.Location {
-		if l.Address != 0 {
-			binary.LittleEndian.PutUint64(buf[:], l.Address)
-			_, _ = h.Write(buf[:])
-			continue
-		}
-		for _, ln := range l.Line {
-			if ln.Function != nil {
-				_, _ = h.WriteString(ln.Function.Name)
-			}
-			binary.LittleEndian.PutUint64(buf[:], uint64(ln.Line))
-			_, _ = h.Write(buf[:])
-		}
-		_ = h.WriteByte(0xfe)
+// keyer hashes samples of one profile. Each location is folded once into a polynomial
+// hash of its frames (value and multiplier), so a sample's key is the same whether the
+// runtime put two inlined frames into one location or two.
+type keyer struct {
+	seed  maphash.Seed
+	fn    map[uint64]uint64 // function ID -> hash of its name
+	locs  map[uint64]locHash
+	dense []locHash
+	done  []bool
+}
+
+type locHash struct{ val, pow uint64 }
+
+const prime = 0x100000001b3
+
+func newKeyer(seed maphash.Seed, p *profile.Profile) *keyer {
+	k := &keyer{seed: seed, fn: make(map[uint64]uint64, len(p.Function))}
+	var maxID uint64
+	for _, l := range p.Location {
+		maxID = max(maxID, l.ID)
 	}
-	_ = h.WriteByte(0xff)
-	key := h.Sum64()
+	if maxID <= uint64(4*len(p.Location)+64) {
+		k.dense = make([]locHash, maxID+1)
+		k.done = make([]bool, maxID+1)
+	} else {
+		k.locs = make(map[uint64]locHash, len(p.Location))
+	}
+	return k
+}
+
+func mix(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb3f99d7b2a1d
+	x ^= x >> 33
+	return x
+}
+
+func (k *keyer) loc(l *profile.Location) locHash {
+	if k.dense != nil && k.done[l.ID] {
+		return k.dense[l.ID]
+	}
+	if k.dense == nil {
+		if h, ok := k.locs[l.ID]; ok {
+			return h
+		}
+	}
+	h := locHash{pow: 1}
+	frame := func(f uint64) {
+		h.val = h.val*prime + f
+		h.pow *= prime
+	}
+	if len(l.Line) == 0 {
+		frame(mix(l.Address ^ 0xa5a5a5a5a5a5a5a5))
+	}
+	for _, ln := range l.Line {
+		var fh uint64
+		if ln.Function != nil {
+			var ok bool
+			if fh, ok = k.fn[ln.Function.ID]; !ok {
+				fh = maphash.String(k.seed, ln.Function.Name)
+				k.fn[ln.Function.ID] = fh
+			}
+		}
+		frame(mix(fh + uint64(ln.Line)*0x9e3779b97f4a7c15))
+	}
+	if k.dense != nil {
+		k.dense[l.ID], k.done[l.ID] = h, true
+	} else {
+		k.locs[l.ID] = h
+	}
+	return h
+}
+
+func (k *keyer) sampleKey(s *profile.Sample) uint64 {
+	var key uint64
+	for _, l := range s.Location {
+		h := k.loc(l)
+		key = key*h.pow + h.val
+	}
+	key = mix(key)
 	if len(s.Label) == 0 && len(s.NumLabel) == 0 {
 		return key
 	}
-	// Labels: combine per-entry hashes with addition so map order does not matter.
-	seed := h.Seed()
+	return key ^ mix(labelsHash(k.seed, s)+1)
+}
+
+// labelsHash combines per-label hashes with addition so that map order does not matter.
+func labelsHash(seed maphash.Seed, s *profile.Sample) uint64 {
 	var labels uint64
-	for k, vs := range s.Label {
+	var buf [8]byte
+	for key, vs := range s.Label {
 		var lh maphash.Hash
 		lh.SetSeed(seed)
-		_, _ = lh.WriteString(k)
+		_, _ = lh.WriteString(key)
 		_ = lh.WriteByte(0)
 		for _, v := range vs {
 			_, _ = lh.WriteString(v)
@@ -191,24 +267,23 @@ func SampleKey(h *maphash.Hash, s *profile.Sample) uint64 {
 		}
 		labels += lh.Sum64()
 	}
-	for k, vs := range s.NumLabel {
+	for key, vs := range s.NumLabel {
 		var lh maphash.Hash
 		lh.SetSeed(seed)
 		_ = lh.WriteByte(1)
-		_, _ = lh.WriteString(k)
+		_, _ = lh.WriteString(key)
 		_ = lh.WriteByte(0)
 		for _, v := range vs {
 			binary.LittleEndian.PutUint64(buf[:], uint64(v))
 			_, _ = lh.Write(buf[:])
 		}
-		units := s.NumUnit[k]
-		for _, u := range units {
+		for _, u := range s.NumUnit[key] {
 			_, _ = lh.WriteString(u)
 			_ = lh.WriteByte(0)
 		}
 		labels += lh.Sum64()
 	}
-	return key ^ (labels*0x9e3779b97f4a7c15 + 1)
+	return labels
 }
 
 // CumulativeIndices returns the value indices of p that are cumulative counters for the

@@ -1,0 +1,145 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+package pprofscrape
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig()
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg.(*Config)
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg := loadConfig(t, "")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 60*time.Second, cfg.CollectionInterval)
+	assert.Equal(t, time.Second, cfg.InitialDelay)
+	assert.Equal(t, 30*time.Second, cfg.ClientConfig.Timeout)
+	assert.Equal(t, 10*time.Second, cfg.CPUDuration)
+	assert.Equal(t, int64(67108864), cfg.MaxBodyBytes)
+	assert.Equal(t, 16, cfg.MaxConcurrentScrapes)
+	assert.Equal(t, []string{"cpu", "heap", "goroutine"}, cfg.Profiles)
+	assert.Equal(t, 10, cfg.TopFunctions)
+	require.Len(t, cfg.Targets, 1)
+	assert.Equal(t, "http://127.0.0.1:6060", cfg.Targets[0].Endpoint)
+}
+
+func TestLoadConfigFull(t *testing.T) {
+	cfg := loadConfig(t, "full")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 30*time.Second, cfg.CollectionInterval)
+	assert.Equal(t, 2*time.Second, cfg.InitialDelay)
+	assert.Equal(t, 20*time.Second, cfg.ClientConfig.Timeout)
+	assert.Equal(t, 5*time.Second, cfg.CPUDuration)
+	assert.Equal(t, int64(1048576), cfg.MaxBodyBytes)
+	assert.Equal(t, 4, cfg.MaxConcurrentScrapes)
+	assert.Equal(t, 5, cfg.TopFunctions)
+	assert.Equal(t, []string{"cpu", "heap", "goroutine", "allocs"}, cfg.Profiles)
+	v, ok := cfg.ClientConfig.Headers.Get("X-Scope")
+	require.True(t, ok)
+	assert.Equal(t, "prod", string(v))
+	require.Len(t, cfg.Targets, 2)
+	assert.Equal(t, map[string]string{"service.name": "checkout"}, cfg.Targets[0].ResourceAttributes)
+	assert.Equal(t, []string{"cpu", "heap"}, cfg.Targets[0].Profiles)
+	assert.Equal(t, "https://127.0.0.1:6061/", cfg.Targets[1].Endpoint)
+	assert.Empty(t, cfg.Targets[1].Profiles)
+
+	r, err := newReceiver(cfg, receivertestSettings())
+	require.NoError(t, err)
+	targets := r.targets()
+	require.Len(t, targets, 2)
+	assert.Equal(t, []string{"cpu", "heap"}, targets[0].Types)
+	assert.Equal(t, cfg.Profiles, targets[1].Types, "a target without profiles takes the receiver's list")
+}
+
+func TestLoadConfigTopLevelEndpoint(t *testing.T) {
+	cfg := loadConfig(t, "endpoint")
+	require.NoError(t, confmap.Validate(cfg))
+	r, err := newReceiver(cfg, receivertestSettings())
+	require.NoError(t, err)
+	targets := r.targets()
+	require.Len(t, targets, 1)
+	assert.Equal(t, "http://10.1.2.3:6060", targets[0].Endpoint, "receiver_creator's host:port gets the http scheme")
+	assert.Equal(t, map[string]string{"k8s.pod.name": "shop-1"}, targets[0].Resource)
+	assert.Equal(t, []string{"cpu", "heap", "goroutine"}, targets[0].Types)
+}
+
+func TestValidateNamesTheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"cpu_vs_interval", []string{"cpu_duration (10s) must be less than collection_interval (10s)"}},
+		{"cpu_vs_timeout", []string{"cpu_duration (10s) must be less than timeout (5s)"}},
+		{"unknown_type", []string{`profiles[1]: unknown profile type "trace"`, `targets[0].profiles[0]: unknown profile type "cmdline"`}},
+		{"bad_url", []string{
+			`targets[0].endpoint: invalid URL "127.0.0.1:6060"`,
+			`targets[1].endpoint: URL "http://" has no host`,
+			`targets[2].endpoint: URL "http://127.0.0.1:6060/?debug=2" must be a base URL without query or fragment`,
+		}},
+		{"limits", []string{
+			"max_body_bytes must be positive",
+			"max_concurrent_scrapes must be positive",
+			"top_functions must be between 0 and 1000",
+			"targets must list at least one target",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := confmap.Validate(loadConfig(t, tt.name))
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestValidateMore(t *testing.T) {
+	base := func() *Config {
+		cfg := createDefaultConfig().(*Config)
+		cfg.Targets = []TargetConfig{{Endpoint: "http://127.0.0.1:6060"}}
+		return cfg
+	}
+	cases := map[string]func(*Config){
+		"collection_interval must be positive":          func(c *Config) { c.CollectionInterval = 0 },
+		"initial_delay must not be negative":            func(c *Config) { c.InitialDelay = -time.Second },
+		"timeout must be positive":                      func(c *Config) { c.ClientConfig.Timeout = 0 },
+		"cpu_duration must be a whole number":           func(c *Config) { c.CPUDuration = 1500 * time.Millisecond },
+		"profiles must list at least one":               func(c *Config) { c.Profiles = nil },
+		`profiles[1]: profile type "heap" listed twice`: func(c *Config) { c.Profiles = []string{"heap", "heap"} },
+		`targets[1].endpoint: "http://127.0.0.1:6060" repeats targets[0].endpoint`: func(c *Config) {
+			c.Targets = append(c.Targets, TargetConfig{Endpoint: "http://127.0.0.1:6060"})
+		},
+		"endpoint: invalid URL": func(c *Config) { c.ClientConfig.Endpoint = "http://[::1" },
+	}
+	for want, mutate := range cases {
+		t.Run(want, func(t *testing.T) {
+			cfg := base()
+			require.NoError(t, confmap.Validate(cfg))
+			mutate(cfg)
+			err := confmap.Validate(cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), want)
+		})
+	}
+}

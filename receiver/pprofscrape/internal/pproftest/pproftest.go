@@ -1,0 +1,242 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package pproftest serves the test process's own net/http/pprof handlers (a real Go
+// runtime's profiles) and hostile pprof endpoints on 127.0.0.1, and runs `go tool pprof`
+// on raw profiles, for the tests of the receiver and its engine.
+package pproftest // import "github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/pprof"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	rpprof "runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Server is an httptest server on 127.0.0.1 with a real net/http/pprof tree at
+// /debug/pprof/ and hostile trees under /<fault>/debug/pprof/.
+type Server struct {
+	*httptest.Server
+
+	mu       sync.Mutex
+	requests []string
+	release  chan struct{}
+	hanging  sync.WaitGroup
+	active   int
+}
+
+// Faults served by the hostile prefixes.
+const (
+	// PrefixBusy answers 500 "cpu profiling already in use" as net/http/pprof does.
+	PrefixBusy = "/busy"
+	// PrefixHang never answers until the client goes away or the test ends.
+	PrefixHang = "/hang"
+	// PrefixHuge streams 100 MB of bytes without Content-Length.
+	PrefixHuge = "/huge"
+	// PrefixBomb sends a small gzip body that inflates to 64 MiB.
+	PrefixBomb = "/bomb"
+	// PrefixGarbage sends random bytes.
+	PrefixGarbage = "/garbage"
+	// PrefixMissing answers 404.
+	PrefixMissing = "/missing"
+)
+
+// HugeBytes is what PrefixHuge sends.
+const HugeBytes = 100 << 20
+
+var (
+	bombOnce sync.Once
+	bomb     []byte
+)
+
+func gzipBomb() []byte {
+	bombOnce.Do(func() {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zeros := make([]byte, 1<<20)
+		for range 64 {
+			_, _ = zw.Write(zeros)
+		}
+		_ = zw.Close()
+		bomb = buf.Bytes()
+	})
+	return bomb
+}
+
+// NewServer starts the server; it is closed (and hanging handlers released) at test end.
+func NewServer(t testing.TB) *Server {
+	s := &Server{release: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc(PrefixBusy+"/debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {
+		// The exact answer of net/http/pprof when StartCPUProfile fails.
+		w.Header().Set("X-Go-Pprof", "1")
+		w.Header().Del("Content-Disposition")
+		http.Error(w, "Could not enable CPU profiling: cpu profiling already in use", http.StatusInternalServerError)
+	})
+	mux.HandleFunc(PrefixHang+"/debug/pprof/", func(_ http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.active++
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.active--
+			s.mu.Unlock()
+		}()
+		select {
+		case <-r.Context().Done():
+		case <-s.release:
+		}
+	})
+	mux.HandleFunc(PrefixHuge+"/debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {
+		chunk := bytes.Repeat([]byte{0x0a}, 64<<10)
+		for sent := 0; sent < HugeBytes; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc(PrefixBomb+"/debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(gzipBomb())
+	})
+	mux.HandleFunc(PrefixGarbage+"/debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {
+		b := make([]byte, 4096)
+		_, _ = rand.Read(b)
+		b[0] = 0xff // never valid gzip or a valid first protobuf tag
+		_, _ = w.Write(b)
+	})
+	mux.HandleFunc(PrefixMissing+"/debug/pprof/", http.NotFound)
+
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests = append(s.requests, r.URL.RequestURI())
+		s.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s.Listener = ln
+	s.Start()
+	t.Cleanup(func() {
+		close(s.release)
+		s.CloseClientConnections()
+		s.Close()
+	})
+	return s
+}
+
+// Requests returns every request URI served so far.
+func (s *Server) Requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}
+
+// Count returns how many requests had exactly this URI.
+func (s *Server) Count(uri string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r == uri {
+			n++
+		}
+	}
+	return n
+}
+
+// Hanging returns how many PrefixHang requests are in flight.
+func (s *Server) Hanging() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active
+}
+
+// Profile returns the raw (gzipped) bytes of the test process's named runtime profile.
+func Profile(t testing.TB, name string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, rpprof.Lookup(name).WriteTo(&buf, 0))
+	return buf.Bytes()
+}
+
+// WriteTemp saves data into a temp file and returns its path.
+func WriteTemp(t testing.TB, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, data, 0o600))
+	return p
+}
+
+// GoToolPprof runs `go tool pprof args...` and returns its standard output.
+func GoToolPprof(t testing.TB, args ...string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(context.Background(), goBin(), append([]string{"tool", "pprof"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "go tool pprof %v: %s", args, stderr.String())
+	return out
+}
+
+func goBin() string {
+	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return "go"
+}
+
+// TopLine is one row of `go tool pprof -top`.
+type TopLine struct {
+	Name      string
+	Flat, Cum int64
+}
+
+// ParseTop parses `go tool pprof -top` output printed with an explicit unit
+// (-unit=B, -unit=ns...): the rows after the header line.
+func ParseTop(t testing.TB, out []byte) []TopLine {
+	t.Helper()
+	var rows []TopLine
+	started := false
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if !started {
+			started = len(fields) >= 5 && fields[0] == "flat" && fields[1] == "flat%"
+			continue
+		}
+		if len(fields) < 6 {
+			continue
+		}
+		name := strings.Join(fields[5:], " ")
+		name = strings.TrimSuffix(name, " (partial-inline)")
+		name = strings.TrimSuffix(name, " (inline)")
+		rows = append(rows, TopLine{Name: name, Flat: number(t, fields[0]), Cum: number(t, fields[3])})
+	}
+	require.True(t, started, "no header in pprof output:\n%s", out)
+	return rows
+}
+
+func number(t testing.TB, s string) int64 {
+	t.Helper()
+	s = strings.TrimRightFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '-' && r != '.' })
+	v, err := strconv.ParseInt(s, 10, 64)
+	require.NoError(t, err, "number %q", s)
+	return v
+}
