@@ -178,13 +178,17 @@ func (s *joinState) releaseLoop(ctx context.Context, done chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			ev := s.joiner.Expire(s.now())
-			if ev.TTL > 0 {
-				s.telemetry.ProcessorLogtracejoinIndexEvictions.Add(ctx, int64(ev.TTL), evictedTTL)
-			}
-			s.emitReady(ctx)
+			s.releaseTick(ctx)
 		}
 	}
+}
+
+// releaseTick releases the logs whose wait is over and evicts index
+// entries past their TTL.
+func (s *joinState) releaseTick(ctx context.Context) {
+	ev := s.joiner.Expire(s.now())
+	addIf(ctx, s.telemetry.ProcessorLogtracejoinIndexEvictions, int64(ev.TTL), evictedTTL)
+	s.emitReady(ctx)
 }
 
 // emitReady sends the released logs to the logs pipelines they came from,
@@ -332,7 +336,9 @@ func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batc
 					return false
 				}
 				h := join.Hash(res.CorrelationKey)
-				if sc, ok := s.joiner.Lookup(h, now); ok {
+				sc, rank, found := s.joiner.Lookup(h, now)
+				if found && (rank == join.RankEntry || !canHold) {
+					// the entry span is known (or a log cannot wait for it)
 					setContext(lr, sc.TraceID, sc.SpanID, uint32(sc.Flags), true, true)
 					counts.join++
 					return false

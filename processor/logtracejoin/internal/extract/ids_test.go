@@ -81,15 +81,15 @@ func TestParseTraceparent(t *testing.T) {
 	assert.True(t, c.HasSpan && c.HasFlags)
 
 	bad := map[string]Reason{
-		"ff-" + tHex + "-" + sHex + "-01":                           ReasonVersion,
-		tp + "-x":                                                   ReasonVersion,
-		tp + "x":                                                    ReasonVersion,
-		"00-" + strings.Repeat("0", 32) + "-" + sHex + "-01":        ReasonAllZero,
-		"00-" + tHex + "-0000000000000000-01":                       ReasonAllZero,
-		"00-" + strings.ToUpper(tHex) + "-" + sHex + "-01":          ReasonNotHex,
-		"00_" + tHex + "-" + sHex + "-01":                           ReasonFormat,
-		"00-" + tHex[:31] + "-" + sHex + "-01":                      ReasonLength,
-		"0g-" + tHex + "-" + sHex + "-01":                           ReasonNotHex,
+		"ff-" + tHex + "-" + sHex + "-01": ReasonVersion,
+		tp + "-x":                         ReasonVersion,
+		tp + "x":                          ReasonVersion,
+		"00-" + strings.Repeat("0", 32) + "-" + sHex + "-01": ReasonAllZero,
+		"00-" + tHex + "-0000000000000000-01":                ReasonAllZero,
+		"00-" + strings.ToUpper(tHex) + "-" + sHex + "-01":   ReasonNotHex,
+		"00_" + tHex + "-" + sHex + "-01":                    ReasonFormat,
+		"00-" + tHex[:31] + "-" + sHex + "-01":               ReasonLength,
+		"0g-" + tHex + "-" + sHex + "-01":                    ReasonNotHex,
 	}
 	for in, want := range bad {
 		_, r := ParseTraceparent(in)

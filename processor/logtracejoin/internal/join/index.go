@@ -129,16 +129,16 @@ func (x *index) upsert(h uint64, sc SpanContext, rank Rank, now int64) (added bo
 	return true, sizeEvicted
 }
 
-func (x *index) lookup(h uint64, now int64) (SpanContext, bool) {
+func (x *index) lookup(h uint64, now int64) (SpanContext, Rank, bool) {
 	seq, ok := x.bySeq[h]
 	if !ok {
-		return SpanContext{}, false
+		return SpanContext{}, 0, false
 	}
 	s := &x.ring[x.pos(seq)]
 	if now-s.inserted >= x.ttl {
-		return SpanContext{}, false
+		return SpanContext{}, 0, false
 	}
-	return SpanContext{TraceID: s.traceID, SpanID: s.spanID, Flags: s.flags}, true
+	return SpanContext{TraceID: s.traceID, SpanID: s.spanID, Flags: s.flags}, s.rank, true
 }
 
 // seed is process-wide so that hashes are comparable across instances.

@@ -92,12 +92,26 @@ func New(wait time.Duration, maxWaiting int, ttl time.Duration, maxIndexEntries 
 // CanHold reports whether logs are ever held (wait and max_waiting_logs > 0).
 func (j *Joiner) CanHold() bool { return j.wait > 0 && j.maxWaiting > 0 }
 
-// Lookup returns the span context indexed for the key hash.
-func (j *Joiner) Lookup(h uint64, now time.Time) (SpanContext, bool) {
+// Lookup returns the span context indexed for the key hash and the rank of
+// the span it came from.
+func (j *Joiner) Lookup(h uint64, now time.Time) (SpanContext, Rank, bool) {
 	j.mu.Lock()
-	sc, ok := j.idx.lookup(h, now.UnixNano())
+	sc, rank, ok := j.idx.lookup(h, now.UnixNano())
 	j.mu.Unlock()
-	return sc, ok
+	return sc, rank, ok
+}
+
+// release moves h to the ready list. A log that leaves without its entry
+// span still takes the best span context indexed for its key (a child or
+// root span of the same request) and counts as matched.
+func (j *Joiner) release(h *Held, outcome Outcome, now time.Time) {
+	if outcome != Matched {
+		if sc, _, ok := j.idx.lookup(h.hash, now.UnixNano()); ok {
+			outcome, h.Context = Matched, sc
+		}
+	}
+	h.Outcome, h.Released = outcome, now
+	j.ready = append(j.ready, h)
 }
 
 // Span is one span's contribution to the index.
@@ -107,9 +121,12 @@ type Span struct {
 	Rank    Rank
 }
 
-// IndexSpans indexes spans by their correlation key hash and moves the logs
-// waiting for those keys to the ready list, matched. It returns the number
-// of entries added and evicted.
+// IndexSpans indexes spans by their correlation key hash. When a key's
+// entry span (SERVER/CONSUMER) arrives, the logs waiting for that key move to
+// the ready list, matched; lower-ranked spans (children, which end and are
+// exported before their parent) are indexed but leave the logs waiting for
+// the entry span until their wait is over. It returns the number of entries
+// added and evicted.
 func (j *Joiner) IndexSpans(spans []Span, now time.Time) (added int, ev Evictions) {
 	ns := now.UnixNano()
 	j.mu.Lock()
@@ -121,15 +138,18 @@ func (j *Joiner) IndexSpans(spans []Span, now time.Time) (added int, ev Eviction
 			added++
 		}
 		ev.Size += se
+		if spans[i].Rank != RankEntry {
+			continue
+		}
 		if chain, ok := j.byKey[spans[i].Hash]; ok {
 			delete(j.byKey, spans[i].Hash)
-			sc, _ := j.idx.lookup(spans[i].Hash, ns)
+			sc, _, _ := j.idx.lookup(spans[i].Hash, ns)
 			for h := chain.head; h != nil; {
 				next := h.keyNext
 				j.unlinkFIFO(h)
 				h.keyNext = nil
-				h.Outcome, h.Context, h.Released = Matched, sc, now
-				j.ready = append(j.ready, h)
+				h.Context = sc
+				j.release(h, Matched, now)
 				h = next
 			}
 		}
@@ -137,25 +157,24 @@ func (j *Joiner) IndexSpans(spans []Span, now time.Time) (added int, ev Eviction
 	return added, ev
 }
 
-// Hold queues logs to wait for their span. A log whose span was indexed
-// since its lookup goes to the ready list matched at once. Over
+// Hold queues logs to wait for their span. A log whose entry span was
+// indexed since its lookup goes to the ready list matched at once. Over
 // max_waiting_logs the oldest waiting logs go to the ready list (Overflow).
 func (j *Joiner) Hold(held []*Held, now time.Time) {
 	ns := now.UnixNano()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, h := range held {
-		if sc, ok := j.idx.lookup(h.hash, ns); ok {
-			h.Outcome, h.Context, h.Released = Matched, sc, now
-			j.ready = append(j.ready, h)
+		if sc, rank, ok := j.idx.lookup(h.hash, ns); ok && rank == RankEntry {
+			h.Context = sc
+			j.release(h, Matched, now)
 			continue
 		}
 		for j.waiting >= j.maxWaiting && j.head != nil {
 			o := j.head
 			j.popKeyHead(o)
 			j.unlinkFIFO(o)
-			o.Outcome, o.Released = Overflow, now
-			j.ready = append(j.ready, o)
+			j.release(o, Overflow, now)
 		}
 		j.push(h)
 	}
@@ -170,8 +189,7 @@ func (j *Joiner) Expire(now time.Time) Evictions {
 		o := j.head
 		j.popKeyHead(o)
 		j.unlinkFIFO(o)
-		o.Outcome, o.Released = Expired, now
-		j.ready = append(j.ready, o)
+		j.release(o, Expired, now)
 	}
 	return Evictions{TTL: j.idx.expire(now.UnixNano())}
 }
@@ -184,8 +202,7 @@ func (j *Joiner) ReleaseAll(now time.Time) {
 		o := j.head
 		j.unlinkFIFO(o)
 		o.keyNext = nil
-		o.Outcome, o.Released = Shutdown, now
-		j.ready = append(j.ready, o)
+		j.release(o, Shutdown, now)
 	}
 	clear(j.byKey)
 }
