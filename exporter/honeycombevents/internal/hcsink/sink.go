@@ -66,6 +66,9 @@ type Faults struct {
 	// ShortBy drops that many statuses from the end of each 200 response.
 	ShortBy int
 	Seed    uint64
+	// EventStatus, when set, decides the per-event status of each decoded
+	// event (tests use it to fail chosen events deterministically).
+	EventStatus func(Event) int
 }
 
 // Sink is an http.Handler implementing the Events API batch endpoint.
@@ -232,8 +235,8 @@ func (s *Sink) handle(r *http.Request, req *Request) (int, []byte, string) {
 	s.mu.Lock()
 	for i := range evs {
 		evs[i].Dataset = req.Dataset
-		st := s.eventStatus()
-		if st == http.StatusAccepted {
+		st := s.eventStatus(&evs[i])
+		if st >= 200 && st < 300 {
 			s.accepted++
 			s.byDataset[req.Dataset]++
 			if !s.Discard {
@@ -258,8 +261,11 @@ func (s *Sink) handle(r *http.Request, req *Request) (int, []byte, string) {
 }
 
 // eventStatus draws the per-event status; called with s.mu held.
-func (s *Sink) eventStatus() int {
+func (s *Sink) eventStatus(ev *Event) int {
 	f := &s.faults
+	if f.EventStatus != nil {
+		return f.EventStatus(*ev)
+	}
 	if f.Event500Pct == 0 && f.Event429Pct == 0 && f.Event400Pct == 0 {
 		return http.StatusAccepted
 	}
