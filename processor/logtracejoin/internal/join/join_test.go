@@ -139,6 +139,12 @@ func TestHoldOverflowReleasesOldest(t *testing.T) {
 	assert.Equal(t, []*Held{y}, j.TakeReady())
 	assert.Equal(t, Shutdown, y.Outcome)
 	assert.Zero(t, j.Waiting())
+
+	// a log handed over by a call in flight during Shutdown is not kept
+	late := hold(j, "late", t0)
+	assert.Equal(t, []*Held{late}, j.TakeReady())
+	assert.Equal(t, Shutdown, late.Outcome)
+	assert.Zero(t, j.Waiting())
 }
 
 func TestCanHold(t *testing.T) {

@@ -77,6 +77,8 @@ type Joiner struct {
 	byKey      map[uint64]keyChain
 
 	ready []*Held
+	// closed is set by ReleaseAll: nothing is held after Shutdown.
+	closed bool
 }
 
 // New returns a Joiner.
@@ -165,6 +167,10 @@ func (j *Joiner) Hold(held []*Held, now time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, h := range held {
+		if j.closed {
+			j.release(h, Shutdown, now)
+			continue
+		}
 		if sc, rank, ok := j.idx.lookup(h.hash, ns); ok && rank == RankEntry {
 			h.Context = sc
 			j.release(h, Matched, now)
@@ -194,10 +200,12 @@ func (j *Joiner) Expire(now time.Time) Evictions {
 	return Evictions{TTL: j.idx.expire(now.UnixNano())}
 }
 
-// ReleaseAll moves every waiting log to the ready list (Shutdown).
+// ReleaseAll moves every waiting log to the ready list (Shutdown); logs
+// handed to Hold afterwards go to the ready list at once.
 func (j *Joiner) ReleaseAll(now time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.closed = true
 	for j.head != nil {
 		o := j.head
 		j.unlinkFIFO(o)

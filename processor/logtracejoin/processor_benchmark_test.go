@@ -1,0 +1,149 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package logtracejoin
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
+)
+
+const benchBatch = 100
+
+// benchLogs builds batches of benchBatch records, each filled by fill, the
+// way an otelslog bridge sends them (attributes) with ordinary attributes
+// around the ones the processor reads.
+func benchLogs(n int, fill func(i int, lr plog.LogRecord)) []plog.Logs {
+	out := make([]plog.Logs, n)
+	for b := range out {
+		ld := plog.NewLogs()
+		rl := ld.ResourceLogs().AppendEmpty()
+		rl.Resource().Attributes().PutStr("service.name", "shop")
+		lrs := rl.ScopeLogs().AppendEmpty().LogRecords()
+		for i := range benchBatch {
+			lr := lrs.AppendEmpty()
+			lr.Body().SetStr("charge failed")
+			lr.Attributes().PutStr("level", "ERROR")
+			lr.Attributes().PutStr("user_id", "1234")
+			fill(b*benchBatch+i, lr)
+		}
+		out[b] = ld
+	}
+	return out
+}
+
+func newBenchProcessor(b *testing.B) (processor.Logs, processor.Traces) {
+	set := processortest.NewNopSettings(metadata.Type)
+	f := NewFactory()
+	cfg := f.CreateDefaultConfig()
+	lp, err := f.CreateLogs(context.Background(), set, cfg, consumertest.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp, err := f.CreateTraces(context.Background(), set, cfg, consumertest.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := lp.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		b.Fatal(err)
+	}
+	if err := tp.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = lp.Shutdown(context.Background())
+		_ = tp.Shutdown(context.Background())
+	})
+	return lp, tp
+}
+
+// runLogs feeds prepared batches; the records are reset between rounds
+// outside the timer so every round does the full work. It reports ns per
+// record.
+func runLogs(b *testing.B, lp processor.Logs, batches []plog.Logs) {
+	work := make([]plog.Logs, len(batches))
+	for i := range work {
+		work[i] = plog.NewLogs()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		k := i % len(batches)
+		if k == 0 {
+			b.StopTimer()
+			for n := range batches {
+				batches[n].CopyTo(work[n])
+			}
+			b.StartTimer()
+		}
+		if err := lp.ConsumeLogs(context.Background(), work[k]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/record")
+}
+
+// BenchmarkLogsBaseline: records that already carry a trace id (kept as
+// they are): the processor's fixed cost, the in-run baseline.
+func BenchmarkLogsBaseline(b *testing.B) {
+	lp, _ := newBenchProcessor(b)
+	runLogs(b, lp, benchLogs(10, func(i int, lr plog.LogRecord) {
+		lr.SetTraceID(traceIDFor("t"))
+	}))
+}
+
+// BenchmarkLogsExtractAttributes: ids in OTel attributes.
+func BenchmarkLogsExtractAttributes(b *testing.B) {
+	lp, _ := newBenchProcessor(b)
+	runLogs(b, lp, benchLogs(10, func(i int, lr plog.LogRecord) {
+		lr.Attributes().PutStr("trace_id", tHex)
+		lr.Attributes().PutStr("span_id", sHex)
+	}))
+}
+
+// BenchmarkLogsJoin: the join path (issue target: <= 500 ns per record): no
+// ids, a request_id whose SERVER span is indexed.
+func BenchmarkLogsJoin(b *testing.B) {
+	lp, tp := newBenchProcessor(b)
+	const keys = 1000
+	ids := make([]string, keys)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("5f1c2a7e-8a51-4c3e-9f1b-%012d", i)
+	}
+	if err := tp.ConsumeTraces(context.Background(), serverSpans(ids...)); err != nil {
+		b.Fatal(err)
+	}
+	runLogs(b, lp, benchLogs(10, func(i int, lr plog.LogRecord) {
+		lr.Attributes().PutStr("request_id", ids[i%keys])
+	}))
+}
+
+// BenchmarkTracesIndex: spans passing through the traces pipeline, each
+// SERVER span indexed by its x-request-id header (ns per span).
+func BenchmarkTracesIndex(b *testing.B) {
+	_, tp := newBenchProcessor(b)
+	ids := make([]string, 50)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("req-%d", i)
+	}
+	td := serverSpans(ids...) // 100 spans
+	td.MarkReadOnly()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := tp.ConsumeTraces(context.Background(), td); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*td.SpanCount()), "ns/span")
+}
