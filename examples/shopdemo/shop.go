@@ -24,6 +24,13 @@ import (
 // errCreateOrder is the story's failure: user 1234 can never create an order.
 var errCreateOrder = errors.New("can not create order")
 
+// errOutOfStock fails a small share of everyone's orders, so operation_error
+// sees many user ids: the high-cardinality label the story warns about.
+var errOutOfStock = errors.New("item out of stock")
+
+// outOfStockRate is the share of orders that fail with errOutOfStock.
+const outOfStockRate = 0.1
+
 // failingUser is the user whose orders always fail.
 const failingUser = 1234
 
@@ -39,12 +46,13 @@ type order struct {
 }
 
 type shop struct {
-	tel     *telemetry
-	tracer  trace.Tracer
-	opError metric.Int64Counter
-	orders  metric.Int64Counter
-	latency metric.Float64Histogram
-	nextID  atomic.Int64
+	tel        *telemetry
+	outOfStock func() bool
+	tracer     trace.Tracer
+	opError    metric.Int64Counter
+	orders     metric.Int64Counter
+	latency    metric.Float64Histogram
+	nextID     atomic.Int64
 
 	mu     sync.Mutex
 	recent []order // the last orders, bounded: a demo, not a database
@@ -68,7 +76,7 @@ func newShop(tel *telemetry) (*shop, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &shop{tel: tel, tracer: tel.tracerProvider.Tracer(serviceName), opError: opError, orders: orders, latency: latency}, nil
+	return &shop{tel: tel, outOfStock: func() bool { return rand.Float64() < outOfStockRate }, tracer: tel.tracerProvider.Tracer(serviceName), opError: opError, orders: orders, latency: latency}, nil
 }
 
 func (s *shop) handler() http.Handler {
@@ -140,6 +148,10 @@ func (s *shop) store(ctx context.Context, userID int, item string) (order, error
 	if userID == failingUser {
 		span.SetStatus(codes.Error, errCreateOrder.Error())
 		return order{}, errCreateOrder
+	}
+	if s.outOfStock() {
+		span.SetStatus(codes.Error, errOutOfStock.Error())
+		return order{}, errOutOfStock
 	}
 	o := order{ID: s.nextID.Add(1), UserID: userID, Item: item, Hash: fmt.Sprintf("%x", h.Sum(nil))[:16]}
 	s.mu.Lock()

@@ -53,6 +53,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.outOfStock = func() bool { return false } // deterministic: only user 1234 fails
 	h.shop = s
 	return h
 }
@@ -169,5 +170,33 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 	o, err := parseFlags([]string{"-duration", "3s", "-users", "10"})
 	if err != nil || o.duration != 3*time.Second || o.users != 10 {
 		t.Fatalf("%+v %v", o, err)
+	}
+}
+
+func TestOutOfStockCountsEveryUsersErrors(t *testing.T) {
+	h := newHarness(t)
+	h.shop.outOfStock = func() bool { return true }
+	for _, u := range []string{"7", "8", "9"} {
+		if rr := h.post(t, u, "req-"+u); rr.Code != http.StatusInternalServerError || !strings.Contains(rr.Body.String(), "out of stock") {
+			t.Fatalf("user %s: %d %q", u, rr.Code, rr.Body.String())
+		}
+	}
+	var rm metricdata.ResourceMetrics
+	if err := h.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "operation_error" {
+				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+					v, _ := dp.Attributes.Value(attribute.Key("user_id"))
+					users[v.AsString()] += dp.Value
+				}
+			}
+		}
+	}
+	if len(users) != 3 || users["7"] != 1 || users["9"] != 1 {
+		t.Fatalf("operation_error by user = %v, want 7, 8, 9 once each", users)
 	}
 }
