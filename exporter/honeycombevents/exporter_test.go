@@ -432,7 +432,7 @@ func TestOversizedEventsCountedTrimmedAndRefused(t *testing.T) {
 	td := testTraces("svc", 3)
 	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
 	spans.At(0).Attributes().PutStr("blob", strings.Repeat("b", 5000)) // trimmed
-	spans.At(1).SetName(strings.Repeat("n", 5000))                      // name is never cut: refused
+	spans.At(1).SetName(strings.Repeat("n", 5000))                     // name is never cut: refused
 	require.NoError(t, env.exp.pushTraces(context.Background(), td))
 	evs := env.sink.Events()
 	require.Len(t, evs, 2)
