@@ -32,6 +32,9 @@ type Result struct {
 	// CorrelationKey is the first correlation key value found (attributes
 	// before body), set only when no trace context was found.
 	CorrelationKey string
+
+	// scratch space reused across records (a Result is reused by its caller)
+	fa, fb found
 }
 
 // Extractor finds trace contexts in log records. It is safe for concurrent
@@ -70,16 +73,27 @@ type candidate struct {
 }
 
 // found gathers, per kind, the highest-priority candidate of one source.
+// Only the candidates whose bit is set in mask are valid, so that a found
+// is reused across records by resetting two fields, not zeroing the array.
 type found struct {
+	mask uint32
 	c    [numKinds]candidate
 	corr candidate
 }
 
+func (f *found) reset() {
+	f.mask = 0
+	f.corr.set = false
+}
+
+func (f *found) has(k kind) bool { return f.mask&(1<<k) != 0 }
+
 func (f *found) offer(info keyInfo, key string, nested bool, typ valType, s string, n int64) {
 	if info.kind != kindCorrelation {
 		c := &f.c[info.kind]
-		if !c.set || info.prio < c.info.prio {
-			*c = candidate{set: true, nested: nested, typ: typ, info: info, s: s, n: n, key: key}
+		if !f.has(info.kind) || info.prio < c.info.prio {
+			*c = candidate{nested: nested, typ: typ, info: info, s: s, n: n, key: key}
+			f.mask |= 1 << info.kind
 		}
 	}
 	if info.corrPrio >= 0 && (typ == vtStr && s != "" || typ == vtInt) {
@@ -175,7 +189,7 @@ func removeKey(m pcommon.Map, c *candidate) {
 
 func (f *found) removeUsed(m pcommon.Map, used uint32) {
 	for k := kindNone; k < numKinds; k++ {
-		if used&(1<<k) != 0 && f.c[k].set {
+		if used&(1<<k) != 0 && f.has(k) {
 			removeKey(m, &f.c[k])
 		}
 	}
@@ -273,7 +287,7 @@ func flagsOf(c *candidate) (uint32, bool) {
 // returns the bit set of kinds whose keys were used.
 func (f *found) resolve(inv *[NumReasons]uint32) (Context, uint32, bool) {
 	var ctx Context
-	if c := &f.c[kindTraceparent]; c.set {
+	if c := &f.c[kindTraceparent]; f.has(kindTraceparent) {
 		if c.typ != vtStr {
 			inv[ReasonFormat]++
 		} else if tc, r := ParseTraceparent(c.s); r == ReasonNone {
@@ -282,12 +296,12 @@ func (f *found) resolve(inv *[NumReasons]uint32) (Context, uint32, bool) {
 			inv[r]++
 		}
 	}
-	if c := &f.c[kindTraceID]; c.set {
+	if c := &f.c[kindTraceID]; f.has(kindTraceID) {
 		tid, r := traceIDOf(c)
 		if r == ReasonNone {
 			ctx.TraceID = tid
 			used := uint32(1 << kindTraceID)
-			if s := &f.c[kindSpanID]; s.set {
+			if s := &f.c[kindSpanID]; f.has(kindSpanID) {
 				if sid, r := spanIDOf(s); r == ReasonNone {
 					ctx.SpanID, ctx.HasSpan = sid, true
 					used |= 1 << kindSpanID
@@ -295,7 +309,7 @@ func (f *found) resolve(inv *[NumReasons]uint32) (Context, uint32, bool) {
 					inv[r]++
 				}
 			}
-			if fl := &f.c[kindFlags]; fl.set {
+			if fl := &f.c[kindFlags]; f.has(kindFlags) {
 				if v, ok := flagsOf(fl); ok {
 					ctx.Flags, ctx.HasFlags = v, true
 					used |= 1 << kindFlags
@@ -307,13 +321,13 @@ func (f *found) resolve(inv *[NumReasons]uint32) (Context, uint32, bool) {
 		}
 		inv[r]++
 	}
-	if c := &f.c[kindGoogleTrace]; c.set {
+	if c := &f.c[kindGoogleTrace]; f.has(kindGoogleTrace) {
 		if c.typ != vtStr {
 			inv[ReasonFormat]++
 		} else if tid, r := ParseGoogleTrace(c.s); r == ReasonNone {
 			ctx.TraceID = tid
 			used := uint32(1 << kindGoogleTrace)
-			if s := &f.c[kindGoogleSpan]; s.set {
+			if s := &f.c[kindGoogleSpan]; f.has(kindGoogleSpan) {
 				var sid [8]byte
 				r := ReasonFormat
 				switch s.typ {
@@ -329,7 +343,7 @@ func (f *found) resolve(inv *[NumReasons]uint32) (Context, uint32, bool) {
 					inv[r]++
 				}
 			}
-			if fl := &f.c[kindGoogleSampled]; fl.set {
+			if fl := &f.c[kindGoogleSampled]; f.has(kindGoogleSampled) {
 				if v, ok := flagsOf(fl); ok {
 					ctx.Flags, ctx.HasFlags = v&sampledFlag, true
 					used |= 1 << kindGoogleSampled
@@ -342,7 +356,7 @@ func (f *found) resolve(inv *[NumReasons]uint32) (Context, uint32, bool) {
 			inv[r]++
 		}
 	}
-	if c := &f.c[kindJaeger]; c.set {
+	if c := &f.c[kindJaeger]; f.has(kindJaeger) {
 		if c.typ != vtStr {
 			inv[ReasonFormat]++
 		} else if tc, r := ParseJaeger(c.s); r == ReasonNone {
@@ -369,10 +383,12 @@ func (c *candidate) corrString() string {
 // except removing the used source fields when configured; the caller sets
 // the ids.
 func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
-	*res = Result{}
-	var f found
+	res.Source, res.Context, res.Invalid, res.CorrelationKey = SourceNone, Context{}, [NumReasons]uint32{}, ""
+	f, fb := &res.fa, &res.fb
+	f.reset()
+	fb.reset()
 	attrs := lr.Attributes()
-	e.scanMap(attrs, &f)
+	e.scanMap(attrs, f)
 	if ctx, used, ok := f.resolve(&res.Invalid); ok {
 		res.Source, res.Context = SourceAttribute, ctx
 		if e.removeSource {
@@ -383,10 +399,9 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 	corr := f.corr
 	if e.fromBody {
 		body := lr.Body()
-		var fb found
 		switch body.Type() {
 		case pcommon.ValueTypeMap:
-			e.scanMap(body.Map(), &fb)
+			e.scanMap(body.Map(), fb)
 			if ctx, used, ok := fb.resolve(&res.Invalid); ok {
 				res.Source, res.Context = SourceBody, ctx
 				if e.removeSource {
@@ -396,12 +411,12 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 			}
 		case pcommon.ValueTypeStr:
 			s := body.Str()
-			e.scanText(s, &fb)
+			e.scanText(s, fb)
 			if ctx, _, ok := fb.resolve(&res.Invalid); ok {
 				res.Source, res.Context = SourceBody, ctx
 				return
 			}
-			if fb.c[kindTraceparent].set {
+			if fb.has(kindTraceparent) {
 				// a keyed traceparent was found (and refused): do not
 				// count the same value again in the free-text scan
 			} else if ctx, ok := ScanTraceparent(s, &res.Invalid); ok {
@@ -417,15 +432,33 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 }
 
 // CorrelationKey returns the value of the first configured correlation key
-// present in m (a span's attributes), or "".
+// present in m (a span's attributes), or "": a string, an integer, or the
+// first element of a string slice (a captured HTTP header).
 func (e *Extractor) CorrelationKey(m pcommon.Map) string {
-	var f found
 	ks := e.ks
+	best, bestPrio := "", int16(-1)
 	m.Range(func(k string, v pcommon.Value) bool {
-		if info, ok := ks.lookup(k); ok && info.corrPrio >= 0 {
-			f.offerValue(info, k, false, v)
+		info, ok := ks.lookup(k)
+		if !ok || info.corrPrio < 0 || (bestPrio >= 0 && info.corrPrio >= bestPrio) {
+			return true
+		}
+		if v.Type() == pcommon.ValueTypeSlice {
+			if v.Slice().Len() == 0 {
+				return true
+			}
+			v = v.Slice().At(0)
+		}
+		var val string
+		switch v.Type() {
+		case pcommon.ValueTypeStr:
+			val = v.Str()
+		case pcommon.ValueTypeInt:
+			val = strconv.FormatInt(v.Int(), 10)
+		}
+		if val != "" {
+			best, bestPrio = val, info.corrPrio
 		}
 		return true
 	})
-	return f.corr.corrString()
+	return best
 }

@@ -210,3 +210,18 @@ func TestHostileBodies(t *testing.T) {
 		assert.Equal(t, SourceNone, res.Source)
 	}
 }
+
+func TestSpanCorrelationKey(t *testing.T) {
+	ex := New(defaultKeys(), true, false)
+	m := plog.NewLogRecord().Attributes()
+	assert.Empty(t, ex.CorrelationKey(m))
+	m.PutStr("request_id", "low")
+	assert.Equal(t, "low", ex.CorrelationKey(m))
+	m.PutEmptySlice("http.request.header.x-request-id").AppendEmpty().SetStr("high")
+	assert.Equal(t, "high", ex.CorrelationKey(m), "earlier key in correlation_keys wins")
+	m.PutEmptySlice("http.request.header.x-request-id")
+	assert.Equal(t, "low", ex.CorrelationKey(m), "an empty slice is no value")
+	m.Remove("request_id")
+	m.PutInt("x_request_id", 42)
+	assert.Equal(t, "42", ex.CorrelationKey(m))
+}

@@ -127,8 +127,15 @@ func valueAfter(s string, v int) string {
 		limit = len(s)
 	}
 	if quoted {
-		for end < limit && s[end] != '"' && s[end] != '\'' && s[end] != '\\' {
-			end++
+		// the value ends at the closing quote; a backslash (escaped JSON)
+		// or a single quote ends it early: ids hold neither
+		q := strings.IndexByte(s[v:limit], '"')
+		if q < 0 {
+			q = limit - v
+		}
+		end = v + q
+		if b := strings.IndexAny(s[v:end], `\'`); b >= 0 {
+			end = v + b
 		}
 	} else {
 		for end < limit && !valueEnd[s[end]] {
