@@ -61,6 +61,7 @@ func createTraces(_ context.Context, set processor.Settings, cfg component.Confi
 	if err != nil {
 		return nil, err
 	}
+	sc.Unwrap().addTracesPipeline()
 	return &tracesProcessor{Component: sc, state: sc.Unwrap(), next: next}, nil
 }
 

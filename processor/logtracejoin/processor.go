@@ -54,6 +54,12 @@ func attrSet(k, v string) metric.MeasurementOption {
 	return metric.WithAttributeSet(attribute.NewSet(attribute.String(k, v)))
 }
 
+func (s *joinState) addTracesPipeline() {
+	s.mu.Lock()
+	s.tracesPipelines++
+	s.mu.Unlock()
+}
+
 // joinState is the state one component ID shares between its traces and
 // logs pipelines: the extractor, the join index and the waiting logs. It is
 // the component the sharedcomponent wrapper starts and stops once.
@@ -66,8 +72,11 @@ type joinState struct {
 	now       func() time.Time
 	tick      time.Duration
 
-	mu      sync.Mutex
-	running bool
+	mu sync.Mutex
+	// tracesPipelines counts the traces pipelines this component id is in;
+	// without one no span is ever indexed and logs are not held.
+	tracesPipelines int
+	running         bool
 	cancel  context.CancelFunc
 	done    chan struct{}
 	runCtx  context.Context
@@ -137,6 +146,12 @@ func (s *joinState) Start(context.Context, component.Host) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.joiner == nil || s.running {
+		return nil
+	}
+	if s.tracesPipelines == 0 {
+		s.logger.Warn("logtracejoin join is enabled but this component is in no traces pipeline: no span is indexed, "+
+			"logs are not held and leave unmatched; add it to a traces pipeline or set join::enabled: false",
+			zap.Strings("correlation_keys", s.cfg.Join.CorrelationKeys))
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -389,7 +389,10 @@ func TestShutdownReleasesWaitingLogs(t *testing.T) {
 	f := NewFactory()
 	lp, err := f.CreateLogs(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), sink)
 	require.NoError(t, err)
+	tp, err := f.CreateTraces(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), consumertest.NewNop())
+	require.NoError(t, err)
 	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, tp.Start(context.Background(), componenttest.NewNopHost()))
 	require.NoError(t, lp.ConsumeLogs(context.Background(), logsWithRequestIDs("a", "b", "c")))
 	assert.Zero(t, sink.LogRecordCount())
 	require.NoError(t, lp.Shutdown(context.Background()))
@@ -400,6 +403,7 @@ func TestShutdownReleasesWaitingLogs(t *testing.T) {
 	// after Shutdown nothing is held any more
 	require.NoError(t, lp.ConsumeLogs(context.Background(), logsWithRequestIDs("d")))
 	assert.Equal(t, 4, sink.LogRecordCount())
+	require.NoError(t, tp.Shutdown(context.Background()))
 }
 
 func TestShutdownWithoutStart(t *testing.T) {
@@ -476,10 +480,17 @@ func TestReleaseLoopExpires(t *testing.T) {
 	cfg.Join.Wait = 20 * time.Millisecond
 	sink := new(consumertest.LogsSink)
 	f := NewFactory()
-	lp, err := f.CreateLogs(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, sink)
+	set := metadatatest.NewSettings(componenttest.NewTelemetry())
+	lp, err := f.CreateLogs(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+	tp, err := f.CreateTraces(context.Background(), set, cfg, consumertest.NewNop())
 	require.NoError(t, err)
 	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
-	defer func() { require.NoError(t, lp.Shutdown(context.Background())) }()
+	require.NoError(t, tp.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() {
+		require.NoError(t, lp.Shutdown(context.Background()))
+		require.NoError(t, tp.Shutdown(context.Background()))
+	}()
 	require.NoError(t, lp.ConsumeLogs(context.Background(), logsWithRequestIDs("never")))
 	require.Eventually(t, func() bool { return sink.LogRecordCount() == 1 }, 10*time.Second, 5*time.Millisecond)
 }
@@ -571,4 +582,21 @@ func TestRecordsConservedUnderConcurrency(t *testing.T) {
 		out[requestIDOf(lr)]++
 	}
 	assert.Equal(t, in, out)
+}
+
+// TestNoTracesPipelineNeverHolds: with the join on but the component in no
+// traces pipeline, no span can ever come: logs are not held.
+func TestNoTracesPipelineNeverHolds(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	sink := new(consumertest.LogsSink)
+	f := NewFactory()
+	lp, err := f.CreateLogs(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), sink)
+	require.NoError(t, err)
+	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, lp.ConsumeLogs(context.Background(), logsWithRequestIDs("a")))
+	assert.Equal(t, 1, sink.LogRecordCount())
+	metadatatest.AssertEqualProcessorLogtracejoinRecordsUnmatched(t, tel,
+		[]metricdata.DataPoint[int64]{sumPoint(1, "reason", "no_span")}, metricdatatest.IgnoreTimestamp())
+	require.NoError(t, lp.Shutdown(context.Background()))
 }
