@@ -77,9 +77,9 @@ type joinState struct {
 	// without one no span is ever indexed and logs are not held.
 	tracesPipelines int
 	running         bool
-	cancel  context.CancelFunc
-	done    chan struct{}
-	runCtx  context.Context
+	cancel          context.CancelFunc
+	done            chan struct{}
+	runCtx          context.Context
 
 	releaseWarn rateLimited
 }
