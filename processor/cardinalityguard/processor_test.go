@@ -24,7 +24,6 @@ import (
 	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/metadatatest"
 )
 
-
 // operationErrors builds the story's operation_error{user_id} counter:
 // users distinct user ids, cumulative, value = 1 + round.
 func operationErrors(users, round int) pmetric.Metrics {
@@ -46,7 +45,6 @@ func operationErrors(users, round int) pmetric.Metrics {
 	}
 	return md
 }
-
 
 func newTestProcessor(t *testing.T, tel *componenttest.Telemetry, cfg *Config, sink *consumertest.MetricsSink, logger *zap.Logger) processor.Metrics {
 	t.Helper()

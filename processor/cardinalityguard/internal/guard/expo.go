@@ -182,3 +182,29 @@ func (x *expVal) writeTo(dp pmetric.ExponentialHistogramDataPoint) {
 	dp.Negative().SetOffset(x.neg.offset)
 	dp.Negative().BucketCounts().FromRaw(x.neg.counts)
 }
+
+// validExp reports whether a point's scale and bucket indices are possible
+// for float64 values (|index| <= 1100·2^scale), which bounds every merge.
+func validExp(dp pmetric.ExponentialHistogramDataPoint) bool {
+	s := dp.Scale()
+	if s < minExpScale || s > maxExpScale {
+		return false
+	}
+	limit := int64(1100)
+	if s >= 0 {
+		limit <<= s
+	} else {
+		limit = limit>>-s + 1
+	}
+	for _, b := range []pmetric.ExponentialHistogramDataPointBuckets{dp.Positive(), dp.Negative()} {
+		n := int64(b.BucketCounts().Len())
+		if n == 0 {
+			continue
+		}
+		lo, hi := int64(b.Offset()), int64(b.Offset())+n-1
+		if lo < -limit || hi > limit {
+			return false
+		}
+	}
+	return true
+}

@@ -125,7 +125,7 @@ func (e *Engine) mergeHistograms(ms *metricState, dps pmetric.HistogramDataPoint
 		}
 		dp := dps.At(i)
 		if !validHist(dp) {
-			e.unmergeable(d, ReasonBoundsMismatch)
+			e.unmergeable(d, ReasonInvalid)
 			continue
 		}
 		out := outs[d.outHash]
@@ -223,8 +223,8 @@ func (e *Engine) mergeExpHistograms(ms *metricState, dps pmetric.ExponentialHist
 			continue
 		}
 		dp := dps.At(i)
-		if dp.Scale() < minExpScale || dp.Scale() > maxExpScale {
-			e.unmergeable(d, ReasonBoundsMismatch)
+		if !validExp(dp) {
+			e.unmergeable(d, ReasonInvalid)
 			continue
 		}
 		out := outs[d.outHash]

@@ -15,12 +15,13 @@ const (
 	ReasonBoundsMismatch
 	ReasonTypeMismatch
 	ReasonTotalLimit
+	ReasonInvalid
 	NumReasons
 )
 
 var reasonNames = [NumReasons]string{
 	"value_limit", "always_drop", "series_limit", "label_keys_limit",
-	"summary", "bounds_mismatch", "type_mismatch", "total_limit",
+	"summary", "bounds_mismatch", "type_mismatch", "total_limit", "invalid",
 }
 
 func (r Reason) String() string {

@@ -89,7 +89,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityguardPointsUnmergeable, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinalityguard_points_unmergeable",
-		metric.WithDescription("Points whose labels would have changed but that could not be merged (reason summary, bounds_mismatch or type_mismatch); they pass through unchanged. [Development]"),
+		metric.WithDescription("Points whose labels would have changed but that could not be merged (reason summary, bounds_mismatch, type_mismatch or invalid); they pass through unchanged. [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)

@@ -86,7 +86,7 @@ func AssertEqualProcessorCardinalityguardPointsRefused(t *testing.T, tt *compone
 func AssertEqualProcessorCardinalityguardPointsUnmergeable(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_cardinalityguard_points_unmergeable",
-		Description: "Points whose labels would have changed but that could not be merged (reason summary, bounds_mismatch or type_mismatch); they pass through unchanged. [Development]",
+		Description: "Points whose labels would have changed but that could not be merged (reason summary, bounds_mismatch, type_mismatch or invalid); they pass through unchanged. [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
