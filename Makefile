@@ -70,7 +70,7 @@ tools: $(BUILDER) $(TELEMETRYGEN)
 # refuses a test-only dependency of the file exporter, so that one failure is
 # tolerated once main.go and go.mod exist. Step 2 compiles with -mod=mod, which
 # resolves what the build needs and nothing else. GOWORK=off: _build is its own
-# module, outside go.work.
+# module, outside go.work. CGO_ENABLED=0: a static binary for the scratch image.
 build: $(BINARY)
 
 $(BINARY): builder-config.yaml $(COMPONENT_SRCS) | $(BUILDER)
@@ -78,7 +78,7 @@ $(BINARY): builder-config.yaml $(COMPONENT_SRCS) | $(BUILDER)
 	@GOWORK=off $(BUILDER) --config builder-config.yaml --skip-compilation > $(DIST).generate.log 2>&1 \
 	  || { grep -q 'go mod tidy\|not available' $(DIST).generate.log && test -f $(DIST)/go.mod && test -f $(DIST)/main.go; } \
 	  || { cat $(DIST).generate.log; exit 1; }
-	GOWORK=off GOFLAGS="-buildvcs=false -mod=mod" $(BUILDER) --config builder-config.yaml --skip-generate --skip-get-modules
+	GOWORK=off CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" $(BUILDER) --config builder-config.yaml --skip-generate --skip-get-modules
 	@touch $(BINARY)
 
 $(DEMO_BIN): $(shell find examples/shopdemo -name '*.go' -o -name 'go.*')
@@ -103,11 +103,11 @@ unit:
 validate: $(BINARY)
 	@for f in config/*.yaml; do \
 	  echo "== validate $$f"; \
-	  HONEYCOMB_API_KEY=validate-only $(BINARY) validate $(FEATURE_GATES) --config $$f; \
+	  HONEYCOMB_API_KEY=validate-only K8S_NODE_NAME=validate-node $(BINARY) validate $(FEATURE_GATES) --config $$f; \
 	done
 	@for f in $(wildcard config/overlays/*.yaml); do \
 	  echo "== validate config/local.yaml + $$f"; \
-	  HONEYCOMB_API_KEY=validate-only $(BINARY) validate $(FEATURE_GATES) --config config/local.yaml --config $$f; \
+	  HONEYCOMB_API_KEY=validate-only K8S_NODE_NAME=validate-node $(BINARY) validate $(FEATURE_GATES) --config config/local.yaml --config $$f; \
 	done
 
 e2e: $(BINARY) $(TELEMETRYGEN)

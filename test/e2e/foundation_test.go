@@ -147,7 +147,7 @@ func TestShippedConfigsValidate(t *testing.T) {
 			args = append(args, "--config", f)
 		}
 		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "HONEYCOMB_API_KEY=validate-only")
+		cmd.Env = append(os.Environ(), "HONEYCOMB_API_KEY=validate-only", "K8S_NODE_NAME=validate-node")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("validate %v: %v\n%s", r, err, out)
 		}

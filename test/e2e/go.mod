@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	go.opentelemetry.io/collector/pdata v1.71.0
+	go.opentelemetry.io/collector/pdata/pprofile v0.165.0
 	go.yaml.in/yaml/v3 v3.0.6
 )
 

@@ -168,7 +168,16 @@ func (c *collector) start(configs ...string) {
 	}
 	c.done = make(chan error, 1)
 	go func() { c.done <- c.cmd.Wait() }()
-	t.Cleanup(c.stop)
+	t.Cleanup(func() {
+		c.stop()
+		if t.Failed() {
+			out := c.out.String()
+			if len(out) > 6000 {
+				out = "...\n" + out[len(out)-6000:]
+			}
+			t.Logf("collector %v output (tail):\n%s", configs, out)
+		}
+	})
 
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
