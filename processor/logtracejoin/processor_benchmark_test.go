@@ -6,7 +6,9 @@ package logtracejoin
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -76,14 +78,20 @@ func runLogs(b *testing.B, lp processor.Logs, batches []plog.Logs) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var paused time.Duration
+	cpu0 := threadCPUTime()
 	i := 0
 	for b.Loop() {
 		k := i % len(batches)
 		if k == 0 {
 			b.StopTimer()
+			p0 := threadCPUTime()
 			for n := range batches {
 				batches[n].CopyTo(work[n])
 			}
+			paused += threadCPUTime() - p0
 			b.StartTimer()
 		}
 		if err := lp.ConsumeLogs(context.Background(), work[k]); err != nil {
@@ -91,7 +99,11 @@ func runLogs(b *testing.B, lp processor.Logs, batches []plog.Logs) {
 		}
 		i++
 	}
+	cpu := threadCPUTime() - cpu0 - paused
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/record")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*benchBatch), "cpu-ns/record")
+	}
 }
 
 // BenchmarkLogsBaseline: records that already carry a trace id (kept as
@@ -140,10 +152,17 @@ func BenchmarkTracesIndex(b *testing.B) {
 	td := serverSpans(ids...) // 100 spans
 	td.MarkReadOnly()
 	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPUTime()
 	for b.Loop() {
 		if err := tp.ConsumeTraces(context.Background(), td); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu := threadCPUTime() - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*td.SpanCount()), "ns/span")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*td.SpanCount()), "cpu-ns/span")
+	}
 }

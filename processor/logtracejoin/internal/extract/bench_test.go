@@ -4,7 +4,9 @@
 package extract
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 )
@@ -21,9 +23,11 @@ func BenchmarkExtractAttributes(b *testing.B) {
 	lr.Attributes().PutStr("code.function", "main.handleOrder")
 	var res Result
 	b.ReportAllocs()
+	cpu := startCPU()
 	for b.Loop() {
 		ex.Extract(lr, &res)
 	}
+	cpu.report(b, 0)
 	if res.Source != SourceAttribute {
 		b.Fatal("not extracted")
 	}
@@ -55,12 +59,35 @@ func BenchmarkScanStringBody(b *testing.B) {
 			var res Result
 			b.SetBytes(int64(len(line)))
 			b.ReportAllocs()
+			cpu := startCPU()
 			for b.Loop() {
 				ex.Extract(lr, &res)
 			}
+			cpu.report(b, len(line))
 			if name != "no_ids_json" && res.Source != SourceBody {
 				b.Fatal("not extracted")
 			}
 		})
+	}
+}
+
+// cpuClock measures a benchmark loop's thread CPU time.
+type cpuClock struct{ start time.Duration }
+
+func startCPU() cpuClock {
+	runtime.LockOSThread()
+	return cpuClock{start: threadCPUTime()}
+}
+
+// report adds cpu-ns/op (and cpu-MB/s when bytes > 0) to the benchmark.
+func (c cpuClock) report(b *testing.B, bytes int) {
+	d := threadCPUTime() - c.start
+	runtime.UnlockOSThread()
+	if d <= 0 || b.N == 0 {
+		return
+	}
+	b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if bytes > 0 {
+		b.ReportMetric(float64(bytes)*float64(b.N)/d.Seconds()/1e6, "cpu-MB/s")
 	}
 }

@@ -57,10 +57,24 @@ type Keys struct {
 type keySet struct {
 	byName map[string]keyInfo
 	nested map[string][]nestedKey
-	// fast rejection before the map lookup: key lengths (bit i set: a key
-	// of length i exists; lengths >= 64 share bit 63) and first bytes.
-	lenMask uint64
-	first   [256]bool
+	// table is a small hash table over (length, first byte, last byte):
+	// cheaper than hashing the whole string, and most keys of a log line
+	// land in an empty bucket.
+	table [tableSize][]keyEntry
+	// last marks the bytes configured keys end with: the scanner rejects
+	// most separators by one byte, before reading the key.
+	last [256]bool
+}
+
+type keyEntry struct {
+	name string
+	info keyInfo
+}
+
+const tableSize = 512
+
+func bucket(name string) int {
+	return int((uint(len(name))*131 + uint(name[0])*31 + uint(name[len(name)-1])) % tableSize)
 }
 
 func (ks *keySet) add(name string, info keyInfo) {
@@ -80,12 +94,6 @@ func (ks *keySet) add(name string, info keyInfo) {
 		return
 	}
 	ks.byName[name] = info
-	n := len(name)
-	if n > 63 {
-		n = 63
-	}
-	ks.lenMask |= 1 << uint(n)
-	ks.first[name[0]] = true
 	if i := strings.IndexByte(name, '.'); i > 0 && i < len(name)-1 {
 		path := strings.Split(name, ".")
 		ks.nested[path[0]] = append(ks.nested[path[0]], nestedKey{path: path[1:], full: name, info: info})
@@ -122,22 +130,23 @@ func newKeySet(k Keys) *keySet {
 	for i, n := range k.CorrelationKeys {
 		ks.add(n, keyInfo{kind: kindCorrelation, corrPrio: int16(i)})
 	}
+	for name, info := range ks.byName {
+		b := bucket(name)
+		ks.table[b] = append(ks.table[b], keyEntry{name: name, info: info})
+		ks.last[name[len(name)-1]] = true
+	}
 	return ks
 }
 
-// lookup returns the key's info; the length and first-byte checks reject
-// most non-matching keys without hashing.
+// lookup returns the key's info.
 func (ks *keySet) lookup(name string) (keyInfo, bool) {
-	if len(name) == 0 || !ks.first[name[0]] {
+	if len(name) == 0 {
 		return keyInfo{}, false
 	}
-	n := len(name)
-	if n > 63 {
-		n = 63
+	for _, e := range ks.table[bucket(name)] {
+		if e.name == name {
+			return e.info, true
+		}
 	}
-	if ks.lenMask&(1<<uint(n)) == 0 {
-		return keyInfo{}, false
-	}
-	info, ok := ks.byName[name]
-	return info, ok
+	return keyInfo{}, false
 }

@@ -57,7 +57,7 @@ func (e *Extractor) scanSep(s string, sep byte, f *found) {
 		}
 		p := i + j
 		i = p + 1
-		key := keyBefore(s, p)
+		key := keyBefore(s, p, &ks.last)
 		if key == "" {
 			continue
 		}
@@ -76,7 +76,7 @@ func (e *Extractor) scanSep(s string, sep byte, f *found) {
 // keyBefore returns the key that ends just before the separator at p:
 // "key" (JSON, possibly with spaces before the ':' and escaped quotes) or an
 // unquoted run of key characters.
-func keyBefore(s string, p int) string {
+func keyBefore(s string, p int, last *[256]bool) string {
 	k := p
 	for k > 0 && (s[k-1] == ' ' || s[k-1] == '\t') && p-k < 8 {
 		k--
@@ -85,6 +85,9 @@ func keyBefore(s string, p int) string {
 		end := k - 1
 		if end > 0 && s[end-1] == '\\' { // escaped JSON inside a string: \"key\":
 			end--
+		}
+		if end == 0 || !last[s[end-1]] {
+			return ""
 		}
 		lo := end - maxKeyLen
 		if lo < 0 {
@@ -95,6 +98,9 @@ func keyBefore(s string, p int) string {
 			return ""
 		}
 		return s[lo+q+1 : end]
+	}
+	if k == 0 || !last[s[k-1]] {
+		return ""
 	}
 	start := k
 	for start > 0 && keyChar[s[start-1]] && k-start < maxKeyLen {
@@ -133,9 +139,7 @@ func valueAfter(s string, v int) string {
 		if q < 0 {
 			q = limit - v
 		}
-		end = v + q
-		if b := strings.IndexAny(s[v:end], `\'`); b >= 0 {
-			end = v + b
+		for end = v; end < v+q && s[end] != '\\' && s[end] != '\''; end++ {
 		}
 	} else {
 		for end < limit && !valueEnd[s[end]] {

@@ -1,0 +1,11 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build !linux
+
+package extract
+
+import "time"
+
+// threadCPUTime is not measured outside Linux; the CPU-time metrics then read 0.
+func threadCPUTime() time.Duration { return 0 }
