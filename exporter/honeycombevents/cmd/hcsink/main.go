@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,13 +29,18 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "hcsink:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run serves until ctx is done; it writes "listening on ADDR" to stdout
+// once the listener is up.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("hcsink", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "listen address; must be a loopback address")
 	apiKey := fs.String("api-key", "", "the only X-Honeycomb-Team accepted (empty: any non-empty key)")
@@ -77,10 +83,8 @@ func run(args []string) error {
 	srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Printf("listening on %s\n", ln.Addr())
+	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -95,7 +99,7 @@ func run(args []string) error {
 		return writeEvents(*out, sink.Events())
 	}
 	st := sink.Stats()
-	fmt.Printf("accepted %d failed %d requests %d\n", st.Accepted, st.Failed, st.Requests)
+	fmt.Fprintf(stdout, "accepted %d failed %d requests %d\n", st.Accepted, st.Failed, st.Requests)
 	return nil
 }
 
