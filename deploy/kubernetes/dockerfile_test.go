@@ -1,0 +1,172 @@
+package kubernetes_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// dockerInstr is one Dockerfile instruction with its continuation lines joined.
+type dockerInstr struct {
+	cmd, args string
+}
+
+func parseDockerfile(t *testing.T, path string) []dockerInstr {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []dockerInstr
+	var cur strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "#") {
+			// A parser directive would make the builder pull a frontend image.
+			if len(out) == 0 && cur.Len() == 0 && strings.Contains(strings.ToLower(line), "syntax=") {
+				t.Errorf("Dockerfile has a syntax directive (%q): it needs an image pull, and nothing can be pulled", line)
+			}
+			continue
+		}
+		if line == "" && cur.Len() == 0 {
+			continue
+		}
+		if strings.HasSuffix(line, "\\") {
+			cur.WriteString(strings.TrimSuffix(line, "\\") + " ")
+			continue
+		}
+		cur.WriteString(line)
+		cmd, args, _ := strings.Cut(strings.TrimSpace(cur.String()), " ")
+		out = append(out, dockerInstr{strings.ToUpper(cmd), strings.TrimSpace(args)})
+		cur.Reset()
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestDockerfile: the image builds from scratch and the build context only,
+// runs as a non-root user with config/agent.yaml as its default config, and
+// agrees with the Kubernetes manifests on the binary and config paths.
+func TestDockerfile(t *testing.T) {
+	root := repoRoot(t)
+	instrs := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
+
+	var froms, users, exposes []string
+	var entrypoint []string
+	labels := ""
+	copies := map[string]string{} // destination -> source
+	for _, in := range instrs {
+		switch in.cmd {
+		case "FROM":
+			froms = append(froms, in.args)
+		case "USER":
+			users = append(users, in.args)
+		case "EXPOSE":
+			exposes = append(exposes, strings.Fields(in.args)...)
+		case "LABEL":
+			labels += " " + in.args
+		case "ENTRYPOINT":
+			if err := json.Unmarshal([]byte(in.args), &entrypoint); err != nil {
+				t.Errorf("ENTRYPOINT %s is not the exec (JSON) form: %v", in.args, err)
+			}
+		case "COPY", "ADD":
+			if in.cmd == "ADD" {
+				t.Errorf("ADD %s: use COPY (ADD can fetch URLs)", in.args)
+			}
+			var fields []string
+			for _, f := range strings.Fields(in.args) {
+				if strings.HasPrefix(f, "--from") {
+					t.Errorf("COPY %s copies from another image", in.args)
+				}
+				if !strings.HasPrefix(f, "--") {
+					fields = append(fields, f)
+				}
+			}
+			if len(fields) != 2 {
+				t.Errorf("COPY %s: want one source and one destination", in.args)
+				continue
+			}
+			copies[fields[1]] = fields[0]
+		case "RUN":
+			t.Errorf("RUN %s: a scratch image has no shell", in.args)
+		}
+	}
+	if len(froms) != 1 || froms[0] != "scratch" {
+		t.Errorf("FROM %v, want only scratch: no image can be pulled", froms)
+	}
+	if len(users) == 0 || users[len(users)-1] != "10001:10001" {
+		t.Errorf("USER %v, want 10001:10001 last", users)
+	}
+	for _, p := range []string{"4317", "4318", "13133"} {
+		if !contains(exposes, p) {
+			t.Errorf("EXPOSE %v lacks %s", exposes, p)
+		}
+	}
+	for _, l := range []string{"org.opencontainers.image.title", "org.opencontainers.image.version", "org.opencontainers.image.source", "org.opencontainers.image.revision"} {
+		if !strings.Contains(labels, l+"=") {
+			t.Errorf("no %s label", l)
+		}
+	}
+	want := map[string]string{
+		"/otelcol-prodscope":                 "_build/otelcol-prodscope",
+		"/etc/ssl/certs/ca-certificates.crt": "_build/ca-certificates.crt",
+		"/etc/otelcol-prodscope/config.yaml": "config/agent.yaml",
+		"/var/lib/otelcol-prodscope":         "deploy/docker/var-lib-otelcol-prodscope",
+	}
+	for dst, src := range want {
+		if copies[dst] != src {
+			t.Errorf("COPY to %s from %q, want %q", dst, copies[dst], src)
+		}
+	}
+	if len(entrypoint) == 0 || entrypoint[0] != "/otelcol-prodscope" || !contains(entrypoint, configArg) {
+		t.Errorf("ENTRYPOINT %v, want /otelcol-prodscope with %s", entrypoint, configArg)
+	}
+
+	// .dockerignore: everything out, then exactly what the COPYs need back in.
+	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for _, l := range strings.Split(string(ignore), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") {
+			patterns = append(patterns, l)
+		}
+	}
+	if len(patterns) == 0 || patterns[0] != "*" {
+		t.Errorf(".dockerignore must start by excluding everything (*), got %v", patterns)
+	}
+	for _, src := range copies {
+		ok := false
+		for _, p := range patterns {
+			inc := strings.TrimSuffix(strings.TrimPrefix(p, "!"), "/")
+			if strings.HasPrefix(p, "!") && (src == inc || strings.HasPrefix(src, inc+"/")) {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf(".dockerignore excludes %s, which the Dockerfile copies", src)
+		}
+	}
+
+	// The manifests run this image's binary on the config path it mounts.
+	objs, err := decodeFile(filepath.Join(baseDir, "agent-daemonset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := objs[0].value.(*appsv1.DaemonSet)
+	c := ds.Spec.Template.Spec.Containers[0]
+	if len(c.Command) != 1 || c.Command[0] != entrypoint[0] {
+		t.Errorf("DaemonSet command %v, want the image's binary %s (command replaces the ENTRYPOINT's flags)", c.Command, entrypoint[0])
+	}
+}
