@@ -317,6 +317,9 @@ func (s *joinState) record(ctx context.Context, c *batchCounts) {
 func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batchCounts) []*join.Held {
 	var res extract.Result
 	var held []*join.Held
+	var slab []join.Held
+	slabSize := 0
+	remaining := ld.LogRecordCount()
 	now := s.now()
 	canHold := s.joiner != nil && s.joiner.CanHold() && s.isRunning()
 	rls := ld.ResourceLogs()
@@ -327,6 +330,7 @@ func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batc
 			sl := sls.At(k)
 			var scope *join.HeldScope
 			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				remaining--
 				if !lr.TraceID().IsEmpty() {
 					counts.record++
 					return false
@@ -372,7 +376,17 @@ func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batc
 					rl.Resource().CopyTo(scope.Resource)
 					sl.Scope().CopyTo(scope.Scope)
 				}
-				hl := join.NewHeld(h, scope, owner, now)
+				if len(slab) == 0 {
+					// Held structs come in slabs that double from 8 (at
+					// most 1024, at most what is left of the batch): few
+					// allocations per batch, and a slab kept alive by its
+					// last waiting log is at most twice what was held
+					slabSize = min(max(2*slabSize, 8), 1024, remaining+1) // +1: this record
+					slab = make([]join.Held, slabSize)
+				}
+				hl := &slab[0]
+				slab = slab[1:]
+				hl.Init(h, scope, owner, now)
 				lr.MoveTo(hl.Record)
 				held = append(held, hl)
 				return true

@@ -53,7 +53,15 @@ type Held struct {
 
 // NewHeld returns a Held for a log with correlation key hash h.
 func NewHeld(h uint64, scope *HeldScope, owner any, arrived time.Time) *Held {
-	return &Held{Record: plog.NewLogRecord(), Scope: scope, Owner: owner, Arrived: arrived, hash: h}
+	hl := &Held{}
+	hl.Init(h, scope, owner, arrived)
+	return hl
+}
+
+// Init prepares a Held in place (callers allocate them in slabs, one
+// allocation per batch rather than one per record).
+func (hl *Held) Init(h uint64, scope *HeldScope, owner any, arrived time.Time) {
+	*hl = Held{Record: plog.NewLogRecord(), Scope: scope, Owner: owner, Arrived: arrived, hash: h}
 }
 
 type keyChain struct{ head, tail *Held }
