@@ -24,29 +24,49 @@ type aggSeries struct {
 	totalF     float64
 	// explicit-bucket histograms
 	bounds      []float64
-	histMembers map[uint64]*histMember
+	histMembers map[uint64]histMember
 	histTotal   histVal
 	// exponential histograms
 	expMembers map[uint64]*expMember
 	expRetired expVal
 }
 
+// Members are stored by value and kept small: they are most of the state
+// of a merged series. start is folded to 32 bits: it is only compared for
+// equality, to detect a restart.
 type numMember struct {
-	start, ts uint64
-	val       uint64 // int64 or float64 bits, per aggSeries.isDouble
-	seen      uint32
+	ts    uint64
+	val   uint64 // int64 or float64 bits, per aggSeries.isDouble
+	seen  uint32
+	start uint32
 }
 
 type histMember struct {
-	start, ts uint64
-	seen      uint32
-	h         histVal
+	ts      uint64
+	seen    uint32
+	start   uint32
+	count   uint64
+	sum     float64
+	buckets []uint64
 }
 
 type expMember struct {
-	start, ts uint64
-	seen      uint32
-	h         expVal
+	ts    uint64
+	seen  uint32
+	start uint32
+	h     expVal
+}
+
+// foldStart folds a start timestamp to 32 bits; 0 stays "unknown".
+func foldStart(t pcommon.Timestamp) uint32 {
+	if t == 0 {
+		return 0
+	}
+	x := uint64(t)
+	if f := uint32(x ^ x>>32); f != 0 {
+		return f
+	}
+	return 1
 }
 
 func (a *aggSeries) memberCount() int {
@@ -226,7 +246,7 @@ func (e *Engine) mergeNumbers(ms *metricState, dps pmetric.NumberDataPointSlice,
 					continue
 				}
 				e.total++
-				mem = numMember{start: uint64(dp.StartTimestamp())}
+				mem = numMember{start: foldStart(dp.StartTimestamp())}
 				a.addNum(val, 0, true)
 			} else if uint64(dp.Timestamp()) < mem.ts {
 				// Older than what the member already reported: nothing new.
@@ -234,10 +254,10 @@ func (e *Engine) mergeNumbers(ms *metricState, dps pmetric.NumberDataPointSlice,
 				a.numMembers[d.inHash] = mem
 				e.markMerged(outs, &order, d, out, dp.StartTimestamp(), dp.Timestamp())
 				continue
-			} else if cumulative && (isReset(uint64(dp.StartTimestamp()), mem.start) || (monotonic && a.less(val, mem.val))) {
+			} else if cumulative && (isReset(foldStart(dp.StartTimestamp()), mem.start) || (monotonic && a.less(val, mem.val))) {
 				// The member restarted: its previous total stays in the output.
 				a.addNum(val, 0, true)
-				mem.start = uint64(dp.StartTimestamp())
+				mem.start = foldStart(dp.StartTimestamp())
 			} else {
 				a.addNum(val, mem.val, false)
 			}
@@ -292,7 +312,7 @@ func (e *Engine) mergeNumbers(ms *metricState, dps pmetric.NumberDataPointSlice,
 	dps.RemoveIf(func(pmetric.NumberDataPoint) bool { return e.consumedNext() })
 }
 
-func isReset(start, prev uint64) bool { return start != 0 && prev != 0 && start != prev }
+func isReset(start, prev uint32) bool { return start != 0 && prev != 0 && start != prev }
 
 func (a *aggSeries) less(v, w uint64) bool {
 	if a.isDouble {

@@ -26,7 +26,11 @@ type Engine struct {
 	epoch      time.Time
 	windowSec  uint32
 	sweepEvery uint32
-	lastSweep  uint32
+	// recheck is how long a known, unchanged series skips the per-label
+	// checks: its values are refreshed at least that often, so values and
+	// series are kept for window + recheck after their last refresh.
+	recheck   uint32
+	lastSweep uint32
 
 	scopes map[uint64]*scopeState
 	// total counts every tracked entry that max_series_total bounds: output
@@ -39,6 +43,7 @@ type Engine struct {
 
 	// per-call scratch, reused
 	digest    *xxhash.Digest
+	hashes    []uint64
 	decisions []decision
 	edits     []edit
 	stats     Stats
@@ -59,16 +64,31 @@ type metricState struct {
 	name   string
 	lim    *Limits
 	labels map[string]*labelState
-	// series maps an output series (hash of its attribute set) to the tick it
-	// was last seen.
-	series map[uint64]uint32
+	// series maps an output series (hash of its attribute set) to when its
+	// labels were last checked.
+	series map[uint64]seriesEntry
+	// gen changes whenever a label of the metric is limited, lifted or
+	// forgotten: series checked under an older gen are checked again.
+	gen uint32
 	// overflow holds the overflow series (otel.metric.overflow=true, plus the
 	// protected labels), at most MaxSeriesPerMetric of them.
 	overflow map[uint64]uint32
 	aggs     map[uint64]*aggSeries
+	// byPosition caches the label state of the key last seen at each
+	// attribute position: points of one metric usually list their keys in
+	// the same order, so one string compare replaces a map lookup.
+	byPosition [maxCachedPositions]*labelState
+}
+
+const maxCachedPositions = 16
+
+type seriesEntry struct {
+	seen uint32 // tick of the last full check
+	gen  uint32
 }
 
 type labelState struct {
+	key        string
 	values     map[uint64]uint32 // hash(key, value) -> last seen tick
 	limited    bool
 	logged     bool
@@ -120,6 +140,7 @@ func New(set Settings) *Engine {
 		log:        log,
 		windowSec:  w,
 		sweepEvery: every,
+		recheck:    max(1, w/8),
 		scopes:     map[uint64]*scopeState{},
 		digest:     xxhash.New(),
 		limitLog:   lineLimiter{perMinute: 20},
@@ -247,7 +268,7 @@ func (e *Engine) metric(sc *scopeState, m pmetric.Metric) *metricState {
 		name:     key.name,
 		lim:      e.set.limitsFor(key.name),
 		labels:   map[string]*labelState{},
-		series:   map[uint64]uint32{},
+		series:   map[uint64]seriesEntry{},
 		overflow: map[uint64]uint32{},
 		aggs:     map[uint64]*aggSeries{},
 	}
@@ -305,47 +326,60 @@ func (e *Engine) countChange(d *decision) {
 	}
 }
 
-func (e *Engine) hashKV(k string, v pcommon.Value) uint64 {
-	d := e.digest
-	d.Reset()
-	_, _ = d.WriteString(k)
-	if v.Type() == pcommon.ValueTypeStr {
-		_, _ = d.WriteString("\x00s")
-		_, _ = d.WriteString(v.Str())
-	} else {
-		_, _ = d.Write([]byte{0, byte(v.Type())})
-		_, _ = d.WriteString(v.AsString())
-	}
-	return d.Sum64()
-}
+func (e *Engine) hashKV(k string, v pcommon.Value) uint64 { return hashAttr(k, v) }
 
 func (e *Engine) hashKStr(k, v string) uint64 {
-	d := e.digest
-	d.Reset()
-	_, _ = d.WriteString(k)
-	_, _ = d.WriteString("\x00s")
-	_, _ = d.WriteString(v)
-	return d.Sum64()
+	return mixKV(xxhash.Sum64String(k), xxhash.Sum64String(v))
+}
+
+// hashAttr hashes one attribute (key and typed value). Attribute-set hashes
+// are sums of these, so they do not depend on attribute order.
+func hashAttr(k string, v pcommon.Value) uint64 {
+	hk := xxhash.Sum64String(k)
+	if v.Type() == pcommon.ValueTypeStr {
+		return mixKV(hk, xxhash.Sum64String(v.Str()))
+	}
+	return mixKV(hk, xxhash.Sum64String(v.AsString())+uint64(v.Type())*0x9E3779B97F4A7C15)
+}
+
+// mixKV combines a key and a value hash (murmur3's 64-bit finalizer).
+func mixKV(hk, hv uint64) uint64 {
+	x := hk*0xff51afd7ed558ccd ^ hv
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // overflowHash is the hash of the overflow series attribute.
-var overflowHash = func() uint64 {
-	d := xxhash.New()
-	_, _ = d.WriteString(OverflowAttribute)
-	_, _ = d.Write([]byte{0, byte(pcommon.ValueTypeBool)})
-	_, _ = d.WriteString("true")
-	return d.Sum64()
-}()
+var overflowHash = hashAttr(OverflowAttribute, pcommon.NewValueBool(true))
 
 // decide runs the label and series limits for one point's attributes and
 // updates the tracking state.
 func (e *Engine) decide(ms *metricState, attrs pcommon.Map, tick uint32) decision {
 	lim := ms.lim
-	d := decision{editLo: int32(len(e.edits))}
-	var protectedHash uint64
+	hs := e.hashes[:0]
+	var in uint64
 	for k, v := range attrs.All() {
-		h := e.hashKV(k, v)
-		d.inHash += h
+		h := hashAttr(k, v)
+		hs = append(hs, h)
+		in += h
+	}
+	e.hashes = hs
+	d := decision{inHash: in, editLo: int32(len(e.edits)), editHi: int32(len(e.edits))}
+	// Fast path: a series that passed every check recently, with no label
+	// of the metric limited, lifted or forgotten since.
+	if se, ok := ms.series[in]; ok && se.gen == ms.gen && tick-se.seen < e.recheck {
+		d.outHash = in
+		return d
+	}
+	var protectedHash uint64
+	pos := -1
+	for k := range attrs.All() {
+		pos++
+		h := hs[pos]
 		if len(lim.Protected) > 0 && lim.isProtected(k) {
 			d.outHash += h
 			protectedHash += h
@@ -356,15 +390,23 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map, tick uint32) decisio
 			e.edits = append(e.edits, edit{key: k})
 			continue
 		}
-		ls := ms.labels[k]
-		if ls == nil {
-			if len(ms.labels) >= MaxLabelKeysPerMetric {
-				d.dropReasons |= 1 << ReasonLabelKeysLimit
-				e.edits = append(e.edits, edit{key: k})
-				continue
+		var ls *labelState
+		if pos < maxCachedPositions && ms.byPosition[pos] != nil && ms.byPosition[pos].key == k {
+			ls = ms.byPosition[pos]
+		} else {
+			ls = ms.labels[k]
+			if ls == nil {
+				if len(ms.labels) >= MaxLabelKeysPerMetric {
+					d.dropReasons |= 1 << ReasonLabelKeysLimit
+					e.edits = append(e.edits, edit{key: k})
+					continue
+				}
+				ls = &labelState{key: k, values: map[uint64]uint32{}}
+				ms.labels[k] = ls
 			}
-			ls = &labelState{values: map[uint64]uint32{}}
-			ms.labels[k] = ls
+			if pos < maxCachedPositions {
+				ms.byPosition[pos] = ls
+			}
 		}
 		inSet := false
 		if !ls.limited {
@@ -407,14 +449,12 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map, tick uint32) decisio
 	d.editHi = int32(len(e.edits))
 
 	// Series limit on the output attribute set.
-	if seen, ok := ms.series[d.outHash]; ok {
-		if seen != tick {
-			ms.series[d.outHash] = tick
-		}
+	if _, ok := ms.series[d.outHash]; ok {
+		ms.series[d.outHash] = seriesEntry{seen: tick, gen: ms.gen}
 		return d
 	}
 	if len(ms.series) < lim.MaxSeriesPerMetric && e.total < e.set.MaxSeriesTotal {
-		ms.series[d.outHash] = tick
+		ms.series[d.outHash] = seriesEntry{seen: tick, gen: ms.gen}
 		e.total++
 		return d
 	}
@@ -448,6 +488,7 @@ func (e *Engine) startLimit(ms *metricState, k string, ls *labelState, h uint64,
 	ls.limited = true
 	ls.lastExcess = tick
 	e.limitedKeys++
+	ms.gen++
 	sk, _ := hyperloglog.NewSketch(12, true)
 	for vh := range ls.values {
 		sk.InsertHash(vh)
@@ -499,32 +540,58 @@ func (e *Engine) sweep(tick uint32) {
 	if tick <= e.windowSec {
 		return
 	}
-	cutoff := tick - e.windowSec // entries seen at or before cutoff expire
+	// Entries seen at or before cutoff expire. Values and plain series are
+	// refreshed only every recheck ticks while active, so they get that much
+	// longer: they are forgotten between window and window + recheck after
+	// they were last seen.
+	cutoff := tick - e.windowSec
+	slowCutoff := uint32(0)
+	if cutoff > e.recheck {
+		slowCutoff = cutoff - e.recheck
+	}
 	for sk, sc := range e.scopes {
 		for mk, ms := range sc.metrics {
+			changed := false
 			for k, ls := range ms.labels {
 				for vh, seen := range ls.values {
-					if seen <= cutoff {
+					if seen <= slowCutoff {
 						delete(ls.values, vh)
+						changed = true
 					}
 				}
 				if ls.limited && ls.lastExcess <= cutoff {
 					ls.limited = false
 					ls.sketch = nil
 					e.limitedKeys--
+					changed = true
 				}
 				if !ls.limited && len(ls.values) == 0 {
 					delete(ms.labels, k)
 				}
 			}
-			e.expireSeries(ms, ms.series, cutoff)
-			e.expireSeries(ms, ms.overflow, cutoff)
+			if changed {
+				ms.gen++
+				ms.byPosition = [maxCachedPositions]*labelState{}
+			}
+			for h, se := range ms.series {
+				if se.seen <= slowCutoff {
+					delete(ms.series, h)
+					e.total--
+					e.dropAgg(ms, h)
+				}
+			}
+			for h, seen := range ms.overflow {
+				if seen <= cutoff {
+					delete(ms.overflow, h)
+					e.total--
+					e.dropAgg(ms, h)
+				}
+			}
 			for h, a := range ms.aggs {
 				_, regular := ms.series[h]
 				_, ovf := ms.overflow[h]
 				if !regular && !ovf {
-					e.total -= a.memberCount()
-					delete(ms.aggs, h)
+					e.dropAgg(ms, h)
 					continue
 				}
 				e.total -= a.expireMembers(cutoff)
@@ -539,16 +606,10 @@ func (e *Engine) sweep(tick uint32) {
 	}
 }
 
-func (e *Engine) expireSeries(ms *metricState, series map[uint64]uint32, cutoff uint32) {
-	for h, seen := range series {
-		if seen <= cutoff {
-			delete(series, h)
-			e.total--
-			if a := ms.aggs[h]; a != nil {
-				e.total -= a.memberCount()
-				delete(ms.aggs, h)
-			}
-		}
+func (e *Engine) dropAgg(ms *metricState, h uint64) {
+	if a := ms.aggs[h]; a != nil {
+		e.total -= a.memberCount()
+		delete(ms.aggs, h)
 	}
 }
 

@@ -64,17 +64,23 @@ func (h *histVal) add(o, old *histVal) {
 	}
 }
 
-// decreased reports whether o has less in any count than prev (a reset).
-func (o *histVal) decreased(prev *histVal) bool {
-	if o.count < prev.count || len(o.buckets) != len(prev.buckets) {
+// decreasedFrom reports whether o has less in any count than the member's
+// last value (a reset).
+func (o *histVal) decreasedFrom(m *histMember) bool {
+	if o.count < m.count || len(o.buckets) != len(m.buckets) {
 		return true
 	}
 	for i, c := range o.buckets {
-		if c < prev.buckets[i] {
+		if c < m.buckets[i] {
 			return true
 		}
 	}
 	return false
+}
+
+// addReplacing adds o to h in place of the member's previous value.
+func (h *histVal) addReplacing(o *histVal, m *histMember) {
+	h.add(o, &histVal{count: m.count, sum: m.sum, buckets: m.buckets})
 }
 
 func (h *histVal) writeTo(dp pmetric.HistogramDataPoint) {
@@ -140,7 +146,7 @@ func (e *Engine) mergeHistograms(ms *metricState, dps pmetric.HistogramDataPoint
 					}
 					a = e.newAgg(ms, d.outHash, uint64(start))
 					a.bounds = dp.ExplicitBounds().AsRaw()
-					a.histMembers = map[uint64]*histMember{}
+					a.histMembers = map[uint64]histMember{}
 				}
 				out.agg = a
 			} else {
@@ -159,30 +165,36 @@ func (e *Engine) mergeHistograms(ms *metricState, dps pmetric.HistogramDataPoint
 		}
 		if cumulative {
 			a := out.agg
-			mem := a.histMembers[d.inHash]
+			mem, ok := a.histMembers[d.inHash]
 			cur.set(dp)
 			switch {
-			case mem == nil:
+			case !ok:
 				if e.total >= e.set.MaxSeriesTotal {
 					e.refuse(d)
 					continue
 				}
 				e.total++
-				mem = &histMember{start: uint64(dp.StartTimestamp())}
-				a.histMembers[d.inHash] = mem
+				mem = histMember{start: foldStart(dp.StartTimestamp())}
 				a.histTotal.add(&cur, nil)
 			case uint64(dp.Timestamp()) < mem.ts:
 				mem.seen = tick
+				a.histMembers[d.inHash] = mem
 				e.markMerged(outs, &order, d, out, dp.StartTimestamp(), dp.Timestamp())
 				continue
-			case isReset(uint64(dp.StartTimestamp()), mem.start) || cur.decreased(&mem.h):
+			case isReset(foldStart(dp.StartTimestamp()), mem.start) || cur.decreasedFrom(&mem):
 				a.histTotal.add(&cur, nil)
-				mem.start = uint64(dp.StartTimestamp())
+				mem.start = foldStart(dp.StartTimestamp())
 			default:
-				a.histTotal.add(&cur, &mem.h)
+				a.histTotal.addReplacing(&cur, &mem)
 			}
-			mem.h.set(dp)
+			mem.count, mem.sum = cur.count, cur.sum
+			if len(mem.buckets) == len(cur.buckets) {
+				copy(mem.buckets, cur.buckets)
+			} else {
+				mem.buckets = append([]uint64(nil), cur.buckets...)
+			}
 			mem.ts, mem.seen = uint64(dp.Timestamp()), tick
+			a.histMembers[d.inHash] = mem
 		} else {
 			cur.set(dp)
 			out.hist.add(&cur, nil)
@@ -253,15 +265,15 @@ func (e *Engine) mergeExpHistograms(ms *metricState, dps pmetric.ExponentialHist
 					continue
 				}
 				e.total++
-				mem = &expMember{start: uint64(dp.StartTimestamp())}
+				mem = &expMember{start: foldStart(dp.StartTimestamp())}
 				a.expMembers[d.inHash] = mem
 			case uint64(dp.Timestamp()) < mem.ts:
 				mem.seen = tick
 				e.markMerged(outs, &order, d, out, dp.StartTimestamp(), dp.Timestamp())
 				continue
-			case isReset(uint64(dp.StartTimestamp()), mem.start) || dp.Count() < mem.h.count:
+			case isReset(foldStart(dp.StartTimestamp()), mem.start) || dp.Count() < mem.h.count:
 				a.expRetired.merge(&mem.h)
-				mem.start = uint64(dp.StartTimestamp())
+				mem.start = foldStart(dp.StartTimestamp())
 			}
 			mem.h.set(dp)
 			mem.ts, mem.seen = uint64(dp.Timestamp()), tick

@@ -209,8 +209,9 @@ func TestWindowExpiry(t *testing.T) {
 	e.Process(b.md)
 	assert.Equal(t, map[string]int64{"shop|route=/checkout": 1}, intValues(t, b.md, "m"))
 
-	// Quiet for the window: the limit lifts and values come back.
-	clock.Advance(11 * time.Minute)
+	// Quiet for the window: the limit lifts and values come back. Values and
+	// series go within window + window/8 of their last sighting.
+	clock.Advance(12 * time.Minute)
 	b = newBatch("shop").sum("m", false, true, delta(30, 1), delta(31, 1))
 	st := e.Process(b.md)
 	assert.Equal(t, 0, e.LabelKeysLimited())
