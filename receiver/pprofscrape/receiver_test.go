@@ -306,7 +306,9 @@ func TestFaultyTargetsFailAlone(t *testing.T) {
 	require.Eventually(t, func() bool {
 		names := resourceNames(r.profiles.AllProfiles())
 		errs := errorsByReason(t, tt)
-		return names["good1"] >= 2 && names["good2"] >= 2 &&
+		up, err := tt.GetMetric("otelcol_receiver_pprofscrape_target_up")
+		return err == nil && len(up.Data.(metricdata.Gauge[int64]).DataPoints) == 7 && // all but the hanging one
+			names["good1"] >= 2 && names["good2"] >= 2 &&
 			errs["busy"] >= 1 && errs["size"] >= 2 && errs["parse"] >= 1 && errs["http"] >= 1
 	}, 30*time.Second, 50*time.Millisecond)
 	assert.Equal(t, 1, srv.Hanging(), "the hanging request is still in flight while the others were scraped twice")

@@ -13,6 +13,7 @@ package convert // import "github.com/prodscope/prodscope/receiver/pprofscrape/i
 import (
 	"crypto/rand"
 	"path/filepath"
+	"slices"
 
 	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -330,14 +331,14 @@ func (c *profileConv) build(si int) {
 		li.Append(c.locs.get(l.ID))
 	}
 	var attrs []int32
-	for k, vs := range s.Label {
-		for _, v := range vs {
+	for _, k := range sortedKeys(s.Label) {
+		for _, v := range s.Label[k] {
 			attrs = append(attrs, b.attr(attrKey{key: k, str: v}))
 		}
 	}
-	for k, vs := range s.NumLabel {
+	for _, k := range sortedKeys(s.NumLabel) {
 		units := s.NumUnit[k]
-		for i, v := range vs {
+		for i, v := range s.NumLabel[k] {
 			var u string
 			if i < len(units) {
 				u = units[i]
@@ -361,4 +362,17 @@ func MappingName(file string) string {
 		return "<unknown>"
 	}
 	return "[" + filepath.Base(file) + "]"
+}
+
+// sortedKeys returns the keys of m in order (labels are few: usually zero or one).
+func sortedKeys[V any](m map[string]V) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -237,3 +237,35 @@ func TestSharedDictionary(t *testing.T) {
 	assert.Len(t, slices.Compact(sorted), len(strs), "every string once")
 	assert.Equal(t, 2, sp.Profiles().Len())
 }
+
+func syntheticProfile() *profile.Profile {
+	m := &profile.Mapping{ID: 1, Start: 0x1000, Limit: 0x2000, File: "/bin/app", BuildID: "b1"}
+	fa := &profile.Function{ID: 1, Name: "a", SystemName: "a", Filename: "a.go"}
+	fb := &profile.Function{ID: 2, Name: "b", SystemName: "b", Filename: "b.go"}
+	la := &profile.Location{ID: 1, Mapping: m, Address: 0x1100, Line: []profile.Line{{Function: fa, Line: 3}, {Function: fb, Line: 9}}}
+	lb := &profile.Location{ID: 2, Mapping: m, Address: 0x1200, Line: []profile.Line{{Function: fb, Line: 4}}}
+	return &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "alloc_objects", Unit: "count"}, {Type: "inuse_space", Unit: "bytes"}},
+		PeriodType: &profile.ValueType{Type: "space", Unit: "bytes"},
+		Period:     512,
+		TimeNanos:  1,
+		Mapping:    []*profile.Mapping{m},
+		Function:   []*profile.Function{fa, fb},
+		Location:   []*profile.Location{la, lb},
+		Sample: []*profile.Sample{
+			{Location: []*profile.Location{la, lb}, Value: []int64{1, 64}, Label: map[string][]string{"k": {"v"}, "a": {"z"}}, NumLabel: map[string][]int64{"bytes": {64}}},
+			{Location: []*profile.Location{lb}, Value: []int64{2, 0}},
+		},
+	}
+}
+
+func TestSyntheticRoundTripKeepsLabels(t *testing.T) {
+	p := syntheticProfile()
+	pd, n := convertOne(t, p, "heap", nil, nil)
+	assert.Equal(t, 3, n, "the zero inuse_space value of the second sample is left out")
+	back, err := ToPprof(pd.Dictionary(), profilesOf(pd))
+	require.NoError(t, err)
+	assert.Equal(t, byStack(p), byStack(back))
+	assert.Equal(t, "b1", back.Mapping[0].BuildID)
+	assert.Equal(t, uint64(0x1100), back.Location[0].Address)
+}

@@ -6,6 +6,7 @@ package scrape // import "github.com/prodscope/prodscope/receiver/pprofscrape/in
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -55,6 +56,17 @@ func Parse(data []byte) (*profile.Profile, error) {
 	}
 	if len(p.SampleType) == 0 {
 		return nil, &fetch.Error{Reason: fetch.ReasonParse, Err: errors.New("profile has no sample types")}
+	}
+	// The conversion relies on these invariants; a hostile body must not break them.
+	for i, s := range p.Sample {
+		if len(s.Value) != len(p.SampleType) {
+			return nil, &fetch.Error{Reason: fetch.ReasonParse, Err: fmt.Errorf("sample %d has %d values for %d sample types", i, len(s.Value), len(p.SampleType))}
+		}
+		for _, l := range s.Location {
+			if l == nil {
+				return nil, &fetch.Error{Reason: fetch.ReasonParse, Err: fmt.Errorf("sample %d has an unknown location", i)}
+			}
+		}
 	}
 	return p, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -183,6 +184,15 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
 	if ctx.Err() != nil {
 		return // shutting down: the requests were cancelled, nothing to report.
 	}
+	defer func() {
+		// A profile that trips a bug in parsing or conversion must not take the
+		// collector down: count it as a parse failure and carry on.
+		if rec := recover(); rec != nil {
+			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse")))
+			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
+				zap.String("endpoint", t.cfg.Endpoint), zap.Any("panic", rec))
+		}
+	}()
 	s.process(ctx, t, results)
 }
 
@@ -217,8 +227,13 @@ func isBusy(err error) bool {
 }
 
 func setResource(res pcommon.Resource, attrs map[string]string) {
-	for k, v := range attrs {
-		res.Attributes().PutStr(k, v)
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		res.Attributes().PutStr(k, attrs[k])
 	}
 }
 

@@ -49,6 +49,15 @@ func Compute(p *profile.Profile, indices []int32, value Value, n int) Result {
 	}
 	nodes := map[string]*node{}
 	names := make(map[uint64][]*node, len(p.Location))
+	display := make(map[*profile.Function]string, len(p.Function))
+	nameOf := func(f *profile.Function) string {
+		n, ok := display[f]
+		if !ok {
+			n = DisplayName(f)
+			display[f] = n
+		}
+		return n
+	}
 	nodesOf := func(l *profile.Location) []*node {
 		if ns, ok := names[l.ID]; ok {
 			return ns
@@ -71,8 +80,8 @@ func Compute(p *profile.Profile, indices []int32, value Value, n int) Result {
 		}
 		for _, ln := range l.Line {
 			switch {
-			case ln.Function != nil && ln.Function.Name != "":
-				add(ln.Function.Name)
+			case ln.Function != nil && nameOf(ln.Function) != "":
+				add(nameOf(ln.Function))
 			default:
 				file := ""
 				if l.Mapping != nil {

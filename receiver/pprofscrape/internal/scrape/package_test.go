@@ -1,0 +1,14 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+package scrape
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

@@ -1,0 +1,147 @@
+// Copyright prodscope authors
+// SPDX-License-Identifier: Apache-2.0
+
+package scrape
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pprofile"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
+)
+
+func TestJitterSpreadsTargets(t *testing.T) {
+	interval := 5 * time.Second
+	buckets := make([]int, 10)
+	for i := range 1000 {
+		j := Jitter("http://10.0.0."+strconv.Itoa(i%250)+":"+strconv.Itoa(6060+i/250), interval)
+		require.GreaterOrEqual(t, j, time.Duration(0))
+		require.Less(t, j, interval)
+		buckets[int(j*10/interval)]++
+	}
+	for i, n := range buckets {
+		assert.Greater(t, n, 50, "bucket %d of the interval holds %d of 1000 targets", i, n)
+	}
+	assert.Equal(t, Jitter("http://a:1", interval), Jitter("http://a:1", interval), "stable per endpoint")
+	assert.Equal(t, time.Duration(0), Jitter("x", 0))
+}
+
+func TestPaths(t *testing.T) {
+	assert.Equal(t, "/debug/pprof/profile?seconds=10", Path("cpu", 10*time.Second))
+	for _, typ := range ProfileTypes[1:] {
+		assert.Equal(t, "/debug/pprof/"+typ, Path(typ, time.Second))
+	}
+	assert.False(t, IsProfileType("cmdline"))
+	assert.False(t, IsProfileType("trace"))
+}
+
+func newTestScheduler(t *testing.T, tt *componenttest.Telemetry, set Settings) *Scheduler {
+	t.Helper()
+	tel, err := metadata.NewTelemetryBuilder(tt.NewTelemetrySettings())
+	require.NoError(t, err)
+	set.Telemetry = tel
+	set.Logger = zap.NewNop()
+	if set.Client == nil {
+		set.Client = &http.Client{Transport: &http.Transport{}}
+		t.Cleanup(set.Client.CloseIdleConnections)
+	}
+	return New(set)
+}
+
+// TestConcurrencyLimitRefusesAndCounts: with one slot held by a target that never
+// answers, the other target's scrapes are refused after waiting an interval, and counted.
+func TestConcurrencyLimitRefusesAndCounts(t *testing.T) {
+	srv := pproftest.NewServer(t)
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	s := newTestScheduler(t, tt, Settings{
+		Targets: []Target{
+			{Endpoint: srv.URL + pproftest.PrefixHang, Types: []string{"heap"}},
+			{Endpoint: srv.URL, Types: []string{"goroutine"}},
+		},
+		Interval:      200 * time.Millisecond,
+		Timeout:       time.Minute,
+		MaxBodyBytes:  1 << 20,
+		MaxConcurrent: 1,
+	})
+	s.Start()
+	require.Eventually(t, func() bool {
+		m, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused")
+		if err != nil {
+			return false
+		}
+		dps := m.Data.(metricdata.Sum[int64]).DataPoints
+		r, _ := dps[0].Attributes.Value("reason")
+		return len(dps) == 1 && dps[0].Value >= 1 && r.AsString() == "concurrency_limit"
+	}, 20*time.Second, 20*time.Millisecond)
+	require.NoError(t, s.Shutdown(context.Background()))
+}
+
+func TestShutdownWithoutStart(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	s := newTestScheduler(t, tt, Settings{MaxConcurrent: 1})
+	require.NoError(t, s.Shutdown(context.Background()))
+}
+
+func TestParseRejects(t *testing.T) {
+	_, err := Parse([]byte{0xff, 0x01, 0x02})
+	require.Error(t, err)
+	_, err = Parse(nil)
+	require.Error(t, err, "an empty body has no sample types")
+}
+
+// FuzzParseAndConvert feeds arbitrary bytes through everything a scrape body goes through.
+func FuzzParseAndConvert(f *testing.F) {
+	for _, name := range []string{"cpu_1", "heap_1", "heap_2", "goroutine_2"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "golden", name+".pb"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, "heap")
+	}
+	f.Add([]byte{}, "cpu")
+	f.Fuzz(func(t *testing.T, data []byte, typ string) {
+		p, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if !IsProfileType(typ) {
+			typ = "heap"
+		}
+		cum := delta.CumulativeIndices(typ, p)
+		tr := delta.NewTracker()
+		tr.Next(p, cum)
+		d, _ := tr.Next(p, cum)
+		pd := pprofile.NewProfiles()
+		b := convert.NewBuilder(pd)
+		sp := pd.ResourceProfiles().AppendEmpty().ScopeProfiles().AppendEmpty()
+		b.Append(sp, convert.Input{Profile: p, Type: typ, Cumulative: cum, Delta: d})
+		if sp.Profiles().Len() > 0 {
+			var profiles []pprofile.Profile
+			for _, pr := range sp.Profiles().All() {
+				profiles = append(profiles, pr)
+			}
+			_, _ = convert.ToPprof(pd.Dictionary(), profiles)
+		}
+		s := &Scheduler{set: Settings{TopN: 3}}
+		_ = s.buildMetrics(newTargetState(Target{Types: []string{typ}}), []parsed{{typ: typ, p: p, cumulative: cum, delta: d}}, 1)
+		_ = pmetric.NewMetrics()
+	})
+}
