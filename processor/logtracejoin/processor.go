@@ -112,12 +112,14 @@ func newJoinState(set processor.Settings, cfg *Config) (*joinState, error) {
 			o.Observe(int64(s.joiner.Waiting()))
 			return nil
 		}); err != nil {
+			tb.Shutdown()
 			return nil, err
 		}
 		if err := tb.RegisterProcessorLogtracejoinIndexEntriesCallback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(int64(s.joiner.IndexEntries()))
 			return nil
 		}); err != nil {
+			tb.Shutdown()
 			return nil, err
 		}
 	}
@@ -168,14 +170,21 @@ func (s *joinState) Shutdown(ctx context.Context) error {
 	s.running = false
 	cancel, done := s.cancel, s.done
 	s.mu.Unlock()
+	var err error
 	if wasRunning {
 		cancel()
-		<-done
+		select {
+		case <-done:
+		case <-ctx.Done():
+			// the loop is stuck in a downstream send: give up waiting for
+			// it, but still hand the waiting logs over below
+			err = ctx.Err()
+		}
 		s.joiner.ReleaseAll(s.now())
 		s.emitReady(ctx)
 	}
 	s.telemetry.Shutdown()
-	return nil
+	return err
 }
 
 func (s *joinState) isRunning() bool {
@@ -482,9 +491,11 @@ func (p *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 func (s *joinState) releaseCtx() context.Context {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.runCtx != nil {
+	if s.running {
 		return s.runCtx
 	}
+	// before Start or after Shutdown (a call in flight): the run context
+	// is absent or cancelled, and downstream must still take the logs
 	return context.Background()
 }
 
