@@ -45,6 +45,8 @@ const (
 	// statusBytesPerEvent is the room allowed per event in a 200 response
 	// (a status and an error message) on top of maxErrorBodyBytes.
 	statusBytesPerEvent = 512
+	// maxRetryAfter caps the delay a Retry-After header can ask for.
+	maxRetryAfter = time.Hour
 	// logSampleTick: a repeated log line is written at most once per tick.
 	logSampleTick = 10 * time.Second
 )
@@ -345,11 +347,7 @@ func (e *eventsExporter) handleStatuses(ctx context.Context, resp *http.Response
 		e.telemetry.ExporterHoneycombeventsEventsSent.Add(ctx, int64(b.Len()))
 		return
 	default:
-		if strings.HasPrefix(resp.Header.Get("Content-Type"), contentTypeMsgpack) {
-			err = msgpack.Unmarshal(raw, &statuses)
-		} else {
-			err = json.Unmarshal(raw, &statuses)
-		}
+		statuses, err = decodeStatuses(raw, resp.Header.Get("Content-Type"))
 		if err != nil {
 			statuses = nil
 			e.sampled.Warn("Could not decode the per-event statuses; the batch's events will be retried", zap.Error(err))
@@ -402,6 +400,45 @@ func (e *eventsExporter) handleStatuses(ctx context.Context, resp *http.Response
 	}
 }
 
+// decodeStatuses parses the per-event status array of a 200 response, in
+// msgpack when the server says so and JSON otherwise.
+func decodeStatuses(raw []byte, contentType string) ([]eventStatus, error) {
+	var statuses []eventStatus
+	var err error
+	if strings.HasPrefix(contentType, contentTypeMsgpack) || strings.HasPrefix(contentType, "application/x-msgpack") {
+		// The msgpack decoder preallocates by declared length; a status
+		// takes at least 2 bytes, so a longer declared array is bogus.
+		if n, ok := msgpackArrayLen(raw); !ok || n > len(raw)/2 {
+			return nil, errors.New("msgpack status array: bad or oversized header")
+		}
+		err = msgpack.Unmarshal(raw, &statuses)
+	} else {
+		err = json.Unmarshal(raw, &statuses)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return statuses, nil
+}
+
+// msgpackArrayLen reads a msgpack array header.
+func msgpackArrayLen(b []byte) (int, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	switch c := b[0]; {
+	case c >= 0x90 && c <= 0x9f:
+		return int(c & 0x0f), true
+	case c == 0xdc && len(b) >= 3:
+		return int(b[1])<<8 | int(b[2]), true
+	case c == 0xdd && len(b) >= 5:
+		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), true
+	case c == 0xc0: // nil
+		return 0, true
+	}
+	return 0, false
+}
+
 // permanentCause names the likely cause of a whole-request 4xx.
 func permanentCause(code int) string {
 	switch code {
@@ -447,11 +484,14 @@ func retryAfter(v string) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
+		return min(max(time.Until(t), 0), maxRetryAfter), true
 	}
 	return 0, false
 }
