@@ -600,3 +600,57 @@ func TestNoTracesPipelineNeverHolds(t *testing.T) {
 		[]metricdata.DataPoint[int64]{sumPoint(1, "reason", "no_span")}, metricdatatest.IgnoreTimestamp())
 	require.NoError(t, lp.Shutdown(context.Background()))
 }
+
+func TestRemoveSourceFieldsThroughProcessor(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.RemoveSourceFields = true
+	h := newHarness(t, cfg, true)
+	ld := logWith(func(lr plog.LogRecord) {
+		lr.Attributes().PutStr("dd.trace_id", "5208512171318403364")
+		lr.Attributes().PutStr("dd.span_id", "7918400239128113537")
+		lr.Attributes().PutStr("user_id", "1234")
+	})
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
+	out := outRecords(h.logOut)
+	require.Len(t, out, 1)
+	assert.Equal(t, "000000000000000048485a3953bb6124", out[0].TraceID().String())
+	assert.Equal(t, "6de3cf1062997181", out[0].SpanID().String())
+	assert.Equal(t, map[string]any{"user_id": "1234"}, out[0].Attributes().AsRaw())
+}
+
+// TestZeroWaitJoinsButNeverHolds: with wait 0 a log whose span is indexed
+// is still joined; one whose span is not goes on at once.
+func TestZeroWaitJoinsButNeverHolds(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Join.Wait = 0
+	require.NoError(t, cfg.Validate())
+	h := newHarness(t, cfg, true)
+	ctx := context.Background()
+	require.NoError(t, h.traces.ConsumeTraces(ctx, serverSpans("known")))
+	require.NoError(t, h.logs.ConsumeLogs(ctx, logsWithRequestIDs("known", "unknown")))
+	out := outRecords(h.logOut)
+	require.Len(t, out, 2)
+	assert.Equal(t, traceIDFor("known"), out[0].TraceID())
+	assert.True(t, out[1].TraceID().IsEmpty())
+	metadatatest.AssertEqualProcessorLogtracejoinRecordsUnmatched(t, h.tel,
+		[]metricdata.DataPoint[int64]{sumPoint(1, "reason", "no_span")}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestRateLimited(t *testing.T) {
+	r := rateLimited{every: time.Hour}
+	var calls []int
+	for range 5 {
+		r.do(func(suppressed int) { calls = append(calls, suppressed) })
+	}
+	assert.Equal(t, []int{0}, calls, "one line per period")
+	r.last = r.last.Add(-2 * time.Hour)
+	r.do(func(suppressed int) { calls = append(calls, suppressed) })
+	assert.Equal(t, []int{0, 4}, calls, "the next line reports what was suppressed")
+}
+
+func TestTickFor(t *testing.T) {
+	assert.Equal(t, 500*time.Millisecond, tickFor(5*time.Second, 2*time.Minute))
+	assert.Equal(t, time.Second, tickFor(time.Minute, time.Hour))
+	assert.Equal(t, 5*time.Millisecond, tickFor(time.Millisecond, time.Minute))
+	assert.Equal(t, time.Second, tickFor(0, 2*time.Minute), "wait 0: the TTL decides")
+}
