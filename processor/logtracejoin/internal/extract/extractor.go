@@ -177,14 +177,20 @@ func removeKey(m pcommon.Map, c *candidate) {
 		return
 	}
 	path := strings.Split(c.key, ".")
+	maps := []pcommon.Map{m}
 	for _, p := range path[:len(path)-1] {
 		v, ok := m.Get(p)
 		if !ok || v.Type() != pcommon.ValueTypeMap {
 			return
 		}
 		m = v.Map()
+		maps = append(maps, m)
 	}
 	m.Remove(path[len(path)-1])
+	// remove the parents the removal left empty ({"trace":{}} → gone)
+	for i := len(maps) - 1; i > 0 && maps[i].Len() == 0; i-- {
+		maps[i-1].Remove(path[i-1])
+	}
 }
 
 func (f *found) removeUsed(m pcommon.Map, used uint32) {

@@ -150,7 +150,13 @@ func TestRemoveSourceFields(t *testing.T) {
 	require.NoError(t, body.FromRaw(map[string]any{"msg": "x", "trace": map[string]any{"id": tHex}, "span": map[string]any{"id": sHex}}))
 	ex.Extract(lr, &res)
 	require.Equal(t, SourceBody, res.Source)
-	assert.Equal(t, map[string]any{"msg": "x", "trace": map[string]any{}, "span": map[string]any{}}, lr.Body().Map().AsRaw())
+	assert.Equal(t, map[string]any{"msg": "x"}, lr.Body().Map().AsRaw(), "emptied parents go too")
+
+	lr = plog.NewLogRecord()
+	require.NoError(t, lr.Attributes().FromRaw(map[string]any{"dd": map[string]any{"trace_id": "5208512171318403364", "service": "shop"}}))
+	ex.Extract(lr, &res)
+	require.Equal(t, SourceAttribute, res.Source)
+	assert.Equal(t, map[string]any{"dd": map[string]any{"service": "shop"}}, lr.Attributes().AsRaw(), "a parent with other fields stays")
 
 	// invalid values are left in place
 	lr = plog.NewLogRecord()
