@@ -24,7 +24,9 @@ type aggSeries struct {
 	totalF     float64
 	// explicit-bucket histograms
 	bounds      []float64
-	histMembers map[uint64]histMember
+	bucketless  bool
+	histMembers map[uint64]uint32 // source series -> row in histRows
+	histRows    histArena
 	histTotal   histVal
 	// exponential histograms
 	expMembers map[uint64]*expMember
@@ -39,15 +41,6 @@ type numMember struct {
 	val   uint64 // int64 or float64 bits, per aggSeries.isDouble
 	seen  uint32
 	start uint32
-}
-
-type histMember struct {
-	ts      uint64
-	seen    uint32
-	start   uint32
-	count   uint64
-	sum     float64
-	buckets []uint64
 }
 
 type expMember struct {
@@ -83,8 +76,9 @@ func (a *aggSeries) expireMembers(cutoff uint32) int {
 			n++
 		}
 	}
-	for h, m := range a.histMembers {
-		if m.seen <= cutoff {
+	for h, r := range a.histMembers {
+		if seen, _ := a.histRows.meta(r); seen <= cutoff {
+			a.histRows.release(r)
 			delete(a.histMembers, h)
 			n++
 		}

@@ -5,6 +5,7 @@ package guard
 
 import (
 	"math"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -64,23 +65,97 @@ func (h *histVal) add(o, old *histVal) {
 	}
 }
 
-// decreasedFrom reports whether o has less in any count than the member's
-// last value (a reset).
-func (o *histVal) decreasedFrom(m *histMember) bool {
-	if o.count < m.count || len(o.buckets) != len(m.buckets) {
+// histArena stores the members of one merged histogram series as
+// fixed-size rows in small chunks, with no per-member allocation: row[0] is
+// the member's last timestamp, row[1] its last-seen tick (low 32 bits) and
+// folded start time (high 32 bits), row[2] the sum (float64 bits) and
+// row[3:] the bucket counts, or the count when the histograms have no
+// buckets. The member map only holds row numbers.
+type histArena struct {
+	rowLen       int
+	rowsPerChunk int // set by the first chunk: fills its allocation size class
+	chunks       [][]uint64
+	free         []uint32
+	next         uint32
+}
+
+const (
+	histChunkRows = 16
+	histRowHeader = 3
+)
+
+func (a *histArena) alloc() uint32 {
+	if n := len(a.free); n > 0 {
+		r := a.free[n-1]
+		a.free = a.free[:n-1]
+		return r
+	}
+	r := a.next
+	a.next++
+	if a.rowsPerChunk == 0 {
+		// slices.Grow rounds the capacity up to the allocator's size class:
+		// use all of it.
+		a.rowsPerChunk = cap(slices.Grow([]uint64(nil), histChunkRows*a.rowLen)) / a.rowLen
+	}
+	if int(r)/a.rowsPerChunk >= len(a.chunks) {
+		c := slices.Grow([]uint64(nil), a.rowsPerChunk*a.rowLen)
+		a.chunks = append(a.chunks, c[:a.rowsPerChunk*a.rowLen])
+	}
+	return r
+}
+
+func (a *histArena) row(r uint32) []uint64 {
+	c := a.chunks[int(r)/a.rowsPerChunk]
+	o := int(r) % a.rowsPerChunk * a.rowLen
+	return c[o : o+a.rowLen : o+a.rowLen]
+}
+
+func (a *histArena) release(r uint32) { a.free = append(a.free, r) }
+
+// meta returns the last-seen tick and folded start of row r.
+func (a *histArena) meta(r uint32) (seen, start uint32) {
+	m := a.row(r)[1]
+	return uint32(m), uint32(m >> 32)
+}
+
+// storeRow writes a member's metadata and value h into row.
+func storeRow(row []uint64, ts uint64, seen, start uint32, h *histVal) {
+	row[0] = ts
+	row[1] = uint64(seen) | uint64(start)<<32
+	row[2] = math.Float64bits(h.sum)
+	if len(h.buckets) == 0 {
+		row[3] = h.count
+		return
+	}
+	copy(row[histRowHeader:], h.buckets)
+}
+
+// loadRow reads a row's value back into h, reusing h's bucket slice.
+func loadRow(row []uint64, bucketless bool, h *histVal) {
+	h.sum = math.Float64frombits(row[2])
+	if bucketless {
+		h.buckets = h.buckets[:0]
+		h.count = row[3]
+		return
+	}
+	h.buckets = append(h.buckets[:0], row[histRowHeader:]...)
+	h.count = 0
+	for _, c := range h.buckets {
+		h.count += c
+	}
+}
+
+// decreased reports whether o has less in any count than prev (a reset).
+func (o *histVal) decreased(prev *histVal) bool {
+	if o.count < prev.count || len(o.buckets) != len(prev.buckets) {
 		return true
 	}
 	for i, c := range o.buckets {
-		if c < m.buckets[i] {
+		if c < prev.buckets[i] {
 			return true
 		}
 	}
 	return false
-}
-
-// addReplacing adds o to h in place of the member's previous value.
-func (h *histVal) addReplacing(o *histVal, m *histMember) {
-	h.add(o, &histVal{count: m.count, sum: m.sum, buckets: m.buckets})
 }
 
 func (h *histVal) writeTo(dp pmetric.HistogramDataPoint) {
@@ -109,17 +184,29 @@ func sameBounds(a []float64, b pcommon.Float64Slice) bool {
 	return true
 }
 
-// validHist reports whether the point's bucket counts fit its bounds.
+// validHist reports whether the point's bucket counts fit its bounds and
+// add up to its count.
 func validHist(dp pmetric.HistogramDataPoint) bool {
-	n := dp.BucketCounts().Len()
-	return n == 0 || n == dp.ExplicitBounds().Len()+1
+	bc := dp.BucketCounts()
+	n := bc.Len()
+	if n == 0 {
+		return true
+	}
+	if n != dp.ExplicitBounds().Len()+1 {
+		return false
+	}
+	var sum uint64
+	for i := 0; i < n; i++ {
+		sum += bc.At(i)
+	}
+	return sum == dp.Count()
 }
 
 func (e *Engine) mergeHistograms(ms *metricState, dps pmetric.HistogramDataPointSlice, cumulative bool, tick uint32) {
 	n := dps.Len()
 	outs := map[uint64]*batchOut{}
 	order := []uint64{}
-	var cur histVal
+	var cur, prev histVal
 	for i := 0; i < n; i++ {
 		d := &e.decisions[i]
 		if d.refused {
@@ -146,7 +233,9 @@ func (e *Engine) mergeHistograms(ms *metricState, dps pmetric.HistogramDataPoint
 					}
 					a = e.newAgg(ms, d.outHash, uint64(start))
 					a.bounds = dp.ExplicitBounds().AsRaw()
-					a.histMembers = map[uint64]histMember{}
+					a.bucketless = dp.BucketCounts().Len() == 0
+					a.histRows.rowLen = histRowHeader + max(dp.BucketCounts().Len(), 1)
+					a.histMembers = map[uint64]uint32{}
 				}
 				out.agg = a
 			} else {
@@ -155,7 +244,7 @@ func (e *Engine) mergeHistograms(ms *metricState, dps pmetric.HistogramDataPoint
 		}
 		var ok bool
 		if cumulative {
-			ok = sameBounds(out.agg.bounds, dp.ExplicitBounds())
+			ok = sameBounds(out.agg.bounds, dp.ExplicitBounds()) && (dp.BucketCounts().Len() == 0) == out.agg.bucketless
 		} else {
 			ok = sameBounds(out.bounds.AsRaw(), dp.ExplicitBounds())
 		}
@@ -165,36 +254,36 @@ func (e *Engine) mergeHistograms(ms *metricState, dps pmetric.HistogramDataPoint
 		}
 		if cumulative {
 			a := out.agg
-			mem, ok := a.histMembers[d.inHash]
+			r, ok := a.histMembers[d.inHash]
 			cur.set(dp)
-			switch {
-			case !ok:
+			start := foldStart(dp.StartTimestamp())
+			if !ok {
 				if e.total >= e.set.MaxSeriesTotal {
 					e.refuse(d)
 					continue
 				}
 				e.total++
-				mem = histMember{start: foldStart(dp.StartTimestamp())}
+				r = a.histRows.alloc()
+				a.histMembers[d.inHash] = r
 				a.histTotal.add(&cur, nil)
-			case uint64(dp.Timestamp()) < mem.ts:
-				mem.seen = tick
-				a.histMembers[d.inHash] = mem
-				e.markMerged(outs, &order, d, out, dp.StartTimestamp(), dp.Timestamp())
-				continue
-			case isReset(foldStart(dp.StartTimestamp()), mem.start) || cur.decreasedFrom(&mem):
-				a.histTotal.add(&cur, nil)
-				mem.start = foldStart(dp.StartTimestamp())
-			default:
-				a.histTotal.addReplacing(&cur, &mem)
-			}
-			mem.count, mem.sum = cur.count, cur.sum
-			if len(mem.buckets) == len(cur.buckets) {
-				copy(mem.buckets, cur.buckets)
 			} else {
-				mem.buckets = append([]uint64(nil), cur.buckets...)
+				row := a.histRows.row(r)
+				_, prevStart := a.histRows.meta(r)
+				if uint64(dp.Timestamp()) < row[0] {
+					// Older than what the member already reported: nothing new.
+					row[1] = uint64(tick) | uint64(prevStart)<<32
+					e.markMerged(outs, &order, d, out, dp.StartTimestamp(), dp.Timestamp())
+					continue
+				}
+				loadRow(row, a.bucketless, &prev)
+				if isReset(start, prevStart) || cur.decreased(&prev) {
+					// The member restarted: its previous value stays in the total.
+					a.histTotal.add(&cur, nil)
+				} else {
+					a.histTotal.add(&cur, &prev)
+				}
 			}
-			mem.ts, mem.seen = uint64(dp.Timestamp()), tick
-			a.histMembers[d.inHash] = mem
+			storeRow(a.histRows.row(r), uint64(dp.Timestamp()), tick, start, &cur)
 		} else {
 			cur.set(dp)
 			out.hist.add(&cur, nil)
