@@ -155,8 +155,10 @@ func (e *eventsExporter) getWorker() *worker {
 func (e *eventsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	w := e.getWorker()
 	defer e.workers.Put(w)
+	out := &pushOutcome{items: td.SpanCount()}
+	e.sendFull(ctx, w, out, noGroups)
 	w.mapper.Traces(td)
-	out := e.sendAll(ctx, w, td.SpanCount(), nil)
+	e.sendAll(ctx, w, out, nil)
 	return out.err(func(err error, keep events.ItemSet) error {
 		return consumererror.NewTraces(err, events.SubsetTraces(td, keep))
 	})
@@ -165,8 +167,10 @@ func (e *eventsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error
 func (e *eventsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	w := e.getWorker()
 	defer e.workers.Put(w)
+	out := &pushOutcome{items: ld.LogRecordCount()}
+	e.sendFull(ctx, w, out, noGroups)
 	w.mapper.Logs(ld)
-	out := e.sendAll(ctx, w, ld.LogRecordCount(), nil)
+	e.sendAll(ctx, w, out, nil)
 	return out.err(func(err error, keep events.ItemSet) error {
 		return consumererror.NewLogs(err, events.SubsetLogs(ld, keep))
 	})
@@ -175,12 +179,18 @@ func (e *eventsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 func (e *eventsExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
 	w := e.getWorker()
 	defer e.workers.Put(w)
+	out := &pushOutcome{items: md.DataPointCount()}
+	// A metric group's data points are all known once its event is
+	// encoded: groups are emitted after their resource is fully read.
+	e.sendFull(ctx, w, out, func() [][]int32 { return w.mapper.Groups })
 	w.mapper.Metrics(md)
-	out := e.sendAll(ctx, w, md.DataPointCount(), w.mapper.Groups)
+	e.sendAll(ctx, w, out, w.mapper.Groups)
 	return out.err(func(err error, keep events.ItemSet) error {
 		return consumererror.NewMetrics(err, events.SubsetMetrics(md, keep))
 	})
 }
+
+func noGroups() [][]int32 { return nil }
 
 // pushOutcome gathers what happened to the batches of one push.
 type pushOutcome struct {
@@ -226,14 +236,23 @@ func (o *pushOutcome) err(partial func(error, events.ItemSet) error) error {
 	return nil
 }
 
-func (e *eventsExporter) sendAll(ctx context.Context, w *worker, items int, groups [][]int32) *pushOutcome {
-	out := &pushOutcome{items: items}
-	batches := w.mapper.B.Finish()
-	e.recordBatcherStats(ctx, &w.mapper.B.Stats)
-	for _, b := range batches {
+// sendAll sends the batches that are still open after mapping and records
+// the batcher's counters. Batches that filled up during mapping were sent by
+// sendFull already.
+func (e *eventsExporter) sendAll(ctx context.Context, w *worker, out *pushOutcome, groups [][]int32) *pushOutcome {
+	for _, b := range w.mapper.B.Finish() {
 		e.sendBatch(ctx, w, b, groups, out)
 	}
+	e.recordBatcherStats(ctx, &w.mapper.B.Stats)
+	w.mapper.B.OnFull = nil
 	return out
+}
+
+// sendFull makes the batcher send each batch as soon as it is full.
+func (e *eventsExporter) sendFull(ctx context.Context, w *worker, out *pushOutcome, groups func() [][]int32) {
+	w.mapper.B.OnFull = func(b *events.Batch) {
+		e.sendBatch(ctx, w, b, groups(), out)
+	}
 }
 
 var (
@@ -269,7 +288,10 @@ func (e *eventsExporter) sendBatch(ctx context.Context, w *worker, b *events.Bat
 		for i := range b.Items {
 			out.markRetry(b, i, groups)
 		}
-		out.retryErr = err
+		// A throttle error carries the server's delay: keep it over others.
+		if out.retryErr == nil || reason == reasonThrottled {
+			out.retryErr = err
+		}
 		e.telemetry.ExporterHoneycombeventsEventsRetried.Add(ctx, int64(b.Len()), reasonOpt(reason))
 	}
 

@@ -84,8 +84,12 @@ type Batcher struct {
 	free    []*Batch
 	last    *Batch
 	scratch []byte
-	trimBuf []Field
 	Stats   Stats
+	// OnFull, when set, receives each batch closed because it reached
+	// max_batch_bytes, as soon as it is closed; the batch is reused once
+	// OnFull returns. This bounds a request's memory to one open batch per
+	// dataset. Without OnFull, full batches wait for Finish.
+	OnFull func(*Batch)
 }
 
 // NewBatcher returns a batcher for the given format and limits.
@@ -201,6 +205,11 @@ func (b *Batcher) Add(dataset string, ev *Event, item int32) bool {
 		bt.Body = bt.Body[:start]
 		delete(b.open, dataset)
 		b.close(bt)
+		if b.OnFull != nil {
+			b.done = b.done[:len(b.done)-1]
+			b.OnFull(bt)
+			b.release(bt)
+		}
 		bt = b.newBatch(dataset)
 		b.open[dataset] = bt
 		b.last = bt

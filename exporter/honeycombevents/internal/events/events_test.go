@@ -372,3 +372,25 @@ func TestLogTimestampFallsBackToObserved(t *testing.T) {
 	assert.Equal(t, t0.Format(time.RFC3339Nano), evs[0].Time)
 	assert.EqualValues(t, 42, evs[0].Data["body"])
 }
+
+func TestOnFullSendsBatchesEarlyAndReusesThem(t *testing.T) {
+	limits := Limits{MaxBatchBytes: 4096, MaxEventBytes: 2048, MaxFields: 100}
+	b := NewBatcher(FormatJSON, limits)
+	var early []goldenEvent
+	b.OnFull = func(bt *Batch) {
+		assert.LessOrEqual(t, len(bt.Body), limits.MaxBatchBytes)
+		early = append(early, decodeBatches(t, FormatJSON, []*Batch{bt})...)
+	}
+	td := ptrace.NewTraces()
+	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+	for i := range 50 {
+		s := spans.AppendEmpty()
+		s.SetName(strings.Repeat("n", 10) + string(rune('a'+i%26)))
+		s.Attributes().PutStr("payload", strings.Repeat("p", 300))
+	}
+	NewMapper(goldenCfg, b).Traces(td)
+	rest := b.Finish()
+	require.Len(t, rest, 1, "only the last, still open batch is left for Finish")
+	assert.Equal(t, 50, len(early)+rest[0].Len())
+	assert.Greater(t, len(b.free), 0, "full batches went back to the free list")
+}
