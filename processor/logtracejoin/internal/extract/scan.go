@@ -37,7 +37,7 @@ var valueEnd = func() (t [256]bool) {
 	return t
 }()
 
-// ScanText finds `key=value`, `key="value"`, `key: value` and JSON
+// scanText finds `key=value`, `key="value"`, `key: value` and JSON
 // `"key":"value"` / `"key":123` pairs for configured keys in a plain-text or
 // JSON-text string. It visits every ':' and '=' once (found with
 // strings.IndexByte), looks back at most maxKeyLen bytes for the key and
