@@ -66,6 +66,8 @@ func TestLoadConfigFull(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, configopaque.String("value"), v)
 	assert.Equal(t, 50, int(cfg.QueueConfig.Get().QueueSize))
+	require.NotNil(t, cfg.QueueConfig.Get().StorageID)
+	assert.Equal(t, "file_storage/honeycomb", cfg.QueueConfig.Get().StorageID.String(), "persistent queue via file_storage")
 	assert.Equal(t, 60*time.Second, cfg.RetryConfig.MaxElapsedTime)
 	// The batch URL keeps the endpoint's host and drops the trailing slash.
 	e, err := newEventsExporter(cfg, exportertestSettings())
