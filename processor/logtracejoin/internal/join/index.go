@@ -104,16 +104,18 @@ func (x *index) expire(now int64) int {
 }
 
 // upsert indexes the key's span context. An existing entry is replaced only
-// by a span of higher rank (the request's entry span). It returns whether a
-// new entry was added and how many entries were evicted for size.
-func (x *index) upsert(h uint64, sc SpanContext, rank Rank, now int64) (added bool, sizeEvicted int) {
+// by a span of higher rank (the request's entry span). It returns the
+// context and rank the key now has, whether a new entry was added and how
+// many entries were evicted for size.
+func (x *index) upsert(h uint64, sc SpanContext, rank Rank, now int64) (SpanContext, Rank, bool, int) {
 	if seq, ok := x.bySeq[h]; ok {
 		s := &x.ring[x.pos(seq)]
 		if rank > s.rank {
 			s.traceID, s.spanID, s.flags, s.rank = sc.TraceID, sc.SpanID, sc.Flags, rank
 		}
-		return false, 0
+		return SpanContext{TraceID: s.traceID, SpanID: s.spanID, Flags: s.flags}, s.rank, false, 0
 	}
+	sizeEvicted := 0
 	if x.n == len(x.ring) {
 		if len(x.ring) < x.max {
 			x.grow()
@@ -126,7 +128,7 @@ func (x *index) upsert(h uint64, sc SpanContext, rank Rank, now int64) (added bo
 	x.n++
 	x.ring[x.pos(seq)] = indexSlot{hash: h, inserted: now, traceID: sc.TraceID, spanID: sc.SpanID, flags: sc.Flags, rank: rank}
 	x.bySeq[h] = seq
-	return true, sizeEvicted
+	return sc, rank, true, sizeEvicted
 }
 
 func (x *index) lookup(h uint64, now int64) (SpanContext, Rank, bool) {

@@ -143,17 +143,16 @@ func (j *Joiner) IndexSpans(spans []Span, now time.Time) (added int, ev Eviction
 	defer j.mu.Unlock()
 	ev.TTL = j.idx.expire(ns)
 	for i := range spans {
-		a, se := j.idx.upsert(spans[i].Hash, spans[i].Context, spans[i].Rank, ns)
+		sc, rank, a, se := j.idx.upsert(spans[i].Hash, spans[i].Context, spans[i].Rank, ns)
 		if a {
 			added++
 		}
 		ev.Size += se
-		if spans[i].Rank != RankEntry {
+		if rank != RankEntry {
 			continue
 		}
 		if chain, ok := j.byKey[spans[i].Hash]; ok {
 			delete(j.byKey, spans[i].Hash)
-			sc, _, _ := j.idx.lookup(spans[i].Hash, ns)
 			for h := chain.head; h != nil; {
 				next := h.keyNext
 				j.unlinkFIFO(h)
