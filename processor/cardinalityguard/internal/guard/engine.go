@@ -560,6 +560,18 @@ func (e *Engine) sweep(tick uint32) {
 					}
 				}
 				if ls.limited && ls.lastExcess <= cutoff {
+					if ok, suppressed := e.limitLog.allow(e.now()); ok {
+						fields := []zap.Field{
+							zap.String("metric", ms.name),
+							zap.String("label", k),
+							zap.Uint64("estimated_distinct_values", ls.sketch.Estimate()),
+							zap.Duration("quiet_for", e.set.Window),
+						}
+						if suppressed > 0 {
+							fields = append(fields, zap.Int("similar_lines_suppressed", suppressed))
+						}
+						e.log.Info("Label key limit lifted", fields...)
+					}
 					ls.limited = false
 					ls.sketch = nil
 					e.limitedKeys--

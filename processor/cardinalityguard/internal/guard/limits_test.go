@@ -226,7 +226,8 @@ func TestWindowExpiry(t *testing.T) {
 
 func TestFirstLimitLogsOnce(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	e := newTestEngine(newClock(), func(s *Settings) { s.Logger = zap.New(core) })
+	clock := newClock()
+	e := newTestEngine(clock, func(s *Settings) { s.Logger = zap.New(core) })
 	var pts []pt
 	for i := 0; i < 50; i++ {
 		pts = append(pts, delta(i, 1))
@@ -239,9 +240,16 @@ func TestFirstLimitLogsOnce(t *testing.T) {
 	assert.Equal(t, "user_id", f["label"])
 	assert.Equal(t, "drop_label", f["action"])
 	assert.Equal(t, uint64(4), f["estimated_distinct_values"]) // limit 3, the 4th value triggers it
-	// The sketch keeps counting the values refused after the limit.
+	// The sketch keeps counting the values refused after the limit, and the
+	// lift reports it.
 	est := e.EstimatedValues("operation_error", "user_id")
 	assert.InDelta(t, 50, float64(est), 3)
+	clock.Advance(2 * time.Hour)
+	e.Process(newBatch("shop").sum("operation_error", false, true, delta(1, 1)).md)
+	require.Equal(t, 2, logs.Len())
+	lift := logs.All()[1]
+	assert.Equal(t, "Label key limit lifted", lift.Message)
+	assert.InDelta(t, 50, float64(lift.ContextMap()["estimated_distinct_values"].(uint64)), 3)
 }
 
 // A flood of 1,000,000 distinct values of one label leaves tracked state
