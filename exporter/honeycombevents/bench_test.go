@@ -147,7 +147,7 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 	url, stop := startSinkProcess(b)
 	defer stop()
 
-	var oursRate, theirsRate, oursDelivered, theirsDelivered, theirsOverflow float64
+	var oursRate, theirsRate, oursDelivered, theirsDelivered, theirsOverflow, oursDelRate, theirsDelRate float64
 	b.ResetTimer()
 	for range b.N {
 		before := sinkStats(b, url)
@@ -211,6 +211,8 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 		oursDelivered += 100 * float64(oursN) / benchEvents
 		theirsDelivered += 100 * float64(theirsN) / benchEvents
 		theirsOverflow += float64(overflow.Load())
+		oursDelRate += float64(oursN) / oursCPU.Seconds()
+		theirsDelRate += float64(theirsN) / theirsCPU.Seconds()
 	}
 	n := float64(b.N)
 	b.ReportMetric(oursRate/n, "ours_events/cpu_s")
@@ -219,6 +221,8 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 	b.ReportMetric(oursDelivered/n, "ours_delivered_%")
 	b.ReportMetric(theirsDelivered/n, "libhoney_delivered_%")
 	b.ReportMetric(theirsOverflow/n, "libhoney_queue_overflows")
+	b.ReportMetric(oursDelRate/n, "ours_delivered/cpu_s")
+	b.ReportMetric(theirsDelRate/n, "libhoney_delivered/cpu_s")
 }
 
 // BenchmarkEncodeSpans measures mapping, encoding and batching of 1000
