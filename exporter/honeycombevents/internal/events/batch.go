@@ -84,6 +84,7 @@ type Batcher struct {
 	free    []*Batch
 	last    *Batch
 	scratch []byte
+	order   []int
 	Stats   Stats
 	// OnFull, when set, receives each batch closed because it reached
 	// max_batch_bytes, as soon as it is closed; the batch is reused once
@@ -247,45 +248,67 @@ func (b *Batcher) dropFields(ev *Event) bool {
 
 // trimToSize truncates the largest strings (down to truncateFloor), then
 // drops the largest non-fixed fields, until the encoded event fits
-// max_event_bytes. The encoded event is left in b.scratch.
+// max_event_bytes. Each round plans all cuts from one encoding, so the
+// work stays linear in the event's size; a few rounds absorb escaping
+// overhead the plan underestimated. The encoded event is left in b.scratch.
 func (b *Batcher) trimToSize(ev *Event) bool {
-	for range len(ev.Fields) + 64 {
+	for range 8 {
 		b.scratch = AppendEvent(b.scratch[:0], b.format, ev)
 		excess := len(b.scratch) - b.limits.MaxEventBytes
 		if excess <= 0 {
 			return true
 		}
-		idx := -1
+		// Escaping can make a string's encoding longer than its bytes.
+		excess += excess/8 + 16
+
+		idx := b.order[:0]
 		for i := range ev.Fields {
+			if f := &ev.Fields[i]; f.Kind == KindString && !f.Fixed && len(f.Str) > truncateFloor {
+				idx = append(idx, i)
+			}
+		}
+		slices.SortFunc(idx, func(x, y int) int { return len(ev.Fields[y].Str) - len(ev.Fields[x].Str) })
+		for _, i := range idx {
+			if excess <= 0 {
+				break
+			}
 			f := &ev.Fields[i]
-			if f.Kind == KindString && !f.Fixed && len(f.Str) > truncateFloor && (idx < 0 || len(f.Str) > len(ev.Fields[idx].Str)) {
-				idx = i
+			cut := min(len(f.Str)-truncateFloor, excess)
+			f.Str = truncateUTF8(f.Str, len(f.Str)-cut)
+			excess -= cut
+		}
+		if excess > 0 {
+			idx = idx[:0]
+			for i := range ev.Fields {
+				if !ev.Fields[i].Fixed {
+					idx = append(idx, i)
+				}
 			}
-		}
-		if idx >= 0 {
-			f := &ev.Fields[idx]
-			// Escaping can make the encoded string longer than its bytes,
-			// so cut a little more than the excess.
-			f.Str = truncateUTF8(f.Str, max(len(f.Str)-excess-excess/8-16, truncateFloor))
-			continue
-		}
-		idx = -1
-		size := 0
-		for i := range ev.Fields {
-			f := &ev.Fields[i]
-			if f.Fixed {
-				continue
+			size := func(i int) int { return len(ev.Fields[i].Key) + len(ev.Fields[i].Str) + 24 }
+			slices.SortFunc(idx, func(x, y int) int { return size(y) - size(x) })
+			drop := map[int]bool{}
+			for _, i := range idx {
+				if excess <= 0 {
+					break
+				}
+				drop[i] = true
+				excess -= size(i)
 			}
-			if s := len(f.Key) + len(f.Str); idx < 0 || s > size {
-				idx, size = i, s
+			if len(drop) == 0 {
+				return false
 			}
+			out := ev.Fields[:0]
+			for i := range ev.Fields {
+				if !drop[i] {
+					out = append(out, ev.Fields[i])
+				}
+			}
+			ev.Fields = out
 		}
-		if idx < 0 {
-			return false
-		}
-		ev.Fields = append(ev.Fields[:idx], ev.Fields[idx+1:]...)
+		b.order = idx
 	}
-	return false
+	b.scratch = AppendEvent(b.scratch[:0], b.format, ev)
+	return len(b.scratch) <= b.limits.MaxEventBytes
 }
 
 // Finish closes every open batch and returns all batches, in the order

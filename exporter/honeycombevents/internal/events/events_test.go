@@ -5,6 +5,7 @@ package events
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -396,4 +397,22 @@ func TestOnFullSendsBatchesEarlyAndReusesThem(t *testing.T) {
 	assert.Equal(t, 50, len(early)+rest[0].Len())
 	assert.Greater(t, len(early), 20)
 	assert.LessOrEqual(t, len(seen), 2, "full batches are reused, not accumulated")
+}
+
+func TestTrimmingManyLargeStringsIsLinear(t *testing.T) {
+	// 2,000 strings of 1,000 bytes (2 MB) into 1 MB: one planning round
+	// cuts them all, instead of re-encoding once per string.
+	limits := Limits{MaxBatchBytes: 5_000_000, MaxEventBytes: 1_000_000, MaxFields: 2000}
+	b := NewBatcher(FormatJSON, limits)
+	ev := Event{SampleRate: 1, Fields: []Field{strField("name", "n", true)}}
+	for i := range 1999 {
+		ev.Fields = append(ev.Fields, strField(fmt.Sprintf("f%04d", i), strings.Repeat("x", 1000), false))
+	}
+	require.True(t, b.Add("d", &ev, 0))
+	batches := b.Finish()
+	require.Len(t, batches, 1)
+	assert.LessOrEqual(t, len(batches[0].Body), limits.MaxEventBytes+2)
+	assert.Equal(t, 1, b.Stats.Trimmed[ReasonEventTooLarge])
+	evs := decodeBatches(t, FormatJSON, batches)
+	assert.Len(t, evs[0].Data, 2000, "truncation sufficed: no field dropped")
 }
