@@ -6,6 +6,7 @@ package cardinalityguard
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -169,4 +170,27 @@ func TestShutdownWithoutStart(t *testing.T) {
 	p, err := NewFactory().CreateMetrics(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), createDefaultConfig(), consumertest.NewNop())
 	require.NoError(t, err)
 	assert.NoError(t, p.Shutdown(context.Background()))
+}
+
+func TestProcessorConcurrentConsumers(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	sink := new(consumertest.MetricsSink)
+	p := newTestProcessor(t, tel, createDefaultConfig().(*Config), sink, nil)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 5 {
+				assert.NoError(t, p.ConsumeMetrics(context.Background(), operationErrors(300, g*10+round)))
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, sink.AllMetrics(), 20)
+	// Whatever the interleaving, user_id ends up limited and the last batches
+	// carry only the merged series.
+	last := sink.AllMetrics()[19]
+	assert.LessOrEqual(t, last.DataPointCount(), 101)
 }

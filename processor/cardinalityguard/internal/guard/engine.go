@@ -326,7 +326,6 @@ func (e *Engine) countChange(d *decision) {
 	}
 }
 
-func (e *Engine) hashKV(k string, v pcommon.Value) uint64 { return hashAttr(k, v) }
 
 func (e *Engine) hashKStr(k, v string) uint64 {
 	return mixKV(xxhash.Sum64String(k), xxhash.Sum64String(v))

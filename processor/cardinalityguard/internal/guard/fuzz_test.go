@@ -208,7 +208,7 @@ func FuzzPoints(f *testing.F) {
 func isMerged(e *Engine, res pcommon.Map, m pmetric.Metric, attrs pcommon.Map) bool {
 	var h uint64
 	for k, v := range attrs.All() {
-		h += e.hashKV(k, v)
+		h += hashAttr(k, v)
 	}
 	ms := e.scope(res).metrics[metricKey{name: m.Name(), typ: m.Type(), temp: temporalityOf(m)}]
 	if ms == nil {

@@ -307,3 +307,25 @@ func itoa(i int) string {
 	}
 	return string(b[n:])
 }
+
+// Known series skip the per-label checks between full checks; the values of
+// a series that stays active must still never be forgotten.
+func TestActiveSeriesKeepTheirValues(t *testing.T) {
+	clock := newClock()
+	e := newTestEngine(clock, func(s *Settings) {
+		s.Window = 10 * time.Minute
+		s.Default.MaxValuesPerLabel = 2
+	})
+	for range 30 {
+		b := newBatch("shop").sum("m", false, true, delta(1, 1), delta(2, 1))
+		st := e.Process(b.md)
+		require.Equal(t, int64(0), st.LabelDropped[ReasonValueLimit])
+		require.Len(t, intValues(t, b.md, "m"), 2)
+		clock.Advance(time.Minute)
+	}
+	// u1 and u2 still hold both slots: a third value limits the key.
+	b := newBatch("shop").sum("m", false, true, delta(3, 1))
+	st := e.Process(b.md)
+	assert.Equal(t, int64(1), st.LabelDropped[ReasonValueLimit])
+	assert.Equal(t, 1, e.LabelKeysLimited())
+}
