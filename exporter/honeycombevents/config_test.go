@@ -114,3 +114,11 @@ func TestValidateCases(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConfigGatewayShape(t *testing.T) {
+	cfg := loadConfig(t, "gateway")
+	require.NoError(t, confmap.Validate(cfg))
+	require.True(t, cfg.QueueConfig.HasValue())
+	assert.Equal(t, "file_storage/queue", cfg.QueueConfig.Get().StorageID.String())
+	assert.Equal(t, 10*time.Minute, cfg.RetryConfig.MaxElapsedTime)
+}
