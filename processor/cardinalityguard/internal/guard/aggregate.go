@@ -96,16 +96,17 @@ func (a *aggSeries) expireMembers(cutoff uint32) int {
 // batchOut collects the points of one output series within one metric of
 // one Process call.
 type batchOut struct {
-	tmpl      int // index of the first contributing point
-	start, ts uint64
-	agg       *aggSeries
-	isDouble  bool
-	sumI      int64
-	sumF      float64
-	lastTS    uint64 // gauge last
-	hist      histVal
-	bounds    pcommon.Float64Slice
-	exp       expVal
+	tmpl       int // index of the first contributing point
+	start, ts  uint64
+	agg        *aggSeries
+	isDouble   bool
+	sumI       int64
+	sumF       float64
+	lastTS     uint64 // gauge last
+	hist       histVal
+	bounds     pcommon.Float64Slice
+	bucketless bool
+	exp        expVal
 }
 
 func minStart(a, b uint64) uint64 {

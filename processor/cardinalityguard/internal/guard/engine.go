@@ -205,12 +205,12 @@ func (e *Engine) Process(md pmetric.Metrics) Stats {
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
-		sc := e.scope(rm.Resource().Attributes())
+		sc := scopeRef{key: e.scopeKey(rm.Resource().Attributes())}
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
 			ms.RemoveIf(func(m pmetric.Metric) bool {
-				return e.processMetric(sc, m, tick)
+				return e.processMetric(&sc, m, tick)
 			})
 		}
 	}
@@ -219,20 +219,34 @@ func (e *Engine) Process(md pmetric.Metrics) Stats {
 	return e.stats
 }
 
-func (e *Engine) scope(res pcommon.Map) *scopeState {
-	var key uint64
-	if len(e.set.ScopeAttributes) > 0 {
-		e.digest.Reset()
-		for _, k := range e.set.ScopeAttributes {
-			if v, ok := res.Get(k); ok {
-				_, _ = e.digest.WriteString("\x01")
-				_, _ = e.digest.WriteString(v.AsString())
-			} else {
-				_, _ = e.digest.WriteString("\x00")
-			}
-		}
-		key = e.digest.Sum64()
+// scopeRef is a scope key and, once looked up or created, its state. A
+// scope's state is created only with its first metric, so resource
+// attribute values refused by max_series_total leave nothing behind.
+type scopeRef struct {
+	key   uint64
+	state *scopeState
+}
+
+func (e *Engine) scopeKey(res pcommon.Map) uint64 {
+	if len(e.set.ScopeAttributes) == 0 {
+		return 0
 	}
+	e.digest.Reset()
+	for _, k := range e.set.ScopeAttributes {
+		if v, ok := res.Get(k); ok {
+			_, _ = e.digest.WriteString("\x01")
+			_, _ = e.digest.WriteString(v.AsString())
+		} else {
+			_, _ = e.digest.WriteString("\x00")
+		}
+	}
+	return e.digest.Sum64()
+}
+
+// scope returns the state of the scope with the given resource attributes,
+// creating it; for tests.
+func (e *Engine) scope(res pcommon.Map) *scopeState {
+	key := e.scopeKey(res)
 	sc := e.scopes[key]
 	if sc == nil {
 		sc = &scopeState{metrics: map[metricKey]*metricState{}}
@@ -255,16 +269,25 @@ func temporalityOf(m pmetric.Metric) pmetric.AggregationTemporality {
 
 // metric returns the state of m in sc, or nil when max_series_total leaves
 // no room for a new metric.
-func (e *Engine) metric(sc *scopeState, m pmetric.Metric) *metricState {
+func (e *Engine) metric(ref *scopeRef, m pmetric.Metric) *metricState {
 	key := metricKey{name: m.Name(), typ: m.Type(), temp: temporalityOf(m)}
-	ms := sc.metrics[key]
-	if ms != nil {
-		return ms
+	if ref.state == nil {
+		ref.state = e.scopes[ref.key]
+	}
+	if ref.state != nil {
+		if ms := ref.state.metrics[key]; ms != nil {
+			return ms
+		}
 	}
 	if e.total >= e.set.MaxSeriesTotal {
 		return nil
 	}
-	ms = &metricState{
+	if ref.state == nil {
+		ref.state = &scopeState{metrics: map[metricKey]*metricState{}}
+		e.scopes[ref.key] = ref.state
+	}
+	sc := ref.state
+	ms := &metricState{
 		name:     key.name,
 		lim:      e.set.limitsFor(key.name),
 		labels:   map[string]*labelState{},
@@ -278,7 +301,7 @@ func (e *Engine) metric(sc *scopeState, m pmetric.Metric) *metricState {
 
 // processMetric handles one metric; it returns true when the metric is left
 // with no points and must be removed.
-func (e *Engine) processMetric(sc *scopeState, m pmetric.Metric, tick uint32) bool {
+func (e *Engine) processMetric(sc *scopeRef, m pmetric.Metric, tick uint32) bool {
 	n := pointCount(m)
 	if n == 0 {
 		return false
@@ -325,7 +348,6 @@ func (e *Engine) countChange(d *decision) {
 		}
 	}
 }
-
 
 func (e *Engine) hashKStr(k, v string) uint64 {
 	return mixKV(xxhash.Sum64String(k), xxhash.Sum64String(v))

@@ -240,13 +240,14 @@ func (e *Engine) mergeHistograms(ms *metricState, dps pmetric.HistogramDataPoint
 				out.agg = a
 			} else {
 				out.bounds = dp.ExplicitBounds()
+				out.bucketless = dp.BucketCounts().Len() == 0
 			}
 		}
 		var ok bool
 		if cumulative {
 			ok = sameBounds(out.agg.bounds, dp.ExplicitBounds()) && (dp.BucketCounts().Len() == 0) == out.agg.bucketless
 		} else {
-			ok = sameBounds(out.bounds.AsRaw(), dp.ExplicitBounds())
+			ok = sameBounds(out.bounds.AsRaw(), dp.ExplicitBounds()) && (dp.BucketCounts().Len() == 0) == out.bucketless
 		}
 		if !ok {
 			e.unmergeable(d, ReasonBoundsMismatch)

@@ -136,6 +136,12 @@ func TestMaxSeriesTotal(t *testing.T) {
 	st = e.Process(b.md)
 	assert.Equal(t, int64(1), st.Refused[ReasonTotalLimit])
 	assert.Equal(t, 0, b.ms.Len(), "the refused metric is removed")
+	// New scopes leave no state behind either.
+	for i := range 1000 {
+		e.Process(newBatch("svc-"+itoa(i)).sum("requests", false, true, delta(1, 1)).md)
+	}
+	assert.Len(t, e.scopes, 1)
+	assert.Equal(t, 3, e.SeriesTracked())
 }
 
 func TestAlwaysDropAndProtected(t *testing.T) {
