@@ -81,6 +81,13 @@ func NewMapper(cfg Config, b *Batcher) *Mapper {
 // Reset prepares the mapper and its batcher for a new request.
 func (m *Mapper) Reset() {
 	m.B.Reset()
+	// Drop the previous request's strings so a pooled mapper does not keep
+	// that request's pdata alive.
+	clear(m.ev.Fields[:cap(m.ev.Fields)])
+	clear(m.res[:cap(m.res)])
+	clear(m.base[:cap(m.base)])
+	m.ev.Fields, m.res, m.base = m.ev.Fields[:0], m.res[:0], m.base[:0]
+	m.dataset = ""
 	for i := range m.Groups {
 		m.Groups[i] = m.Groups[i][:0]
 	}

@@ -109,9 +109,6 @@ func SubsetLogs(ld plog.Logs, keep ItemSet) plog.Logs {
 	return out
 }
 
-// DataPointCount counts the data points of md in the order Metrics indexes them.
-func DataPointCount(md pmetric.Metrics) int { return md.DataPointCount() }
-
 // SubsetMetrics copies the data points of md whose global index is in keep,
 // each under a copy of its resource, scope and metric.
 func SubsetMetrics(md pmetric.Metrics, keep ItemSet) pmetric.Metrics {
