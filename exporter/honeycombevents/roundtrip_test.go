@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/config/configcompression"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 )
@@ -57,6 +58,14 @@ func TestRoundTripThroughLibhoneyReceiver(t *testing.T) {
 				c.ClientConfig.Compression = tc.comp
 			})
 			td := comparisonTraces()
+			first := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+			se := first.Events().AppendEmpty()
+			se.SetName("exception")
+			se.SetTimestamp(first.StartTimestamp())
+			se.Attributes().PutStr("exception.message", "card declined")
+			link := first.Links().AppendEmpty()
+			link.SetTraceID(pcommon.TraceID{9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9})
+			link.SetSpanID(pcommon.SpanID{8, 8, 8, 8, 8, 8, 8, 8})
 			var pushErr error
 			require.Eventually(t, func() bool { // the receiver's listener starts asynchronously
 				pushErr = env.exp.pushTraces(context.Background(), td)
@@ -71,6 +80,14 @@ func TestRoundTripThroughLibhoneyReceiver(t *testing.T) {
 				}
 			}
 			require.Len(t, have, len(want))
+			gotFirst := have[first.SpanID().String()]
+			require.Equal(t, 1, gotFirst.Events().Len(), "span event attached to its span")
+			assert.Equal(t, "exception", gotFirst.Events().At(0).Name())
+			msg, _ := gotFirst.Events().At(0).Attributes().Get("exception.message")
+			assert.Equal(t, "card declined", msg.Str())
+			require.Equal(t, 1, gotFirst.Links().Len(), "link attached to its span")
+			assert.Equal(t, link.TraceID(), gotFirst.Links().At(0).TraceID())
+			assert.Equal(t, link.SpanID(), gotFirst.Links().At(0).SpanID())
 			for id, w := range want {
 				g, ok := have[id]
 				require.True(t, ok, "span %s did not come back", id)
