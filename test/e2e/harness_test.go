@@ -318,3 +318,38 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 	}
 	t.Fatalf("%s: not reached within %v; last: %s", what, timeout, last)
 }
+
+func readFileString(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	return string(b), err
+}
+
+// backgroundTool is a program running in the background, bounded by ctx.
+type backgroundTool struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startTool(ctx context.Context, name string, args ...string) *backgroundTool {
+	cmd := exec.CommandContext(ctx, name, args...)
+	b := &backgroundTool{cmd: cmd, done: make(chan error, 1)}
+	if err := cmd.Start(); err != nil {
+		b.done <- err
+		return b
+	}
+	go func() { b.done <- cmd.Wait() }()
+	return b
+}
+
+// stop interrupts the program and waits for it.
+func (b *backgroundTool) stop() {
+	if b.cmd.Process != nil {
+		_ = b.cmd.Process.Signal(syscall.SIGINT)
+	}
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+	}
+}
