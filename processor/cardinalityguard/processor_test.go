@@ -156,6 +156,10 @@ func TestProcessorObserveModeIsIdentity(t *testing.T) {
 		in := operationErrors(500, round)
 		want := pmetric.NewMetrics()
 		in.CopyTo(want)
+		// Observe mode declares it does not mutate: the pipeline may hand it
+		// shared, read-only data (any write would panic).
+		in.MarkReadOnly()
+		want.MarkReadOnly()
 		require.NoError(t, p.ConsumeMetrics(context.Background(), in))
 		assert.Equal(t, want, sink.AllMetrics()[round])
 	}

@@ -209,6 +209,13 @@ func (e *Engine) Process(md pmetric.Metrics) Stats {
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
 			ms := sms.At(j).Metrics()
+			if e.set.Observe {
+				// Read only: the data may be shared (MutatesData is false).
+				for k := 0; k < ms.Len(); k++ {
+					e.processMetric(&sc, ms.At(k), tick)
+				}
+				continue
+			}
 			ms.RemoveIf(func(m pmetric.Metric) bool {
 				return e.processMetric(&sc, m, tick)
 			})
