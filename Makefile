@@ -27,7 +27,7 @@ GOLANGCI     := $(TOOLS)/golangci-lint
 
 # Our component modules (each its own Go module, tied together by go.work).
 COMPONENTS := processor/cardinalityguard processor/logtracejoin exporter/honeycombevents receiver/pprofscrape
-MODULES    := $(COMPONENTS) examples/shopdemo test/e2e
+MODULES    := $(COMPONENTS) examples/shopdemo deploy/kubernetes test/e2e
 
 # Profiles pipelines (pprofscrape) need this collector feature gate.
 FEATURE_GATES := --feature-gates=service.profilesSupport
@@ -35,7 +35,7 @@ FEATURE_GATES := --feature-gates=service.profilesSupport
 # Everything the distribution binary is made of: a change to any of it rebuilds.
 COMPONENT_SRCS := $(shell find $(COMPONENTS) -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -name '*_test.go' 2>/dev/null)
 
-.PHONY: build run test unit validate e2e bench fuzz lint generate tools clean image help
+.PHONY: build run test unit validate e2e bench fuzz lint lint-fast generate tools clean image help
 
 help:
 	@echo "make build     build the distribution into $(BINARY)"
@@ -45,6 +45,7 @@ help:
 	@echo "make fuzz      every fuzz target for FUZZTIME (default 10s) each"
 	@echo "make lint      gofmt, go vet, and golangci-lint if it installs"
 	@echo "make generate  mdatagen for every component"
+	@echo "make image     the FROM-scratch container image $(IMAGE)"
 	@echo "make clean     remove build output, data and tools"
 
 # ---- tools (pinned; installed once into .tools/bin) ----
@@ -83,6 +84,14 @@ $(BINARY): builder-config.yaml $(COMPONENT_SRCS) | $(BUILDER)
 
 $(DEMO_BIN): $(shell find examples/shopdemo -name '*.go' -o -name 'go.*')
 	cd examples/shopdemo && $(GO) build -o $(ROOT)/$(DEMO_BIN) .
+
+# ---- image ----
+# FROM scratch: no registry is reachable here, so the image holds only the
+# static binary, CA certificates and the default (agent) config.
+IMAGE ?= prodscope/otelcol-prodscope:0.1.0
+image: $(BINARY)
+	cp /etc/ssl/certs/ca-certificates.crt $(DIST)/ca-certificates.crt
+	docker build --build-arg VERSION=0.1.0 --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
 
 # ---- run ----
 run: $(BINARY) $(DEMO_BIN)
