@@ -255,6 +255,14 @@ func TestExponentialHistogramMergesAtCommonScale(t *testing.T) {
 	p = expPoint(t, b.md)
 	assert.Equal(t, []uint64{3, 18, 20}, p.Positive().BucketCounts().AsRaw())
 	assert.Equal(t, uint64(44), p.Count())
+
+	// u1 restarts (new start time, fewer counts): its previous value stays in.
+	b = expBatch(true, ep(1, 30, 40, 2, 4, []uint64{1}, 0))
+	e.Process(b.md)
+	p = expPoint(t, b.md)
+	assert.Equal(t, uint64(45), p.Count())
+	assert.Equal(t, []uint64{3 + 1, 18, 20}, p.Positive().BucketCounts().AsRaw())
+	assert.Equal(t, pcommon.Timestamp(1), p.StartTimestamp())
 }
 
 func TestExponentialHistogramMergeFitsMaxBuckets(t *testing.T) {
