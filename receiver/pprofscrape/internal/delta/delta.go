@@ -17,7 +17,7 @@ import (
 // Result is the delta of one profile against its predecessor.
 type Result struct {
 	// Samples are indices into the current profile's Sample slice: one representative per
-	// distinct (stack, labels) key whose delta is not all zero.
+	// distinct (stack, labels) key whose delta is not all zero. Never nil.
 	Samples []int32
 	// Values holds len(Samples)*Width deltas, row-major, one column per cumulative index.
 	Values []int64
@@ -113,7 +113,7 @@ func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) 
 		}
 	}
 
-	res := &Result{Width: width, PrevTimeNanos: prevTime, Values: make([]int64, 0, len(order)*width)}
+	res := &Result{Width: width, PrevTimeNanos: prevTime, Samples: make([]int32, 0, len(order)), Values: make([]int64, 0, len(order)*width)}
 	matched := 0
 	for _, k := range order {
 		a := cur[k]

@@ -36,7 +36,8 @@ const (
 
 // series is the values of one sample type of one scrape: raw, or the delta of a cumulative type.
 type series struct {
-	indices    []int32 // nil: every sample, value(i) is sample i
+	all        bool    // value(i) is sample i of the profile; else value(r) is sample indices[r]
+	indices    []int32
 	value      topn.Value
 	start, end pcommon.Timestamp
 	unit       string
@@ -57,7 +58,7 @@ func seriesOf(pp parsed, name string, now pcommon.Timestamp) (series, bool) {
 	end := start + pcommon.Timestamp(max(p.DurationNanos, 0))
 	col := slices.Index(pp.cumulative, vi)
 	if col < 0 {
-		return series{value: func(i int) int64 { return p.Sample[i].Value[vi] }, start: start, end: end, unit: p.SampleType[vi].Unit}, true
+		return series{all: true, value: func(i int) int64 { return p.Sample[i].Value[vi] }, start: start, end: end, unit: p.SampleType[vi].Unit}, true
 	}
 	d := pp.delta
 	if d == nil {
@@ -78,9 +79,9 @@ func seriesOf(pp parsed, name string, now pcommon.Timestamp) (series, bool) {
 
 // sumAll is the total of a series.
 func sumAll(pp parsed, sr series) int64 {
-	n := len(pp.p.Sample)
-	if sr.indices != nil {
-		n = len(sr.indices)
+	n := len(sr.indices)
+	if sr.all {
+		n = len(pp.p.Sample)
 	}
 	var sum int64
 	for i := range n {
@@ -169,7 +170,11 @@ func (s *Scheduler) buildMetrics(t *targetState, ok []parsed, now pcommon.Timest
 			if !has {
 				continue
 			}
-			res := topn.Compute(pp.p, sr.indices, sr.value, s.set.TopN)
+			indices := sr.indices
+			if !sr.all {
+				indices = nonNil(indices)
+			}
+			res := topn.Compute(pp.p, indices, sr.value, s.set.TopN)
 			put := func(dps pmetric.NumberDataPointSlice, fn string, v int64) {
 				dp := dps.AppendEmpty()
 				dp.SetStartTimestamp(sr.start)
@@ -237,4 +242,12 @@ func (mb *metricsBuilder) deltaTotal(pp parsed, sampleType, name, desc, unit str
 	for _, pt := range profileType {
 		dp.Attributes().PutStr(AttrProfileType, pt)
 	}
+}
+
+// nonNil makes an empty selection explicit: topn.Compute reads nil as "every sample".
+func nonNil(s []int32) []int32 {
+	if s == nil {
+		return []int32{}
+	}
+	return s
 }

@@ -190,7 +190,7 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
 		if rec := recover(); rec != nil {
 			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse")))
 			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
-				zap.String("endpoint", t.cfg.Endpoint), zap.Any("panic", rec))
+				zap.String("endpoint", t.cfg.Endpoint), zap.Any("panic", rec), zap.StackSkip("stack", 1))
 		}
 	}()
 	s.process(ctx, t, results)

@@ -145,3 +145,50 @@ func FuzzParseAndConvert(f *testing.F) {
 		_ = pmetric.NewMetrics()
 	})
 }
+
+// TestUnchangedCumulativeProfile: a scrape identical to the previous one gives an empty
+// delta; the metrics say zero allocations and the top-N has no entries for it.
+func TestUnchangedCumulativeProfile(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	var got []pmetric.Metrics
+	s := newTestScheduler(t, tt, Settings{TopN: 3, MaxConcurrent: 1, Emit: Emitter{
+		Metrics: func(_ context.Context, md pmetric.Metrics) { got = append(got, md) },
+	}})
+	ts := newTargetState(Target{Endpoint: "http://x", Types: []string{"heap"}})
+	data, err := os.ReadFile(filepath.Join("testdata", "golden", "heap_2.pb"))
+	require.NoError(t, err)
+	for range 2 {
+		s.process(context.Background(), ts, []fetched{{typ: "heap", data: data}})
+	}
+	require.Len(t, got, 2)
+	var alloc int64 = -1
+	var heapTop []string
+	for _, m := range got[1].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().All() {
+		switch m.Name() {
+		case MetricAllocBytes:
+			alloc = m.Sum().DataPoints().At(0).IntValue()
+		case MetricFunctionFlat:
+			for _, dp := range m.Gauge().DataPoints().All() {
+				fn, _ := dp.Attributes().Get(AttrFunction)
+				heapTop = append(heapTop, fn.Str())
+			}
+		}
+	}
+	assert.Equal(t, int64(0), alloc)
+	assert.Equal(t, []string{"main.newOrder", "encoding/json.Marshal", "main.handle", OtherFunction}, heapTop, "in-use top-N only")
+
+	// A delta whose keys repeat in the profile (two samples with the same frames) must not
+	// read past the delta's rows.
+	p, err := Parse(data)
+	require.NoError(t, err)
+	p.Sample = append(p.Sample, p.Sample...)
+	cum := delta.CumulativeIndices("heap", p)
+	tr := delta.NewTracker()
+	tr.Next(p, cum)
+	d, out := tr.Next(p, cum)
+	require.Equal(t, delta.Delta, out)
+	require.NotNil(t, d.Samples)
+	md := s.buildMetrics(ts, []parsed{{typ: "heap", p: p, cumulative: cum, delta: d}}, 1)
+	assert.Positive(t, md.DataPointCount())
+}
