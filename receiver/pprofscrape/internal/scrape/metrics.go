@@ -36,7 +36,7 @@ const (
 
 // series is the values of one sample type of one scrape: raw, or the delta of a cumulative type.
 type series struct {
-	all        bool    // value(i) is sample i of the profile; else value(r) is sample indices[r]
+	all        bool // value(i) is sample i of the profile; else value(r) is sample indices[r]
 	indices    []int32
 	value      topn.Value
 	start, end pcommon.Timestamp
