@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,4 +93,103 @@ func TestHoneycombEventsRoundTripThroughLibhoneyReceiver(t *testing.T) {
 	if withParent != traces {
 		t.Fatalf("%d spans with a parent, want %d", withParent, traces)
 	}
+}
+
+var hcsinkBinary string
+
+func buildHCSinkOnce(t *testing.T) string {
+	t.Helper()
+	if hcsinkBinary != "" {
+		return hcsinkBinary
+	}
+	out := filepath.Join(repoRoot, "_build", "hcsink")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/hcsink")
+	cmd.Dir = filepath.Join(repoRoot, "exporter", "honeycombevents")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build hcsink: %v\n%s", err, b)
+	}
+	hcsinkBinary = out
+	return out
+}
+
+// The Honeycomb sink fails whole requests (500, 429, 503) and answers a
+// per-event 500, 429 or 400 for 30% of events. Every event is delivered or
+// counted as refused with its reason: none is lost silently.
+func TestFaultHoneycombSinkErrorsNothingSilentlyLost(t *testing.T) {
+	bin := buildHCSinkOnce(t)
+	addr := freeAddr(t)
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sink := exec.CommandContext(ctx, bin, "-listen", addr, "-api-key", "e2e-secret-key",
+		"-event-500-pct", "10", "-event-429-pct", "10", "-event-400-pct", "10",
+		"-request-statuses", "500,429,503,500", "-retry-after", "0", "-seed", "7", "-out", events)
+	sinkOut := &lockedBuffer{}
+	sink.Stdout, sink.Stderr = sinkOut, sinkOut
+	if err := sink.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sinkDone := make(chan error, 1)
+	go func() { sinkDone <- sink.Wait() }()
+	defer func() {
+		_ = sink.Process.Kill()
+	}()
+	eventually(t, 10*time.Second, "hcsink listening", func() (bool, string) {
+		return strings.Contains(sinkOut.String(), "listening on"), sinkOut.String()
+	})
+
+	c := newCollectorEnv(t)
+	c.env["PEER_HONEYCOMB_ENDPOINT"] = addr
+	c.start("test/e2e/testdata/honeycomb-faulty.yaml")
+
+	const spans = 1000
+	runTool(t, 2*time.Minute, telemetrygen, "traces", "--otlp-endpoint", c.otlpGRPC, "--otlp-insecure",
+		"--rate", "0", "--traces", fmt.Sprint(spans/2), "--service", "faults")
+
+	var sent, refused, retried float64
+	eventually(t, 90*time.Second, "every event delivered or refused", func() (bool, string) {
+		sent, _ = c.scrapeMetric(t, "otelcol_exporter_honeycombevents_events_sent")
+		refused, _ = c.scrapeMetric(t, "otelcol_exporter_honeycombevents_events_refused")
+		retried, _ = c.scrapeMetric(t, "otelcol_exporter_honeycombevents_events_retried")
+		q, _ := c.scrapeMetric(t, "otelcol_exporter_queue_size")
+		return sent+refused >= spans && q == 0, fmt.Sprintf("sent %v refused %v retried %v queue %v", sent, refused, retried, q)
+	})
+	rejected, _ := c.scrapeMetricLabel(t, "otelcol_exporter_honeycombevents_events_refused", `reason="rejected"`)
+	c.stop()
+	_ = sink.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-sinkDone:
+		if err != nil {
+			t.Fatalf("hcsink: %v\n%s", err, sinkOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("hcsink did not stop")
+	}
+
+	// What the sink accepted, by span id.
+	accepted := map[string]int{}
+	for _, line := range readLines(t, events) {
+		var ev struct {
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		id, _ := ev.Data["trace.span_id"].(string)
+		accepted[id]++
+	}
+	dups := 0
+	for _, n := range accepted {
+		dups += n - 1
+	}
+	if float64(len(accepted))+refused != spans {
+		t.Fatalf("%d distinct events accepted + %v refused != %d spans sent (sent metric %v, retried %v)", len(accepted), refused, spans, sent, retried)
+	}
+	if refused == 0 || retried == 0 {
+		t.Fatalf("the injected failures did not show: refused %v retried %v", refused, retried)
+	}
+	if rejected != refused {
+		t.Fatalf("refused %v, of which %v with reason rejected: want all per-event 400s", refused, rejected)
+	}
+	t.Logf("honeycomb faults: %d spans, %d delivered (%d duplicates), %v refused (reason rejected), %v retried", spans, len(accepted), dups, refused, retried)
 }

@@ -13,6 +13,12 @@ import (
 // Prometheus metrics whose name starts with prefix (so unit and _total
 // suffixes and all label sets are included).
 func (c *collector) scrapeMetric(t *testing.T, prefix string) (float64, bool) {
+	return c.scrapeMetricLabel(t, prefix, "")
+}
+
+// scrapeMetricLabel is scrapeMetric restricted to samples whose label set
+// contains label (e.g. `reason="rejected"`).
+func (c *collector) scrapeMetricLabel(t *testing.T, prefix, label string) (float64, bool) {
 	t.Helper()
 	resp, err := http.Get("http://" + c.metrics + "/metrics")
 	if err != nil {
@@ -25,7 +31,7 @@ func (c *collector) scrapeMetric(t *testing.T, prefix string) (float64, bool) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "#") || !strings.HasPrefix(line, prefix) {
+		if strings.HasPrefix(line, "#") || !strings.HasPrefix(line, prefix) || !strings.Contains(line, label) {
 			continue
 		}
 		name := line
