@@ -52,7 +52,9 @@ func cpuProfile(t *testing.T) []byte {
 const n = 10
 
 func pprofTop(t *testing.T, sampleIndex, unit string, cum bool, files ...string) []pproftest.TopLine {
-	args := []string{"-top", "-nodecount=" + strconv.Itoa(n), "-nodefraction=0", "-edgefraction=0", "-sample_index=" + sampleIndex}
+	// No local symbolization from the test binary: the receiver only has what the
+	// profile carries. (pprof still demangles.)
+	args := []string{"-top", "-symbolize=remote", "-nodecount=" + strconv.Itoa(n), "-nodefraction=0", "-edgefraction=0", "-sample_index=" + sampleIndex}
 	if unit != "" {
 		args = append(args, "-unit="+unit)
 	}
