@@ -47,7 +47,7 @@ func run() error {
 		out          = flag.String("out", "", "also write the Markdown report to this file")
 		workDir      = flag.String("workdir", "", "directory for generated configs and logs (default: a new temporary directory, kept)")
 		signals      = flag.String("signals", "traces,logs,metrics", "signals to run")
-		honeycomb    = flag.String("honeycomb", "traces", "signals for which the honeycombevents exporter is measured beside otlp_grpc")
+		honeycomb    = flag.String("honeycomb", "traces,logs", "signals for which the honeycombevents exporter is measured beside otlp_grpc")
 		loads        = flag.String("loads", "fixed,max", "loads: fixed (-rate) and/or max (telemetrygen --rate 0)")
 		duration     = flag.Duration("duration", 10*time.Second, "telemetrygen duration per run")
 		rounds       = flag.Int("rounds", 2, "rounds (each round runs every variant once, interleaved)")

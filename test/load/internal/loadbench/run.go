@@ -259,6 +259,7 @@ func runVariant(ctx context.Context, o Options, v Variant, load string, round in
 	} else {
 		r.Out = c.Of(v.Signal)
 	}
+	r.Check = CheckNote(v.Signal, v.Exporter, c)
 	if cpu1, err := ProcCPU(col.pid()); err == nil {
 		r.CPUSec = cpu1 - cpu0
 	} else {

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/pprofile/pprofileotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -27,6 +29,10 @@ import (
 // Counts are the items a sink has received, per signal.
 type Counts struct {
 	Spans, Logs, Points, Profiles, Events int64
+	// LogsWithTrace: log records that arrived with a trace id set.
+	LogsWithTrace int64
+	// PointsWithUserID: data points that still carry a user_id attribute.
+	PointsWithUserID int64
 }
 
 // Of returns the count of one signal ("events" for the Events API sink).
@@ -46,6 +52,7 @@ func (c Counts) Of(signal string) int64 {
 
 type counters struct {
 	spans, logs, points, profiles, events atomic.Int64
+	logsWithTrace, pointsWithUserID       atomic.Int64
 	last                                  atomic.Int64 // unix nanos of the last arrival
 }
 
@@ -55,7 +62,8 @@ func (c *counters) add(n *atomic.Int64, k int) {
 }
 
 func (c *counters) snapshot() Counts {
-	return Counts{Spans: c.spans.Load(), Logs: c.logs.Load(), Points: c.points.Load(), Profiles: c.profiles.Load(), Events: c.events.Load()}
+	return Counts{Spans: c.spans.Load(), Logs: c.logs.Load(), Points: c.points.Load(), Profiles: c.profiles.Load(), Events: c.events.Load(),
+		LogsWithTrace: c.logsWithTrace.Load(), PointsWithUserID: c.pointsWithUserID.Load()}
 }
 
 // LastArrival is when the sink last counted something (zero if never).
@@ -73,6 +81,8 @@ func (c *counters) reset() {
 	c.points.Store(0)
 	c.profiles.Store(0)
 	c.events.Store(0)
+	c.logsWithTrace.Store(0)
+	c.pointsWithUserID.Store(0)
 	c.last.Store(0)
 }
 
@@ -101,7 +111,22 @@ type logSrv struct {
 }
 
 func (l *logSrv) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	l.s.add(&l.s.logs, req.Logs().LogRecordCount())
+	ld := req.Logs()
+	withTrace := 0
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				if !lrs.At(k).TraceID().IsEmpty() {
+					withTrace++
+				}
+			}
+		}
+	}
+	l.s.logsWithTrace.Add(int64(withTrace))
+	l.s.add(&l.s.logs, ld.LogRecordCount())
 	return plogotlp.NewExportResponse(), nil
 }
 
@@ -111,7 +136,9 @@ type metricSrv struct {
 }
 
 func (m *metricSrv) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	m.s.add(&m.s.points, req.Metrics().DataPointCount())
+	md := req.Metrics()
+	m.s.pointsWithUserID.Add(int64(pointsWithAttr(md, "user_id")))
+	m.s.add(&m.s.points, md.DataPointCount())
 	return pmetricotlp.NewExportResponse(), nil
 }
 
@@ -376,4 +403,47 @@ func loopbackOnly(addr string) error {
 		return fmt.Errorf("listen address %q: loopback (127.0.0.1) only", addr)
 	}
 	return nil
+}
+
+// pointsWithAttr counts the data points of md that carry attribute key.
+func pointsWithAttr(md pmetric.Metrics, key string) int {
+	n := 0
+	has := func(m pcommon.Map) {
+		if _, ok := m.Get(key); ok {
+			n++
+		}
+	}
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				m := ms.At(k)
+				switch m.Type() {
+				case pmetric.MetricTypeGauge:
+					for p := 0; p < m.Gauge().DataPoints().Len(); p++ {
+						has(m.Gauge().DataPoints().At(p).Attributes())
+					}
+				case pmetric.MetricTypeSum:
+					for p := 0; p < m.Sum().DataPoints().Len(); p++ {
+						has(m.Sum().DataPoints().At(p).Attributes())
+					}
+				case pmetric.MetricTypeHistogram:
+					for p := 0; p < m.Histogram().DataPoints().Len(); p++ {
+						has(m.Histogram().DataPoints().At(p).Attributes())
+					}
+				case pmetric.MetricTypeExponentialHistogram:
+					for p := 0; p < m.ExponentialHistogram().DataPoints().Len(); p++ {
+						has(m.ExponentialHistogram().DataPoints().At(p).Attributes())
+					}
+				case pmetric.MetricTypeSummary:
+					for p := 0; p < m.Summary().DataPoints().Len(); p++ {
+						has(m.Summary().DataPoints().At(p).Attributes())
+					}
+				}
+			}
+		}
+	}
+	return n
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -47,7 +48,7 @@ func TestOTLPSinkCounts(t *testing.T) {
 	}
 	ld := plog.NewLogs()
 	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	lr.AppendEmpty()
+	lr.AppendEmpty().SetTraceID(pcommon.TraceID{1, 2, 3})
 	lr.AppendEmpty()
 	if _, err := plogotlp.NewGRPCClient(cc).Export(ctx, plogotlp.NewExportRequestFromLogs(ld)); err != nil {
 		t.Fatal(err)
@@ -55,13 +56,20 @@ func TestOTLPSinkCounts(t *testing.T) {
 	md := pmetric.NewMetrics()
 	g := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge()
 	for i := 0; i < 3; i++ {
-		g.DataPoints().AppendEmpty().SetIntValue(int64(i))
+		dp := g.DataPoints().AppendEmpty()
+		dp.SetIntValue(int64(i))
+		if i > 0 {
+			dp.Attributes().PutStr("user_id", "1234")
+		}
 	}
+	h := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty().SetEmptyHistogram()
+	h.DataPoints().AppendEmpty().Attributes().PutStr("user_id", "1")
 	if _, err := pmetricotlp.NewGRPCClient(cc).Export(ctx, pmetricotlp.NewExportRequestFromMetrics(md)); err != nil {
 		t.Fatal(err)
 	}
 	c := s.Counts()
-	if c.Spans != 7 || c.Logs != 2 || c.Points != 3 || c.Of(Traces) != 7 || c.Of(Logs) != 2 || c.Of(Metrics) != 3 {
+	if c.Spans != 7 || c.Logs != 2 || c.Points != 4 || c.Of(Traces) != 7 || c.Of(Logs) != 2 || c.Of(Metrics) != 4 ||
+		c.LogsWithTrace != 1 || c.PointsWithUserID != 3 {
 		t.Errorf("counts %+v", c)
 	}
 	if s.LastArrival().IsZero() {

@@ -23,7 +23,10 @@ type RunResult struct {
 	ElapsedSec float64
 	CPUSec     float64
 	PeakRSS    int64 // bytes
-	Err        string
+	// Check: what the sink saw of the pipeline's effect (share of logs with a
+	// trace id, share of points still carrying user_id); "" when not checked.
+	Check string
+	Err   string
 }
 
 // OutPerSec is the sustained throughput: items at the sink per second.
@@ -147,12 +150,12 @@ func RenderSummary(sums []Summary) string {
 // RenderRuns renders every run, in the order it ran.
 func RenderRuns(runs []RunResult) string {
 	var b strings.Builder
-	b.WriteString("| # | round | signal | load | pipeline | accepted | refused | at sink | s | items/s at sink | CPU s | CPU s / M | peak RSS MiB | error |\n")
-	b.WriteString("|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("| # | round | signal | load | pipeline | accepted | refused | at sink | s | items/s at sink | CPU s | CPU s / M | peak RSS MiB | at the sink | error |\n")
+	b.WriteString("|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n")
 	for i, r := range runs {
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %d | %.1f | %s | %.2f | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %d | %.1f | %s | %.2f | %s | %s | %s | %s |\n",
 			i+1, r.Round, r.Signal, r.Load, r.Variant, count(r.In), count(r.Refused), r.Out, r.ElapsedSec,
-			num(r.OutPerSec(), 0), r.CPUSec, num(r.CPUPerMillion(), 2), num(float64(r.PeakRSS)/(1<<20), 0), cell(r.Err))
+			num(r.OutPerSec(), 0), r.CPUSec, num(r.CPUPerMillion(), 2), num(float64(r.PeakRSS)/(1<<20), 0), cell(r.Check), cell(r.Err))
 	}
 	return b.String()
 }
@@ -296,4 +299,24 @@ func cell(s string) string {
 	s = strings.ReplaceAll(s, "|", "\\|")
 	s = strings.ReplaceAll(s, "\n", " ")
 	return truncate(s, 300)
+}
+
+// CheckNote describes the effect the sink observed, per signal: the share of
+// log records with a trace id, the share of data points still carrying
+// user_id. Empty for traces and for the Events API sink.
+func CheckNote(signal, exporter string, c Counts) string {
+	if exporter == ExportHoneycomb {
+		return ""
+	}
+	switch signal {
+	case Logs:
+		if c.Logs > 0 {
+			return fmt.Sprintf("%.1f%% with trace id", 100*float64(c.LogsWithTrace)/float64(c.Logs))
+		}
+	case Metrics:
+		if c.Points > 0 {
+			return fmt.Sprintf("%.1f%% with user_id", 100*float64(c.PointsWithUserID)/float64(c.Points))
+		}
+	}
+	return ""
 }

@@ -114,3 +114,15 @@ func TestReportSections(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckNote(t *testing.T) {
+	if got := CheckNote(Logs, ExportOTLP, Counts{Logs: 200, LogsWithTrace: 150}); got != "75.0% with trace id" {
+		t.Errorf("logs %q", got)
+	}
+	if got := CheckNote(Metrics, "", Counts{Points: 10}); got != "0.0% with user_id" {
+		t.Errorf("metrics %q", got)
+	}
+	if CheckNote(Logs, ExportHoneycomb, Counts{Logs: 1}) != "" || CheckNote(Traces, ExportOTLP, Counts{Spans: 1}) != "" || CheckNote(Logs, ExportOTLP, Counts{}) != "" {
+		t.Error("note where none is due")
+	}
+}
