@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -237,29 +236,28 @@ func runTool(t *testing.T, timeout time.Duration, name string, args ...string) s
 	return string(out)
 }
 
-// readLines returns the JSON lines of a file exporter's output (empty if the
-// file does not exist yet).
+// readLines returns the complete JSON lines of a file exporter's output
+// (empty if the file does not exist yet). A last line without its newline is
+// still being written and is left for the next read.
 func readLines(t *testing.T, path string) [][]byte {
 	t.Helper()
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var lines [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 256<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	if i := bytes.LastIndexByte(raw, '\n'); i >= 0 {
+		raw = raw[:i]
+	} else {
+		return nil
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	var lines [][]byte
+	for _, l := range bytes.Split(raw, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) > 0 {
+			lines = append(lines, l)
+		}
 	}
 	return lines
 }
