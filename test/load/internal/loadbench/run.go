@@ -533,7 +533,7 @@ func runPprof(ctx context.Context, o Options, sink *OTLPSink) ([]PprofResult, er
 			fmt.Fprintf(o.Log, "pprof round %d %s ... ", round, mode)
 			r := PprofResult{Mode: string(mode), Round: round, Targets: o.PprofTargets, Interval: o.PprofInterval.String(), Scrapes: -1, ScrapeErrors: -1}
 			if mode == PprofIdle {
-				r.Targets = 0
+				r.Targets, r.Interval = 0, "-"
 			}
 			if mode == PprofReceiver && !benchOK {
 				r.Err = fmt.Sprintf("bench binary %q not built (test/load/build-bench.sh)", o.BenchBinary)

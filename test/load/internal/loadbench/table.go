@@ -2,7 +2,6 @@ package loadbench
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -222,9 +221,16 @@ func RenderPprof(rs []PprofResult) string {
 	b.WriteString("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, mode := range order {
 		a := m[mode]
-		errs := uniq(a.errs)
+		errs := ""
+		if len(a.errs) > 0 {
+			// Rounds fail alike; the first error stands for them.
+			errs = a.errs[0]
+			if len(a.errs) > 1 {
+				errs = fmt.Sprintf("%d rounds: %s", len(a.errs), errs)
+			}
+		}
 		if a.n == 0 {
-			fmt.Fprintf(&b, "| %s | %d | %s | 0/%d | - | - | - | - | - | - | - | %s |\n", mode, a.targets, a.interval, a.failed, cell(strings.Join(errs, "; ")))
+			fmt.Fprintf(&b, "| %s | %d | %s | 0/%d | - | - | - | - | - | - | - | %s |\n", mode, a.targets, a.interval, a.failed, cell(errs))
 			continue
 		}
 		cpuPct := a.cpu / a.secs * 100
@@ -237,7 +243,7 @@ func RenderPprof(rs []PprofResult) string {
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %d/%d | %.1f | %.2f | %s | %s | %.0f | %.1f | %.0f | %s |\n",
 			mode, a.targets, a.interval, a.n, a.n+a.failed, cpuPct, a.cpu/a.secs*60, perScrape, scrapes, a.rss,
-			a.prof/a.secs, a.points/a.secs, cell(strings.Join(errs, "; ")))
+			a.prof/a.secs, a.points/a.secs, cell(errs))
 	}
 	return b.String()
 }
@@ -255,19 +261,6 @@ func Notes(vs []Variant) string {
 		fmt.Fprintf(&b, "- %s / %s: %s\n", v.Signal, v.Name, v.Note)
 	}
 	return b.String()
-}
-
-func uniq(ss []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range ss {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func num(v float64, prec int) string {

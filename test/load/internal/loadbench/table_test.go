@@ -85,7 +85,7 @@ func TestRenderPprof(t *testing.T) {
 	tab := RenderPprof(rs)
 	for _, want := range []string{
 		"| pprofscrape | 20 | 3s | 2/2 | 4.0 | 2.40 | 2.00 | 200 (1) | 120 | 50.0 | 400 |",
-		"| pprofreceiver | 20 | 3s | 0/2 | - | - | - | - | - | - | - | not implemented |",
+		"| pprofreceiver | 20 | 3s | 0/2 | - | - | - | - | - | - | - | 2 rounds: not implemented |",
 		"| idle | 0 |  | 1/1 | 1.0 | 0.60 | - | - | 90 |",
 	} {
 		if !strings.Contains(tab, want) {
