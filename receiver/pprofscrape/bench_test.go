@@ -7,24 +7,31 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	rpprof "runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/xconsumer"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/receiver/xreceiver"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadatatest"
 )
 
 func cpuSeconds() float64 {
@@ -33,25 +40,62 @@ func cpuSeconds() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-var benchSink [][]byte
+var (
+	benchSink    [][]byte
+	updateCanned = flag.Bool("update-canned", false, "recapture testdata/bench/*.pb.gz from this process")
+)
 
-// cannedProfiles captures this process's real cpu, heap and goroutine profiles once.
+// cannedProfiles returns the profiles the benchmark's targets serve: real cpu, heap and
+// goroutine profiles of a Go process (this test binary, captured once with -update-canned
+// after a warm run so that its heap profile has a realistic number of allocation sites),
+// stored under testdata/bench so that every run serves the same bytes.
 func cannedProfiles(b *testing.B) map[string][]byte {
+	dir := filepath.Join("testdata", "bench")
+	if !*updateCanned {
+		out := map[string][]byte{}
+		for _, name := range []string{"profile", "heap", "goroutine"} {
+			data, err := os.ReadFile(filepath.Join(dir, name+".pb.gz"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			out[name] = data
+		}
+		return out
+	}
+	out := captureProfiles(b)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for name, data := range out {
+		if err := os.WriteFile(filepath.Join(dir, name+".pb.gz"), data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return out
+}
+
+func captureProfiles(b *testing.B) map[string][]byte {
 	for i := range 20000 {
 		benchSink = append(benchSink, make([]byte, 64+i%4096))
 	}
 	runtime.GC()
 	out := map[string][]byte{}
 	var buf bytes.Buffer
-	if err := rpprof.StartCPUProfile(&buf); err != nil {
-		b.Fatal(err)
+	if err := rpprof.StartCPUProfile(&buf); err == nil {
+		var h [32]byte
+		for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+			h = sha256.Sum256(h[:])
+		}
+		rpprof.StopCPUProfile()
+		out["profile"] = bytes.Clone(buf.Bytes())
+	} else {
+		// The benchmark itself is being CPU-profiled (-cpuprofile): use the golden one.
+		data, err := os.ReadFile(filepath.Join("internal", "scrape", "testdata", "golden", "cpu_2.pb"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out["profile"] = data
 	}
-	var h [32]byte
-	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
-		h = sha256.Sum256(h[:])
-	}
-	rpprof.StopCPUProfile()
-	out["profile"] = bytes.Clone(buf.Bytes())
 	for _, name := range []string{"heap", "goroutine"} {
 		buf.Reset()
 		if err := rpprof.Lookup(name).WriteTo(&buf, 0); err != nil {
@@ -59,6 +103,8 @@ func cannedProfiles(b *testing.B) map[string][]byte {
 		}
 		out[name] = bytes.Clone(buf.Bytes())
 	}
+	benchSink = nil // the profiles are captured; do not let runs accumulate garbage
+	runtime.GC()
 	return out
 }
 
@@ -72,6 +118,7 @@ func BenchmarkThousandTargets(b *testing.B) {
 		targets = 10
 	}
 	canned := cannedProfiles(b)
+	b.Logf("canned profile sizes (gzip bytes): cpu %d, heap %d, goroutine %d", len(canned["profile"]), len(canned["heap"]), len(canned["goroutine"]))
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 		data, ok := canned[name]
@@ -103,16 +150,27 @@ func BenchmarkThousandTargets(b *testing.B) {
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
-	var profileSamples, metricPoints int
 	for b.Loop() {
-		profiles, metrics := new(consumertest.ProfilesSink), new(consumertest.MetricsSink)
-		set := receivertest.NewNopSettings(metadata.Type)
+		// Counting consumers that keep nothing: a sink retaining 4,000 batches would
+		// measure the garbage collector, not the receiver.
+		var profileSamples, metricPoints, scrapes atomic.Int64
+		nextProfiles, _ := xconsumer.NewProfiles(func(_ context.Context, pd pprofile.Profiles) error {
+			profileSamples.Add(int64(pd.SampleCount()))
+			return nil
+		})
+		nextMetrics, _ := consumer.NewMetrics(func(_ context.Context, md pmetric.Metrics) error {
+			metricPoints.Add(int64(md.DataPointCount()))
+			scrapes.Add(1)
+			return nil
+		})
+		tt := componenttest.NewTelemetry()
+		set := metadatatest.NewSettings(tt)
 		f := NewFactory()
-		rp, err := f.(xreceiver.Factory).CreateProfiles(context.Background(), set, cfg, profiles)
+		rp, err := f.(xreceiver.Factory).CreateProfiles(context.Background(), set, cfg, nextProfiles)
 		if err != nil {
 			b.Fatal(err)
 		}
-		rm, err := f.CreateMetrics(context.Background(), set, cfg, metrics)
+		rm, err := f.CreateMetrics(context.Background(), set, cfg, nextMetrics)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -122,23 +180,40 @@ func BenchmarkThousandTargets(b *testing.B) {
 			}
 		}
 		time.Sleep(cfg.CollectionInterval) // every target's first scrape (jitter spreads them)
-		profiles.Reset()
-		metrics.Reset()
+		profileSamples.Store(0)
+		metricPoints.Store(0)
+		scrapes.Store(0)
+		runtime.GC()
 		startCPU, startWall := cpuSeconds(), time.Now()
 		time.Sleep(4 * cfg.CollectionInterval)
 		usedCPU, wall := cpuSeconds()-startCPU, time.Since(startWall).Seconds()
-		profileSamples, metricPoints = profiles.SampleCount(), metrics.DataPointCount()
-		scrapes := len(metrics.AllMetrics())
-		b.Logf("profiles batches %d metrics batches %d", len(profiles.AllProfiles()), scrapes)
 		for _, c := range []component.Component{rp, rm} {
 			if err := c.Shutdown(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}
+		refused, failed := int64(0), int64(0)
+		if m, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused"); err == nil {
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				refused += dp.Value
+			}
+		}
+		if m, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrape_errors"); err == nil {
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				failed += dp.Value
+			}
+		}
+		_ = tt.Shutdown(context.Background())
+		b.ReportMetric(float64(refused), "refused-total")
+		b.ReportMetric(float64(failed), "errors-total")
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "live-heap-MiB-after-shutdown")
+		b.ReportMetric(float64(scrapes.Load())/wall, "scrapes/s")
+		b.ReportMetric(float64(profileSamples.Load())/wall, "samples/s")
+		b.ReportMetric(float64(metricPoints.Load())/wall, "points/s")
 		b.ReportMetric(usedCPU/wall, "cores")
 		b.ReportMetric(usedCPU, "cpu-s")
-		b.ReportMetric(float64(scrapes)/wall, "scrapes/s")
-		b.ReportMetric(float64(profileSamples)/wall, "samples/s")
-		b.ReportMetric(float64(metricPoints)/wall, "points/s")
 	}
 }

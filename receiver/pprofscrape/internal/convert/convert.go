@@ -247,64 +247,84 @@ func maxID[T any](items []*T, id func(*T) uint64) uint64 {
 	return m
 }
 
-// mapIDs adds the profile's mappings, functions and locations to the dictionary.
+// mapIDs prepares the per-profile index maps. Mappings, functions and locations are added
+// to the dictionary lazily, when a sample that is actually sent references them: most
+// samples of a heap profile have a zero value for most sample types (and a delta leaves
+// out every unchanged stack), so most locations never need to be sent.
 func (c *profileConv) mapIDs() {
-	b, p := c.b, c.p
-	dict := b.dict
-
+	p := c.p
 	c.maps = newIDIndex(maxID(p.Mapping, func(m *profile.Mapping) uint64 { return m.ID }), len(p.Mapping))
-	mt := dict.MappingTable()
-	mt.EnsureCapacity(mt.Len() + len(p.Mapping))
-	for _, m := range p.Mapping {
-		c.maps.set(m.ID, int32(mt.Len()))
-		dm := mt.AppendEmpty()
-		dm.SetMemoryStart(m.Start)
-		dm.SetMemoryLimit(m.Limit)
-		dm.SetFileOffset(m.Offset)
-		dm.SetFilenameStrindex(b.str(m.File))
-		if m.BuildID != "" {
-			dm.AttributeIndices().Append(b.attr(attrKey{key: AttrBuildID, str: m.BuildID}))
-		}
-	}
-
 	c.funcs = newIDIndex(maxID(p.Function, func(f *profile.Function) uint64 { return f.ID }), len(p.Function))
-	ft := dict.FunctionTable()
-	ft.EnsureCapacity(ft.Len() + len(p.Function))
-	for _, f := range p.Function {
-		c.funcs.set(f.ID, int32(ft.Len()))
-		df := ft.AppendEmpty()
-		df.SetNameStrindex(b.str(f.Name))
-		df.SetSystemNameStrindex(b.str(f.SystemName))
-		df.SetFilenameStrindex(b.str(f.Filename))
-		df.SetStartLine(f.StartLine)
-	}
-
 	c.locs = newIDIndex(maxID(p.Location, func(l *profile.Location) uint64 { return l.ID }), len(p.Location))
-	lt := dict.LocationTable()
-	lt.EnsureCapacity(lt.Len() + len(p.Location))
-	for _, l := range p.Location {
-		c.locs.set(l.ID, int32(lt.Len()))
-		dl := lt.AppendEmpty()
-		if l.Mapping != nil {
-			dl.SetMappingIndex(c.maps.get(l.Mapping.ID))
-		}
-		dl.SetAddress(l.Address)
-		if len(l.Line) > 0 {
-			lines := dl.Lines()
-			lines.EnsureCapacity(len(l.Line))
-			for _, ln := range l.Line {
-				dln := lines.AppendEmpty()
-				if ln.Function != nil {
-					dln.SetFunctionIndex(c.funcs.get(ln.Function.ID))
-				}
-				dln.SetLine(ln.Line)
-				dln.SetColumn(ln.Column)
-			}
-		}
-	}
 	c.stacks = make([]int32, len(p.Sample))
 	c.attrIdx = make([][]int32, len(p.Sample))
 	c.built = make([]bool, len(p.Sample))
+}
+
+// mapping returns the dictionary index of m, adding it on first use (index 0 is the
+// table's zero entry, so 0 in the index means "not added yet").
+func (c *profileConv) mapping(m *profile.Mapping) int32 {
+	if i := c.maps.get(m.ID); i != 0 {
+		return i
+	}
+	b := c.b
+	mt := b.dict.MappingTable()
+	i := int32(mt.Len())
+	dm := mt.AppendEmpty()
+	dm.SetMemoryStart(m.Start)
+	dm.SetMemoryLimit(m.Limit)
+	dm.SetFileOffset(m.Offset)
+	dm.SetFilenameStrindex(b.str(m.File))
+	if m.BuildID != "" {
+		dm.AttributeIndices().Append(b.attr(attrKey{key: AttrBuildID, str: m.BuildID}))
+	}
+	c.maps.set(m.ID, i)
+	return i
+}
+
+func (c *profileConv) function(f *profile.Function) int32 {
+	if i := c.funcs.get(f.ID); i != 0 {
+		return i
+	}
+	b := c.b
+	ft := b.dict.FunctionTable()
+	i := int32(ft.Len())
+	df := ft.AppendEmpty()
+	df.SetNameStrindex(b.str(f.Name))
+	df.SetSystemNameStrindex(b.str(f.SystemName))
+	df.SetFilenameStrindex(b.str(f.Filename))
+	df.SetStartLine(f.StartLine)
+	c.funcs.set(f.ID, i)
+	return i
+}
+
+func (c *profileConv) location(l *profile.Location) int32 {
+	if i := c.locs.get(l.ID); i != 0 {
+		return i
+	}
+	var mi int32
+	if l.Mapping != nil {
+		mi = c.mapping(l.Mapping)
+	}
+	lt := c.b.dict.LocationTable()
+	i := int32(lt.Len())
+	dl := lt.AppendEmpty()
+	dl.SetMappingIndex(mi)
+	dl.SetAddress(l.Address)
+	if len(l.Line) > 0 {
+		lines := dl.Lines()
+		lines.EnsureCapacity(len(l.Line))
+		for _, ln := range l.Line {
+			dln := lines.AppendEmpty()
+			if ln.Function != nil {
+				dln.SetFunctionIndex(c.function(ln.Function))
+			}
+			dln.SetLine(ln.Line)
+			dln.SetColumn(ln.Column)
+		}
+	}
+	c.locs.set(l.ID, i)
+	return i
 }
 
 func (c *profileConv) appendSample(samples pprofile.SampleSlice, si int, v int64) {
@@ -328,7 +348,7 @@ func (c *profileConv) build(si int) {
 	li := stack.LocationIndices()
 	li.EnsureCapacity(len(s.Location))
 	for _, l := range s.Location {
-		li.Append(c.locs.get(l.ID))
+		li.Append(c.location(l))
 	}
 	var attrs []int32
 	for _, k := range sortedKeys(s.Label) {

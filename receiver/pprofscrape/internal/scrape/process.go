@@ -86,7 +86,8 @@ func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetch
 	now := pcommon.NewTimestampFromTime(time.Now())
 	var ok []parsed
 	up := false
-	for _, r := range results {
+	for i := range results {
+		r := &results[i]
 		typeAttr := attribute.String("profile.type", r.typ)
 		tel.ReceiverPprofscrapeScrapeBytes.Add(ctx, r.wire)
 		err := r.err
@@ -94,6 +95,7 @@ func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetch
 		if err == nil {
 			p, err = Parse(r.data)
 		}
+		r.free() // the parsed profile owns copies of everything it needs
 		tel.ReceiverPprofscrapeScrapeDuration.Record(ctx, r.duration.Seconds(), metric.WithAttributes(typeAttr))
 		if err != nil {
 			reason := reasonOf(err)

@@ -161,6 +161,7 @@ func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.T
 type fetched struct {
 	typ      string
 	data     []byte
+	release  func() // returns data's pooled buffer; nil when not pooled
 	err      error
 	wire     int64
 	duration time.Duration
@@ -177,10 +178,15 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
 			rctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
 			defer cancel()
 			res, err := fetch.Get(rctx, s.set.Client, t.cfg.Endpoint+Path(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
-			results[i] = fetched{typ: typ, data: res.Data, err: err, wire: res.WireBytes, duration: time.Since(start)}
+			results[i] = fetched{typ: typ, data: res.Data, release: res.Release, err: err, wire: res.WireBytes, duration: time.Since(start)}
 		}()
 	}
 	wg.Wait()
+	defer func() {
+		for i := range results {
+			results[i].free()
+		}
+	}()
 	if ctx.Err() != nil {
 		return // shutting down: the requests were cancelled, nothing to report.
 	}
@@ -194,6 +200,15 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
 		}
 	}()
 	s.process(ctx, t, results)
+}
+
+// free releases the pooled body once it has been parsed (or was not needed).
+func (f *fetched) free() {
+	if f.release != nil {
+		f.release()
+		f.release = nil
+	}
+	f.data = nil
 }
 
 // logLimited logs msg at most once a minute per target and key, with the number of

@@ -22,6 +22,11 @@ func DisplayName(fn *profile.Function) string {
 		return fn.Name // already demangled by the profile's producer
 	}
 	sys := fn.SystemName
+	if !strings.HasPrefix(sys, "_") {
+		// Mangled symbols (_Z..., _R..., and macOS's extra _) all start with '_': Go names
+		// skip the demangler, which would return them unchanged.
+		return simplify(sys)
+	}
 	if d := demangle.Filter(sys, demangleOptions...); d != sys {
 		return d
 	}
@@ -30,7 +35,11 @@ func DisplayName(fn *profile.Function) string {
 			return d
 		}
 	}
-	name := sys
+	return simplify(sys)
+}
+
+// simplify applies pprof's heuristics to names that look like demangled C++ already.
+func simplify(name string) string {
 	if looksLikeDemangledCPlusPlus(name) {
 		name = removeMatching(name, '(', ')')
 		name = removeMatching(name, '<', '>')
