@@ -8,6 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 builder=${1:-$root/.tools/bin/builder}
+case $builder in /*) ;; *) builder=$(cd "$(dirname "$builder")" && pwd)/$(basename "$builder") ;; esac
 out=$root/_build/bench
 export GOTOOLCHAIN=local GOWORK=off
 cd "$here"

@@ -515,11 +515,12 @@ func runPprof(ctx context.Context, o Options, sink *OTLPSink) ([]PprofResult, er
 	}()
 	defer func() { close(stopChurn); churn.Wait() }()
 
-	bin := o.Binary
+	// idle and pprofscrape run on the distribution as shipped; the contrib
+	// receiver only exists in the bench-only build.
 	benchOK := false
 	if o.BenchBinary != "" {
 		if _, err := os.Stat(o.BenchBinary); err == nil {
-			bin, benchOK = o.BenchBinary, true
+			benchOK = true
 		}
 	}
 	popts := PprofOptions{Interval: o.PprofInterval.String(), CPUDuration: cpuDuration(o.PprofInterval), Types: o.PprofTypes}
@@ -538,6 +539,10 @@ func runPprof(ctx context.Context, o Options, sink *OTLPSink) ([]PprofResult, er
 			if mode == PprofReceiver && !benchOK {
 				r.Err = fmt.Sprintf("bench binary %q not built (test/load/build-bench.sh)", o.BenchBinary)
 			} else {
+				bin := o.Binary
+				if mode == PprofReceiver {
+					bin = o.BenchBinary
+				}
 				runPprofOnce(ctx, o, bin, mode, targets.addrs, popts, sink, &r)
 			}
 			if r.Err != "" {
