@@ -244,12 +244,11 @@ func TestFaultLabelFloodStaysBounded(t *testing.T) {
 // accepts and counts spans by service name while open.
 type gatedTraceSink struct {
 	ptraceotlp.UnimplementedGRPCServer
-	open    chan struct{}
-	mu      sync.Mutex
-	spans   map[string]int
-	srv     *grpc.Server
-	addr    string
-	openOne sync.Once
+	open  chan struct{}
+	mu    sync.Mutex
+	spans map[string]int
+	srv   *grpc.Server
+	addr  string
 }
 
 func startGatedTraceSink(t *testing.T) *gatedTraceSink {

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+	_, _ = fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 
 	select {
 	case <-ctx.Done():
@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return writeEvents(*out, sink.Events())
 	}
 	st := sink.Stats()
-	fmt.Fprintf(stdout, "accepted %d failed %d requests %d\n", st.Accepted, st.Failed, st.Requests)
+	_, _ = fmt.Fprintf(stdout, "accepted %d failed %d requests %d\n", st.Accepted, st.Failed, st.Requests)
 	return nil
 }
 
