@@ -46,22 +46,19 @@ const (
 // Its memory is bounded by the number of distinct samples of the last profile, itself
 // bounded by the body size the receiver accepts.
 type Tracker struct {
-	seed     maphash.Seed
-	prev     map[uint64][]int64
-	prevSums []int64
-	prevTime int64
-	prevSig  string
-	have     bool
+	seed maphash.Seed
+	// prev maps a key to its row in prevValues (width values per row).
+	prev       map[uint64]int32
+	prevValues []int64
+	prevSums   []int64
+	prevTime   int64
+	prevSig    string
+	have       bool
 }
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
 	return &Tracker{seed: maphash.MakeSeed()}
-}
-
-type agg struct {
-	first  int32
-	values []int64
 }
 
 // Next records p as the latest profile and returns its delta against the previous one.
@@ -77,33 +74,34 @@ type agg struct {
 // A key that disappeared (which a Go process never does) is dropped, not sent negative.
 func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) {
 	width := len(cumulative)
-	cur := make(map[uint64]*agg, len(p.Sample))
-	order := make([]uint64, 0, len(p.Sample))
-	backing := make([]int64, len(p.Sample)*width)
+	// One row per distinct key: its first sample and the sums of its cumulative values.
+	rows := make(map[uint64]int32, len(p.Sample))
+	first := make([]int32, 0, len(p.Sample))
+	rowKeys := make([]uint64, 0, len(p.Sample))
+	values := make([]int64, 0, len(p.Sample)*width)
 	sums := make([]int64, width)
 	keys := newKeyer(t.seed, p)
 	for i, s := range p.Sample {
 		k := keys.sampleKey(s)
-		a := cur[k]
-		if a == nil {
-			n := len(order)
-			a = &agg{first: int32(i), values: backing[n*width : (n+1)*width : (n+1)*width]}
-			cur[k] = a
-			order = append(order, k)
+		r, ok := rows[k]
+		if !ok {
+			r = int32(len(first))
+			rows[k] = r
+			first = append(first, int32(i))
+			rowKeys = append(rowKeys, k)
+			values = append(values, make([]int64, width)...)
 		}
+		row := values[int(r)*width : (int(r)+1)*width]
 		for j, vi := range cumulative {
-			a.values[j] += s.Value[vi]
+			row[j] += s.Value[vi]
 			sums[j] += s.Value[vi]
 		}
 	}
 	sig := signature(p, cumulative)
 
-	prev, prevSums, prevTime, had := t.prev, t.prevSums, t.prevTime, t.have && t.prevSig == sig
-	t.prev = make(map[uint64][]int64, len(cur))
-	for k, a := range cur {
-		t.prev[k] = a.values
-	}
-	t.prevSums, t.prevTime, t.prevSig, t.have = sums, p.TimeNanos, sig, true
+	prev, prevValues, prevSums, prevTime := t.prev, t.prevValues, t.prevSums, t.prevTime
+	had := t.have && t.prevSig == sig
+	t.prev, t.prevValues, t.prevSums, t.prevTime, t.prevSig, t.have = rows, values, sums, p.TimeNanos, sig, true
 	if !had {
 		return nil, Baseline
 	}
@@ -113,17 +111,18 @@ func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) 
 		}
 	}
 
-	res := &Result{Width: width, PrevTimeNanos: prevTime, Samples: make([]int32, 0, len(order)), Values: make([]int64, 0, len(order)*width)}
+	res := &Result{Width: width, PrevTimeNanos: prevTime, Samples: make([]int32, 0, len(first)), Values: make([]int64, 0, len(first)*width)}
 	matched := 0
-	for _, k := range order {
-		a := cur[k]
-		before, ok := prev[k]
-		if ok {
+	for r, k := range rowKeys {
+		row := values[int(r)*width : (int(r)+1)*width]
+		var before []int64
+		if pr, ok := prev[k]; ok {
 			matched++
+			before = prevValues[int(pr)*width : (int(pr)+1)*width]
 		}
 		zero := true
-		for j, v := range a.values {
-			if ok {
+		for j, v := range row {
+			if before != nil {
 				v -= before[j]
 			}
 			if v < 0 {
@@ -137,15 +136,15 @@ func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) 
 		if zero {
 			continue
 		}
-		res.Samples = append(res.Samples, a.first)
-		for j, v := range a.values {
-			if ok {
+		res.Samples = append(res.Samples, first[r]) // rows are in sample order
+		for j, v := range row {
+			if before != nil {
 				v -= before[j]
 			}
 			res.Values = append(res.Values, v)
 		}
 	}
-	if matched == 0 && len(prev) > 0 && len(order) > 0 {
+	if matched == 0 && len(prev) > 0 && len(rows) > 0 {
 		return nil, Reset
 	}
 	return res, Delta
