@@ -41,56 +41,52 @@ type Value func(i int) int64
 
 // Compute walks the samples selected by indices (nil: all samples) with their values.
 func Compute(p *profile.Profile, indices []int32, value Value, n int) Result {
-	// Name of each (location, line) node, as pprof's NodeInfo.PrintableName with
-	// granularity functions: the function name, or the mapping's file name, or <unknown>.
+	// Nodes are functions named as pprof's NodeInfo.PrintableName with granularity
+	// functions: the function name, or the mapping's file name, or <unknown>. Each
+	// location maps to the nodes of its lines (inlined frames first), computed once.
 	type node struct {
 		flat, cum int64
 		seen      int
 	}
-	nodes := map[string]*node{}
-	names := make(map[uint64][]*node, len(p.Location))
-	display := make(map[*profile.Function]string, len(p.Function))
-	nameOf := func(f *profile.Function) string {
-		n, ok := display[f]
-		if !ok {
-			n = DisplayName(f)
-			display[f] = n
-		}
-		return n
-	}
-	nodesOf := func(l *profile.Location) []*node {
-		if ns, ok := names[l.ID]; ok {
+	var store []node
+	nodes := make(map[string]int32, len(p.Function))
+	locs := newLocIndex(p)
+	backing := make([]int32, 0, len(p.Location)+len(p.Location)/4)
+	nodesOf := func(l *profile.Location) []int32 {
+		if ns, ok := locs.get(l.ID); ok {
 			return ns
 		}
-		var ns []*node
+		start := len(backing)
 		add := func(name string) {
-			nd := nodes[name]
-			if nd == nil {
-				nd = &node{seen: -1}
+			nd, ok := nodes[name]
+			if !ok {
+				nd = int32(len(store))
+				store = append(store, node{seen: -1})
 				nodes[name] = nd
 			}
-			ns = append(ns, nd)
+			backing = append(backing, nd)
+		}
+		mappingName := func() string {
+			if l.Mapping != nil {
+				return convert.MappingName(l.Mapping.File)
+			}
+			return convert.MappingName("")
 		}
 		if len(l.Line) == 0 {
-			file := ""
-			if l.Mapping != nil {
-				file = l.Mapping.File
-			}
-			add(convert.MappingName(file))
+			add(mappingName())
 		}
 		for _, ln := range l.Line {
-			switch {
-			case ln.Function != nil && nameOf(ln.Function) != "":
-				add(nameOf(ln.Function))
-			default:
-				file := ""
-				if l.Mapping != nil {
-					file = l.Mapping.File
-				}
-				add(convert.MappingName(file))
+			name := ""
+			if ln.Function != nil {
+				name = DisplayName(ln.Function)
 			}
+			if name == "" {
+				name = mappingName()
+			}
+			add(name)
 		}
-		names[l.ID] = ns
+		ns := backing[start:len(backing):len(backing)]
+		locs.set(l.ID, ns)
 		return ns
 	}
 
@@ -100,21 +96,21 @@ func Compute(p *profile.Profile, indices []int32, value Value, n int) Result {
 			return
 		}
 		res.Total += v
-		var leaf *node
+		leaf := int32(-1)
 		// Walk from the root, as pprof does; cum is counted once per node per sample.
 		for i := len(s.Location) - 1; i >= 0; i-- {
 			ns := nodesOf(s.Location[i])
 			for j := len(ns) - 1; j >= 0; j-- {
-				nd := ns[j]
+				nd := &store[ns[j]]
 				if nd.seen != stamp {
 					nd.seen = stamp
 					nd.cum += v
 				}
-				leaf = nd
+				leaf = ns[j]
 			}
 		}
-		if leaf != nil {
-			leaf.flat += v
+		if leaf >= 0 {
+			store[leaf].flat += v
 		}
 	}
 	if indices == nil {
@@ -128,7 +124,8 @@ func Compute(p *profile.Profile, indices []int32, value Value, n int) Result {
 	}
 
 	entries := make([]Entry, 0, len(nodes))
-	for name, nd := range nodes {
+	for name, i := range nodes {
+		nd := store[i]
 		if nd.flat == 0 && nd.cum == 0 {
 			continue
 		}
@@ -172,3 +169,42 @@ func abs(v int64) int64 {
 
 // String formats an entry for logs and test failures.
 func (e Entry) String() string { return fmt.Sprintf("%s flat=%d cum=%d", e.Name, e.Flat, e.Cum) }
+
+// locIndex maps location IDs to their nodes, densely when the IDs allow it.
+type locIndex struct {
+	dense  [][]int32
+	sparse map[uint64][]int32
+}
+
+func newLocIndex(p *profile.Profile) locIndex {
+	var maxID uint64
+	for _, l := range p.Location {
+		maxID = max(maxID, l.ID)
+	}
+	if maxID <= uint64(4*len(p.Location)+64) {
+		return locIndex{dense: make([][]int32, maxID+1)}
+	}
+	return locIndex{sparse: make(map[uint64][]int32, len(p.Location))}
+}
+
+func (x *locIndex) get(id uint64) ([]int32, bool) {
+	if x.dense != nil {
+		if id < uint64(len(x.dense)) && x.dense[id] != nil {
+			return x.dense[id], true
+		}
+		return nil, false
+	}
+	ns, ok := x.sparse[id]
+	return ns, ok
+}
+
+func (x *locIndex) set(id uint64, ns []int32) {
+	if x.dense != nil && id < uint64(len(x.dense)) {
+		x.dense[id] = ns
+		return
+	}
+	if x.sparse == nil {
+		x.sparse = map[uint64][]int32{}
+	}
+	x.sparse[id] = ns
+}
