@@ -5,7 +5,13 @@ package pprofscrape
 
 import (
 	"context"
+	"encoding/pem"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	rpprof "runtime/pprof"
 	"slices"
@@ -390,4 +396,49 @@ func TestBusyCPUProfilerIsBusyNotDown(t *testing.T) {
 	metadatatest.AssertEqualReceiverPprofscrapeTargetUp(t, tt, []metricdata.DataPoint[int64]{
 		{Attributes: attribute.NewSet(attribute.String("endpoint", srv.URL)), Value: 1},
 	}, metricdatatest.IgnoreTimestamp())
+}
+
+// TestConfighttpClientSettings: the confighttp client settings (TLS with a CA file,
+// static headers) are applied to every target request.
+func TestConfighttpClientSettings(t *testing.T) {
+	var mu sync.Mutex
+	var scopes []string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		scopes = append(scopes, r.Header.Get("X-Scope"))
+		mu.Unlock()
+		_ = rpprof.Lookup("goroutine").WriteTo(w, 0)
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv.Listener = ln
+	srv.StartTLS()
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+
+	cfg := testConfig(TargetConfig{Endpoint: srv.URL, Profiles: []string{"goroutine"}})
+	cfg.ClientConfig.TLS.CAFile = caFile
+	cfg.ClientConfig.Headers.Set("X-Scope", "prod")
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	r := start(t, cfg, metadatatest.NewSettings(tt), true, false)
+	require.Eventually(t, func() bool { return len(r.profiles.AllProfiles()) >= 1 }, 30*time.Second, 50*time.Millisecond)
+	r.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, scopes)
+	for _, s := range scopes {
+		assert.Equal(t, "prod", s)
+	}
+	assert.Empty(t, errorsByReason(t, tt), "the TLS handshake against the test CA succeeded")
+
+	// Without the CA the same target fails the handshake: counted as an http error.
+	cfg2 := testConfig(TargetConfig{Endpoint: srv.URL, Profiles: []string{"goroutine"}})
+	tt2 := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt2.Shutdown(context.Background())) }()
+	r2 := start(t, cfg2, metadatatest.NewSettings(tt2), true, false)
+	require.Eventually(t, func() bool { return errorsByReason(t, tt2)["http"] >= 1 }, 30*time.Second, 50*time.Millisecond)
+	r2.stop()
+	assert.Empty(t, r2.profiles.AllProfiles())
 }
