@@ -35,7 +35,7 @@ FEATURE_GATES := --feature-gates=service.profilesSupport
 # Everything the distribution binary is made of: a change to any of it rebuilds.
 COMPONENT_SRCS := $(shell find $(COMPONENTS) -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -name '*_test.go' 2>/dev/null)
 
-.PHONY: build run test unit validate e2e bench fuzz lint lint-fast generate tools clean image help
+.PHONY: build run test unit validate e2e bench bench-go bench-load fuzz lint lint-fast generate tools clean image help
 
 help:
 	@echo "make build     build the distribution into $(BINARY)"
@@ -124,8 +124,15 @@ e2e: $(BINARY) $(TELEMETRYGEN)
 	  $(GO) test -count=1 -timeout 30m -v ./... 2>&1 | tee $(ROOT)/$(DIST)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'
 
 # ---- bench / fuzz ----
-BENCH_COUNT ?= 5
-bench: $(BENCHSTAT)
+# make bench: every module's Go benchmarks (-count 5, benchstat summaries), then
+# the load test of the built binary (test/load: telemetrygen through each of
+# our components and the contrib ones beside them, interleaved, one run).
+BENCH_COUNT  ?= 5
+BENCH_BINARY := $(DIST)/bench/otelcol-prodscope-bench
+
+bench: bench-go bench-load
+
+bench-go: $(BENCHSTAT)
 	@mkdir -p $(DIST)/bench
 	@for m in $(COMPONENTS); do \
 	  n=$$(basename $$m); echo "== go test -bench $$m"; \
@@ -133,6 +140,17 @@ bench: $(BENCHSTAT)
 	  $(BENCHSTAT) $(DIST)/bench/$$n.txt > $(DIST)/bench/$$n.benchstat.txt || true; \
 	done
 	@echo "raw results and benchstat summaries in $(DIST)/bench/"
+
+# The bench-only distribution: the product manifest plus components we do not
+# ship but measure against (the contrib pprofreceiver).
+$(BENCH_BINARY): builder-config.yaml test/load/builder-config.bench.yaml $(COMPONENT_SRCS) | $(BUILDER)
+	test/load/build-bench.sh $(BUILDER)
+
+bench-load: $(BINARY) $(BENCH_BINARY) $(TELEMETRYGEN)
+	@mkdir -p $(DIST)/bench
+	cd test/load && $(GO) run ./cmd/loadbench -binary $(ROOT)/$(BINARY) -bench-binary $(ROOT)/$(BENCH_BINARY) \
+	  -telemetrygen $(TELEMETRYGEN) -out $(ROOT)/$(DIST)/bench/load.md
+	@echo "load test table in $(DIST)/bench/load.md"
 
 FUZZTIME ?= 10s
 fuzz:
