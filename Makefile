@@ -27,7 +27,7 @@ GOLANGCI     := $(TOOLS)/golangci-lint
 
 # Our component modules (each its own Go module, tied together by go.work).
 COMPONENTS := processor/cardinalityguard processor/logtracejoin exporter/honeycombevents receiver/pprofscrape
-MODULES    := $(COMPONENTS) examples/shopdemo deploy/kubernetes test/e2e
+MODULES    := $(COMPONENTS) examples/shopdemo deploy/kubernetes test/load test/e2e
 
 # Profiles pipelines (pprofscrape) need this collector feature gate.
 FEATURE_GATES := --feature-gates=service.profilesSupport
@@ -98,13 +98,15 @@ run: $(BINARY) $(DEMO_BIN)
 	@DEMO="$${DEMO:-1}" BINARY=$(BINARY) DEMO_BIN=$(DEMO_BIN) FEATURE_GATES="$(FEATURE_GATES)" scripts/run.sh
 
 # ---- test ----
-test: lint-fast unit build validate e2e
+test: lint-fast build unit validate e2e
 
-unit:
+# Unit tests of every module; test/load's also validate its generated configs
+# with the built binary, so `make test` builds first.
+unit: $(BINARY)
 	@for m in $(MODULES); do \
 	  [ "$$m" = test/e2e ] && continue; \
 	  echo "== go test -race $$m"; \
-	  (cd $$m && $(GO) test -race -count=1 -timeout 10m ./...); \
+	  (cd $$m && PRODSCOPE_BINARY=$(ROOT)/$(BINARY) $(GO) test -race -count=1 -timeout 10m ./...); \
 	done
 
 # Every collector config in config/ must pass the built binary's validate.
@@ -149,7 +151,7 @@ $(BENCH_BINARY): builder-config.yaml test/load/builder-config.bench.yaml $(COMPO
 bench-load: $(BINARY) $(BENCH_BINARY) $(TELEMETRYGEN)
 	@mkdir -p $(DIST)/bench
 	cd test/load && $(GO) run ./cmd/loadbench -binary $(ROOT)/$(BINARY) -bench-binary $(ROOT)/$(BENCH_BINARY) \
-	  -telemetrygen $(TELEMETRYGEN) -out $(ROOT)/$(DIST)/bench/load.md
+	  -telemetrygen $(TELEMETRYGEN) -out $(ROOT)/$(DIST)/bench/load.md -workdir $(ROOT)/$(DIST)/bench/load
 	@echo "load test table in $(DIST)/bench/load.md"
 
 FUZZTIME ?= 10s

@@ -8,13 +8,17 @@ import (
 	"testing"
 )
 
-// Every generated config passes the built binary's validate. Runs only when
-// PRODSCOPE_BINARY names the binary (the pprofreceiver configs also need
-// PRODSCOPE_BENCH_BINARY); no collector is started.
+// Every generated config passes the built binary's validate: PRODSCOPE_BINARY,
+// or the repository's _build/otelcol-prodscope (make test builds it before the
+// unit tests). The pprofreceiver configs also need PRODSCOPE_BENCH_BINARY (the
+// bench-only build). No collector is started.
 func TestGeneratedConfigsValidate(t *testing.T) {
 	bin := os.Getenv("PRODSCOPE_BINARY")
 	if bin == "" {
-		t.Skip("PRODSCOPE_BINARY not set")
+		bin = filepath.Join("..", "..", "..", "..", "_build", "otelcol-prodscope")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the built distribution is needed (make build, or set PRODSCOPE_BINARY): %v", err)
 	}
 	dir := t.TempDir()
 	validate := func(t *testing.T, bin, name, cfg string) (string, error) {
