@@ -39,8 +39,10 @@ var (
 	evictedTTL  = attrSet("reason", "ttl")
 	evictedSize = attrSet("reason", "size")
 
-	outcomeMatched   = attrSet("outcome", "matched")
-	outcomeUnmatched = attrSet("outcome", "unmatched")
+	// histogram options as slices: passing a prepared slice to the
+	// variadic Record does not allocate one per record
+	outcomeMatched   = []metric.RecordOption{attrSet("outcome", "matched")}
+	outcomeUnmatched = []metric.RecordOption{attrSet("outcome", "unmatched")}
 
 	invalidReasons = func() (r [extract.NumReasons]metric.MeasurementOption) {
 		for i := range r {
@@ -215,73 +217,178 @@ func (s *joinState) releaseTick(ctx context.Context) {
 	s.emitReady(ctx)
 }
 
+// flushScratch is the reusable memory of one emitReady call.
+type flushScratch struct {
+	ready  []*join.Held
+	order  []*join.Held
+	groups []flushGroup
+	byB    map[*join.Batch]int32
+	outs   []ownerOut
+}
+
+// flushGroup is the records of one held batch that leave in one flush.
+type flushGroup struct {
+	b        *join.Batch
+	n, start int
+}
+
+type ownerOut struct {
+	owner *logsProcessor
+	ld    plog.Logs
+}
+
+var flushPool = sync.Pool{New: func() any { return &flushScratch{byB: map[*join.Batch]int32{}} }}
+
 // emitReady sends the released logs to the logs pipelines they came from,
 // one plog.Logs per pipeline, records of one incoming scope kept together.
+// A held batch whose records all leave in this flush is sent as it is
+// (its plog.Logs, records in place); otherwise the records leaving are
+// moved into a new ResourceLogs/ScopeLogs with the batch's resource and
+// scope.
 func (s *joinState) emitReady(ctx context.Context) {
 	if s.joiner == nil {
 		return
 	}
-	ready := s.joiner.TakeReady()
+	fs := flushPool.Get().(*flushScratch)
+	defer s.putFlush(fs)
+	fs.ready = s.joiner.TakeReadyInto(fs.ready[:0])
+	ready := fs.ready
 	if len(ready) == 0 {
 		return
 	}
-	type scopeOut struct {
-		owner *logsProcessor
-		lrs   plog.LogRecordSlice
-	}
-	outs := map[*logsProcessor]plog.Logs{}
-	scopes := map[*join.HeldScope]scopeOut{}
-	var matched, expired, overflow, shutdown int64
+	// group the records by batch (counting sort: one pass to count, one
+	// to place), so that each batch is locked once
+	last := int32(-1)
 	for _, h := range ready {
-		owner := h.Owner.(*logsProcessor)
-		so, ok := scopes[h.Scope]
-		if !ok || so.owner != owner {
-			ld, ok := outs[owner]
-			if !ok {
-				ld = plog.NewLogs()
-				outs[owner] = ld
+		g := last
+		if g < 0 || fs.groups[g].b != h.Batch {
+			var ok bool
+			if g, ok = fs.byB[h.Batch]; !ok {
+				g = int32(len(fs.groups))
+				fs.groups = append(fs.groups, flushGroup{b: h.Batch})
+				fs.byB[h.Batch] = g
 			}
-			rl := ld.ResourceLogs().AppendEmpty()
-			h.Scope.Resource.CopyTo(rl.Resource())
-			rl.SetSchemaUrl(h.Scope.ResourceSchemaURL)
+			last = g
+		}
+		h.Mark = g
+		fs.groups[g].n++
+	}
+	start := 0
+	for i := range fs.groups {
+		fs.groups[i].start = start
+		start += fs.groups[i].n
+		fs.groups[i].n = 0
+	}
+	fs.order = append(fs.order[:0], make([]*join.Held, len(ready))...)
+	for _, h := range ready {
+		g := &fs.groups[h.Mark]
+		fs.order[g.start+g.n] = h
+		g.n++
+	}
+
+	var matched, expired, overflow, shutdown int64
+	for gi := range fs.groups {
+		g := &fs.groups[gi]
+		b := g.b
+		owner := b.Owner.(*logsProcessor)
+		out := fs.out(owner)
+		members := fs.order[g.start : g.start+g.n]
+		b.Mu.Lock()
+		whole := b.Sent+g.n == len(b.Held)
+		var dst plog.LogRecordSlice
+		if !whole {
+			src := b.Logs.ResourceLogs().At(0)
+			rl := out.ResourceLogs().AppendEmpty()
+			src.Resource().CopyTo(rl.Resource())
+			rl.SetSchemaUrl(src.SchemaUrl())
+			srcSL := src.ScopeLogs().At(0)
 			sl := rl.ScopeLogs().AppendEmpty()
-			h.Scope.Scope.CopyTo(sl.Scope())
-			sl.SetSchemaUrl(h.Scope.ScopeSchemaURL)
-			so = scopeOut{owner: owner, lrs: sl.LogRecords()}
-			scopes[h.Scope] = so
+			srcSL.Scope().CopyTo(sl.Scope())
+			sl.SetSchemaUrl(srcSL.SchemaUrl())
+			dst = sl.LogRecords()
+			dst.EnsureCapacity(g.n)
 		}
-		lr := so.lrs.AppendEmpty()
-		h.Record.MoveTo(lr)
-		waited := h.Released.Sub(h.Arrived).Seconds()
-		if h.Outcome == join.Matched {
-			setContext(lr, h.Context.TraceID, h.Context.SpanID, uint32(h.Context.Flags), true, true)
-			matched++
-			s.telemetry.ProcessorLogtracejoinWaitTime.Record(ctx, waited, outcomeMatched)
-			continue
+		for _, h := range members {
+			lr := b.Records.At(int(h.Index))
+			if !whole {
+				d := dst.AppendEmpty()
+				lr.MoveTo(d)
+				lr = d
+				h.Sent = true
+			}
+			waited := h.Waited.Seconds()
+			if h.Outcome == join.Matched {
+				setContext(lr, h.Context.TraceID, h.Context.SpanID, uint32(h.Context.Flags), true, true)
+				matched++
+				s.telemetry.ProcessorLogtracejoinWaitTime.Record(ctx, waited, outcomeMatched...)
+				continue
+			}
+			s.telemetry.ProcessorLogtracejoinWaitTime.Record(ctx, waited, outcomeUnmatched...)
+			switch h.Outcome {
+			case join.Expired:
+				expired++
+			case join.Overflow:
+				overflow++
+			case join.Shutdown:
+				shutdown++
+			}
 		}
-		s.telemetry.ProcessorLogtracejoinWaitTime.Record(ctx, waited, outcomeUnmatched)
-		switch h.Outcome {
-		case join.Expired:
-			expired++
-		case join.Overflow:
-			overflow++
-		case join.Shutdown:
-			shutdown++
+		if whole {
+			if b.Sent > 0 {
+				// drop the places of the records sent earlier
+				i := 0
+				b.Records.RemoveIf(func(plog.LogRecord) bool {
+					sent := b.Held[i].Sent
+					i++
+					return sent
+				})
+			}
+			b.Logs.ResourceLogs().MoveAndAppendTo(out.ResourceLogs())
 		}
+		b.Sent += g.n
+		b.Mu.Unlock()
 	}
 	t := s.telemetry
 	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, matched, sourceJoin)
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, expired, unmatchedExpired)
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, overflow, unmatchedOverflow)
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, shutdown, unmatchedShutdown)
-	for owner, ld := range outs {
-		if err := owner.next.ConsumeLogs(ctx, ld); err != nil {
+	for _, o := range fs.outs {
+		if err := o.owner.next.ConsumeLogs(ctx, o.ld); err != nil {
 			s.releaseWarn.do(func(suppressed int) {
 				s.logger.Warn("Next consumer refused released log records",
-					zap.Int("records", ld.LogRecordCount()), zap.Int("suppressed_warnings", suppressed), zap.Error(err))
+					zap.Int("records", o.ld.LogRecordCount()), zap.Int("suppressed_warnings", suppressed), zap.Error(err))
 			})
 		}
 	}
+}
+
+// out returns the plog.Logs of this flush for owner.
+func (fs *flushScratch) out(owner *logsProcessor) plog.Logs {
+	for _, o := range fs.outs {
+		if o.owner == owner {
+			return o.ld
+		}
+	}
+	ld := plog.NewLogs()
+	fs.outs = append(fs.outs, ownerOut{owner: owner, ld: ld})
+	return ld
+}
+
+// maxPooled bounds the slices a flushScratch keeps for the next flush.
+const maxPooled = 4096
+
+func (s *joinState) putFlush(fs *flushScratch) {
+	if cap(fs.ready) > maxPooled || cap(fs.order) > maxPooled || len(fs.groups) > maxPooled {
+		return
+	}
+	clear(fs.ready)
+	clear(fs.order)
+	clear(fs.groups)
+	clear(fs.byB)
+	clear(fs.outs)
+	fs.ready, fs.order, fs.groups, fs.outs = fs.ready[:0], fs.order[:0], fs.groups[:0], fs.outs[:0]
+	flushPool.Put(fs)
 }
 
 func addIf(ctx context.Context, c metric.Int64Counter, n int64, opt metric.MeasurementOption) {
@@ -321,32 +428,41 @@ func (s *joinState) record(ctx context.Context, c *batchCounts) {
 	}
 }
 
+// holdScratch is the reusable memory of one processLogs call.
+type holdScratch struct {
+	idx    []int32  // positions of the records of one scope that wait
+	hashes []uint64 // their correlation key hashes
+}
+
+var holdPool = sync.Pool{New: func() any { return new(holdScratch) }}
+
 // processLogs gives each record its trace context; records that must wait
-// for their span are moved out of ld into held.
-func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batchCounts) []*join.Held {
+// for their span are moved out of ld into held batches, one per incoming
+// ScopeLogs.
+func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batchCounts) []*join.Batch {
 	var res extract.Result
-	var held []*join.Held
-	var slab []join.Held
-	slabSize := 0
-	remaining := ld.LogRecordCount()
+	var batches []*join.Batch
 	now := s.now()
 	canHold := s.joiner != nil && s.joiner.CanHold() && s.isRunning()
+	hs := holdPool.Get().(*holdScratch)
+	defer holdPool.Put(hs)
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
 		sls := rl.ScopeLogs()
 		for k := 0; k < sls.Len(); k++ {
 			sl := sls.At(k)
-			var scope *join.HeldScope
-			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
-				remaining--
+			lrs := sl.LogRecords()
+			hs.idx, hs.hashes = hs.idx[:0], hs.hashes[:0]
+			for n := 0; n < lrs.Len(); n++ {
+				lr := lrs.At(n)
 				if !lr.TraceID().IsEmpty() {
 					counts.record++
-					return false
+					continue
 				}
 				s.extractor.Extract(lr, &res)
-				for r, n := range res.Invalid {
-					counts.invalid[r] += int64(n)
+				for r, c := range res.Invalid {
+					counts.invalid[r] += int64(c)
 				}
 				switch res.Source {
 				case extract.SourceAttribute:
@@ -357,11 +473,11 @@ func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batc
 				if res.Source != extract.SourceNone {
 					c := &res.Context
 					setContext(lr, c.TraceID, c.SpanID, c.Flags, c.HasSpan, c.HasFlags)
-					return false
+					continue
 				}
 				if s.joiner == nil || res.CorrelationKey == "" {
 					counts.noKey++
-					return false
+					continue
 				}
 				h := join.Hash(res.CorrelationKey)
 				sc, rank, found := s.joiner.Lookup(h, now)
@@ -369,55 +485,79 @@ func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batc
 					// the entry span is known (or a log cannot wait for it)
 					setContext(lr, sc.TraceID, sc.SpanID, uint32(sc.Flags), true, true)
 					counts.join++
-					return false
+					continue
 				}
 				if !canHold {
 					counts.noSpan++
-					return false
+					continue
 				}
-				if scope == nil {
-					scope = &join.HeldScope{
-						Resource:          pcommon.NewResource(),
-						ResourceSchemaURL: rl.SchemaUrl(),
-						Scope:             pcommon.NewInstrumentationScope(),
-						ScopeSchemaURL:    sl.SchemaUrl(),
+				hs.idx = append(hs.idx, int32(n))
+				hs.hashes = append(hs.hashes, h)
+			}
+			if len(hs.idx) == 0 {
+				continue
+			}
+			b := join.NewBatch(hs.hashes, owner, now)
+			b.Logs = plog.NewLogs()
+			if len(hs.idx) == lrs.Len() && sls.Len() == 1 {
+				// every record of the resource waits: move it whole
+				rl.MoveTo(b.Logs.ResourceLogs().AppendEmpty())
+				b.Records = b.Logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+				batches = append(batches, b)
+				break // rl is empty now
+			}
+			nrl := b.Logs.ResourceLogs().AppendEmpty()
+			rl.Resource().CopyTo(nrl.Resource())
+			nrl.SetSchemaUrl(rl.SchemaUrl())
+			nsl := nrl.ScopeLogs().AppendEmpty()
+			if len(hs.idx) == lrs.Len() {
+				// every record of the scope waits: move it whole
+				sl.MoveTo(nsl)
+			} else {
+				sl.Scope().CopyTo(nsl.Scope())
+				nsl.SetSchemaUrl(sl.SchemaUrl())
+				held := nsl.LogRecords()
+				held.EnsureCapacity(len(hs.idx))
+				n, next := 0, 0
+				lrs.RemoveIf(func(lr plog.LogRecord) bool {
+					wait := next < len(hs.idx) && int(hs.idx[next]) == n
+					n++
+					if wait {
+						lr.MoveTo(held.AppendEmpty())
+						next++
 					}
-					rl.Resource().CopyTo(scope.Resource)
-					sl.Scope().CopyTo(scope.Scope)
-				}
-				if len(slab) == 0 {
-					// Held structs come in slabs that double from 8 (at
-					// most 1024, at most what is left of the batch): few
-					// allocations per batch, and a slab kept alive by its
-					// last waiting log is at most twice what was held
-					slabSize = min(max(2*slabSize, 8), 1024, remaining+1) // +1: this record
-					slab = make([]join.Held, slabSize)
-				}
-				hl := &slab[0]
-				slab = slab[1:]
-				hl.Init(h, scope, owner, now)
-				lr.MoveTo(hl.Record)
-				held = append(held, hl)
-				return true
-			})
+					return wait
+				})
+			}
+			b.Records = nsl.LogRecords()
+			batches = append(batches, b)
 		}
 	}
-	if len(held) > 0 {
+	if len(batches) > 0 {
 		// drop the containers the held records left empty
 		rls.RemoveIf(func(rl plog.ResourceLogs) bool {
 			rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool { return sl.LogRecords().Len() == 0 })
 			return rl.ScopeLogs().Len() == 0
 		})
 	}
-	return held
+	return batches
 }
+
+var spansPool = sync.Pool{New: func() any { return new([]join.Span) }}
 
 // processTraces indexes the spans that carry a correlation key.
 func (s *joinState) processTraces(ctx context.Context, td ptrace.Traces) {
 	if s.joiner == nil {
 		return
 	}
-	var spans []join.Span
+	sp0 := spansPool.Get().(*[]join.Span)
+	spans := (*sp0)[:0]
+	defer func() {
+		if cap(spans) <= maxPooled {
+			*sp0 = spans[:0]
+			spansPool.Put(sp0)
+		}
+	}()
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -471,10 +611,14 @@ func (p *logsProcessor) Capabilities() consumer.Capabilities {
 func (p *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	s := p.state
 	var counts batchCounts
+	var gen uint64
+	if s.joiner != nil {
+		gen = s.joiner.EntryGen()
+	}
 	held := s.processLogs(ld, p, &counts)
 	s.record(ctx, &counts)
 	if len(held) > 0 {
-		s.joiner.Hold(held, s.now())
+		s.joiner.Hold(held, gen, s.now())
 	}
 	var err error
 	if ld.LogRecordCount() > 0 {

@@ -85,10 +85,9 @@ func TestIndexGrowsInOrder(t *testing.T) {
 }
 
 func hold(j *Joiner, key string, at time.Time) *Held {
-	h := NewHeld(Hash(key), &HeldScope{}, nil, at)
-	h.Record.Body().SetStr(key)
-	j.Hold([]*Held{h}, at)
-	return h
+	b := NewBatch([]uint64{Hash(key)}, nil, at)
+	j.Hold([]*Batch{b}, 0, at)
+	return &b.Held[0]
 }
 
 func TestHoldMatchExpire(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 )
 
@@ -25,43 +24,56 @@ const (
 	Shutdown
 )
 
-// HeldScope is the resource and scope a held record came with. Records of
-// one incoming ScopeLogs share one HeldScope, so the resource is copied
-// once per batch, not per record.
-type HeldScope struct {
-	Resource          pcommon.Resource
-	ResourceSchemaURL string
-	Scope             pcommon.InstrumentationScope
-	ScopeSchemaURL    string
+// Batch is the log records of one incoming ScopeLogs that wait for their
+// spans. They are moved once, together, into a plog.Logs of their own (with
+// their resource and scope), and leave from there: when all of a batch's
+// records leave in one flush, that plog.Logs is sent on as it is, so a held
+// record is moved at most twice and usually once.
+type Batch struct {
+	// Logs holds one ResourceLogs with one ScopeLogs: the records' own
+	// resource and scope. Records is that ScopeLogs' record slice.
+	Logs    plog.Logs
+	Records plog.LogRecordSlice
+	Owner   any // the logs pipeline instance the records go back to
+	Arrived time.Time
+	// Held has one entry per record of Records, in the same order.
+	Held []Held
+
+	// Mu guards Sent and the records once they are released; the
+	// emitter's, not the Joiner's.
+	Mu sync.Mutex
+	// Sent counts the records already moved out and sent on their own.
+	Sent int
 }
 
-// Held is one log record waiting for its span.
+// NewBatch returns a batch of len(hashes) held records, the i-th waiting
+// for correlation key hash hashes[i]. Logs and Records are left to the
+// caller.
+func NewBatch(hashes []uint64, owner any, arrived time.Time) *Batch {
+	b := &Batch{Owner: owner, Arrived: arrived, Held: make([]Held, len(hashes))}
+	for i, h := range hashes {
+		b.Held[i] = Held{Batch: b, Index: int32(i), hash: h}
+	}
+	return b
+}
+
+// Held is one log record waiting for its span: Batch.Records.At(Index).
 type Held struct {
-	Record  plog.LogRecord
-	Scope   *HeldScope
-	Owner   any // the logs pipeline instance the record goes back to
-	Arrived time.Time
+	Batch   *Batch
+	Index   int32
 	Outcome Outcome
+	// Sent and Mark belong to the emitter: Sent is set (under Batch.Mu)
+	// once the record was moved out of the batch; Mark is scratch space
+	// for the one flush that took the record.
+	Sent    bool
+	Mark    int32
 	Context SpanContext
-	// Released is when it left the queue.
-	Released time.Time
+	// Waited is how long it waited, set when it left the queue.
+	Waited time.Duration
 
 	hash       uint64
 	prev, next *Held // FIFO by arrival
 	keyNext    *Held // next held log with the same key, in arrival order
-}
-
-// NewHeld returns a Held for a log with correlation key hash h.
-func NewHeld(h uint64, scope *HeldScope, owner any, arrived time.Time) *Held {
-	hl := &Held{}
-	hl.Init(h, scope, owner, arrived)
-	return hl
-}
-
-// Init prepares a Held in place (callers allocate them in slabs, one
-// allocation per batch rather than one per record).
-func (hl *Held) Init(h uint64, scope *HeldScope, owner any, arrived time.Time) {
-	*hl = Held{Record: plog.NewLogRecord(), Scope: scope, Owner: owner, Arrived: arrived, hash: h}
 }
 
 type keyChain struct{ head, tail *Held }
@@ -85,6 +97,9 @@ type Joiner struct {
 	byKey      map[uint64]keyChain
 
 	ready []*Held
+	// entryGen changes whenever a key gets (or keeps) an entry span: Hold
+	// looks a log's key up again only if it changed since the log's lookup.
+	entryGen uint64
 	// closed is set by ReleaseAll: nothing is held after Shutdown.
 	closed bool
 }
@@ -96,6 +111,7 @@ func New(wait time.Duration, maxWaiting int, ttl time.Duration, maxIndexEntries 
 		wait:       wait,
 		maxWaiting: maxWaiting,
 		byKey:      map[uint64]keyChain{},
+		entryGen:   1, // 0 is never current: Hold(…, 0, …) looks every log up
 	}
 }
 
@@ -120,7 +136,7 @@ func (j *Joiner) release(h *Held, outcome Outcome, now time.Time) {
 			outcome, h.Context = Matched, sc
 		}
 	}
-	h.Outcome, h.Released = outcome, now
+	h.Outcome, h.Waited = outcome, now.Sub(h.Batch.Arrived)
 	j.ready = append(j.ready, h)
 }
 
@@ -151,6 +167,10 @@ func (j *Joiner) IndexSpans(spans []Span, now time.Time) (added int, ev Eviction
 		if rank != RankEntry {
 			continue
 		}
+		j.entryGen++
+		if len(j.byKey) == 0 {
+			continue
+		}
 		if chain, ok := j.byKey[spans[i].Hash]; ok {
 			delete(j.byKey, spans[i].Hash)
 			for h := chain.head; h != nil; {
@@ -166,30 +186,46 @@ func (j *Joiner) IndexSpans(spans []Span, now time.Time) (added int, ev Eviction
 	return added, ev
 }
 
-// Hold queues logs to wait for their span. A log whose entry span was
-// indexed since its lookup goes to the ready list matched at once. Over
+// EntryGen returns a value that changes whenever an entry span is indexed;
+// pass it, read before the lookups, to Hold.
+func (j *Joiner) EntryGen() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.entryGen
+}
+
+// Hold queues the records of batches to wait for their span. A log whose
+// entry span was indexed since its lookup (entryGen is EntryGen read
+// before the lookups, or 0 to look every log up again) goes to the ready
+// list matched at once. Over
 // max_waiting_logs the oldest waiting logs go to the ready list (Overflow).
-func (j *Joiner) Hold(held []*Held, now time.Time) {
+func (j *Joiner) Hold(batches []*Batch, entryGen uint64, now time.Time) {
 	ns := now.UnixNano()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for _, h := range held {
-		if j.closed {
-			j.release(h, Shutdown, now)
-			continue
+	recheck := j.entryGen != entryGen
+	for _, b := range batches {
+		for i := range b.Held {
+			h := &b.Held[i]
+			if j.closed {
+				j.release(h, Shutdown, now)
+				continue
+			}
+			if recheck {
+				if sc, rank, ok := j.idx.lookup(h.hash, ns); ok && rank == RankEntry {
+					h.Context = sc
+					j.release(h, Matched, now)
+					continue
+				}
+			}
+			for j.waiting >= j.maxWaiting && j.head != nil {
+				o := j.head
+				j.popKeyHead(o)
+				j.unlinkFIFO(o)
+				j.release(o, Overflow, now)
+			}
+			j.push(h)
 		}
-		if sc, rank, ok := j.idx.lookup(h.hash, ns); ok && rank == RankEntry {
-			h.Context = sc
-			j.release(h, Matched, now)
-			continue
-		}
-		for j.waiting >= j.maxWaiting && j.head != nil {
-			o := j.head
-			j.popKeyHead(o)
-			j.unlinkFIFO(o)
-			j.release(o, Overflow, now)
-		}
-		j.push(h)
 	}
 }
 
@@ -198,7 +234,7 @@ func (j *Joiner) Hold(held []*Held, now time.Time) {
 func (j *Joiner) Expire(now time.Time) Evictions {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for j.head != nil && now.Sub(j.head.Arrived) >= j.wait {
+	for j.head != nil && now.Sub(j.head.Batch.Arrived) >= j.wait {
 		o := j.head
 		j.popKeyHead(o)
 		j.unlinkFIFO(o)
@@ -224,11 +260,24 @@ func (j *Joiner) ReleaseAll(now time.Time) {
 
 // TakeReady returns the logs released since the last call.
 func (j *Joiner) TakeReady() []*Held {
+	return j.TakeReadyInto(nil)
+}
+
+// maxKeptReady bounds the capacity of the ready list kept between flushes.
+const maxKeptReady = 4096
+
+// TakeReadyInto appends the logs released since the last call to dst.
+func (j *Joiner) TakeReadyInto(dst []*Held) []*Held {
 	j.mu.Lock()
-	r := j.ready
-	j.ready = nil
+	dst = append(dst, j.ready...)
+	if cap(j.ready) > maxKeptReady {
+		j.ready = nil
+	} else {
+		clear(j.ready)
+		j.ready = j.ready[:0]
+	}
 	j.mu.Unlock()
-	return r
+	return dst
 }
 
 // Waiting returns the number of waiting logs.
