@@ -80,7 +80,8 @@ func TestHeldBatchShapes(t *testing.T) {
 	rl1.Resource().Attributes().PutStr("service.name", "one")
 	rl1.SetSchemaUrl("https://res/one")
 	addScope(rl1, "a", "a1", "a2", "a3")                 // waits whole, next to b
-	addScope(rl1, "b", "b1", "own", "b2", "nokey", "b3") // mixed
+	addScope(rl1, "b", "b1", "own", "b2", "nokey", "b3") // mostly waits
+	addScope(rl1, "e", "own", "e1", "nokey")             // mostly passes
 	rl2 := ld.ResourceLogs().AppendEmpty()
 	rl2.Resource().Attributes().PutStr("service.name", "two")
 	rl2.SetSchemaUrl("https://res/two")
@@ -91,27 +92,29 @@ func TestHeldBatchShapes(t *testing.T) {
 
 	require.NoError(t, h.logs.ConsumeLogs(ctx, ld))
 	passed := outWithContainers(t, h.logOut.AllLogs())
-	assert.Len(t, passed, 4, "b-own, b-nokey, d-nokey, d-own pass at once")
-	for _, id := range []string{"b-own", "b-nokey"} {
+	assert.Len(t, passed, 6, "b-own, b-nokey, e-own, e-nokey, d-nokey, d-own pass at once")
+	for _, id := range []string{"b-own", "b-nokey", "e-own", "e-nokey"} {
 		assert.Equal(t, "one", passed[id].resource, id)
-		assert.Equal(t, "b", passed[id].scope, id)
+		assert.Equal(t, "https://res/one", passed[id].rlSchema, id)
+		assert.Equal(t, id[:1], passed[id].scope, id)
+		assert.Equal(t, "https://scope/"+id[:1], passed[id].slSchema, id)
 	}
-	assert.Equal(t, 3+3+2, h.state.joiner.Waiting())
+	assert.Equal(t, 3+3+1+2, h.state.joiner.Waiting())
 
 	// releases cut across the incoming scopes, in any order
 	h.clock.Advance(time.Second)
 	require.NoError(t, h.traces.ConsumeTraces(ctx, serverSpans("a2", "b3", "c2")))
-	require.NoError(t, h.traces.ConsumeTraces(ctx, serverSpans("b1", "a1", "a3")))
+	require.NoError(t, h.traces.ConsumeTraces(ctx, serverSpans("b1", "a1", "a3", "e1")))
 	h.clock.Advance(cfg.Join.Wait) // b2 and c1 expire
 	h.expire()
 	assert.Zero(t, h.state.joiner.Waiting())
 
 	out := outWithContainers(t, h.logOut.AllLogs())
-	require.Len(t, out, 12, "records in == records out")
+	require.Len(t, out, 15, "records in == records out")
 	want := map[string][2]string{
 		"a1": {"one", "a"}, "a2": {"one", "a"}, "a3": {"one", "a"},
 		"b1": {"one", "b"}, "b2": {"one", "b"}, "b3": {"one", "b"},
-		"c1": {"two", "c"}, "c2": {"two", "c"},
+		"c1": {"two", "c"}, "c2": {"two", "c"}, "e1": {"one", "e"},
 	}
 	for id, w := range want {
 		o, ok := out[id]

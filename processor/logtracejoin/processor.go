@@ -510,10 +510,30 @@ func (s *joinState) processLogs(ld plog.Logs, owner *logsProcessor, counts *batc
 			rl.Resource().CopyTo(nrl.Resource())
 			nrl.SetSchemaUrl(rl.SchemaUrl())
 			nsl := nrl.ScopeLogs().AppendEmpty()
-			if len(hs.idx) == lrs.Len() {
+			switch {
+			case len(hs.idx) == lrs.Len():
 				// every record of the scope waits: move it whole
 				sl.MoveTo(nsl)
-			} else {
+			case 2*len(hs.idx) > lrs.Len():
+				// most records wait: move the scope whole and the
+				// records that pass on back into a scope of their own
+				sl.MoveTo(nsl)
+				nsl.Scope().CopyTo(sl.Scope())
+				sl.SetSchemaUrl(nsl.SchemaUrl())
+				kept := sl.LogRecords()
+				kept.EnsureCapacity(nsl.LogRecords().Len() - len(hs.idx))
+				n, next := 0, 0
+				nsl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+					wait := next < len(hs.idx) && int(hs.idx[next]) == n
+					n++
+					if wait {
+						next++
+						return false
+					}
+					lr.MoveTo(kept.AppendEmpty())
+					return true
+				})
+			default:
 				sl.Scope().CopyTo(nsl.Scope())
 				nsl.SetSchemaUrl(sl.SchemaUrl())
 				held := nsl.LogRecords()

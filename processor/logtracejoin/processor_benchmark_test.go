@@ -179,30 +179,64 @@ func BenchmarkTracesIndex(b *testing.B) {
 // (the usual order): each log is held, then released by its SERVER span and
 // sent on in a batch of its own. Per record: extraction, hold, index, release.
 func BenchmarkLogsJoinWaiting(b *testing.B) {
+	benchJoinWaiting(b, false)
+}
+
+// BenchmarkLogsJoinWaitingMixed: as BenchmarkLogsJoinWaiting, but every
+// fourth record of a batch carries its trace id (passes on), and the spans
+// of the others come in two traces batches (even, then odd requests): the
+// held records are moved out of their scope one by one, and half of them
+// leave on their own before the rest leave with their held batch. Per
+// record held (the records passing on are not counted).
+func BenchmarkLogsJoinWaitingMixed(b *testing.B) {
+	benchJoinWaiting(b, true)
+}
+
+func benchJoinWaiting(b *testing.B, mixed bool) {
 	clock := newFakeClock()
 	lp, tp := newBenchProcessorWithClock(b, clock.Now)
 	const sets = 16
 	ids := make([][]string, sets)
-	traces := make([]ptrace.Traces, sets)
+	traces := make([][]ptrace.Traces, sets)
+	held := 0
 	for k := range ids {
-		for i := range benchBatch {
-			ids[k] = append(ids[k], fmt.Sprintf("5f1c2a7e-8a51-4c3e-%04d-%012d", k, i))
+		parts := 1
+		if mixed {
+			parts = 2
 		}
-		traces[k] = ptrace.NewTraces()
-		ss := traces[k].ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
-		for _, id := range ids[k] {
-			sp := ss.AppendEmpty()
+		for range parts {
+			traces[k] = append(traces[k], ptrace.NewTraces())
+		}
+		for i := range benchBatch {
+			id := fmt.Sprintf("5f1c2a7e-8a51-4c3e-%04d-%012d", k, i)
+			ids[k] = append(ids[k], id)
+			if mixed && i%4 == 3 {
+				continue // this record has its trace id
+			}
+			if k == 0 {
+				held++
+			}
+			td := traces[k][i%parts]
+			if td.ResourceSpans().Len() == 0 {
+				td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+			}
+			sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
 			sp.SetTraceID(traceIDFor(id))
 			sp.SetSpanID(spanIDFor(id))
 			sp.SetKind(ptrace.SpanKindServer)
 			sp.Attributes().PutEmptySlice("http.request.header.x-request-id").AppendEmpty().SetStr(id)
 		}
-		traces[k].MarkReadOnly()
+		for _, td := range traces[k] {
+			td.MarkReadOnly()
+		}
 	}
 	logs := make([]plog.Logs, sets)
 	for k := range logs {
 		logs[k] = benchLogs(1, func(i int, lr plog.LogRecord) {
 			lr.Attributes().PutStr("request_id", ids[k][i])
+			if mixed && i%4 == 3 {
+				lr.SetTraceID(traceIDFor(ids[k][i]))
+			}
 		})[0]
 	}
 	work := make([]plog.Logs, sets)
@@ -233,15 +267,17 @@ func BenchmarkLogsJoinWaiting(b *testing.B) {
 			b.Fatal(err)
 		}
 		logSide += threadCPUTime() - l0
-		if err := tp.ConsumeTraces(context.Background(), traces[k]); err != nil {
-			b.Fatal(err)
+		for _, td := range traces[k] {
+			if err := tp.ConsumeTraces(context.Background(), td); err != nil {
+				b.Fatal(err)
+			}
 		}
 		i++
 	}
 	cpu := threadCPUTime() - cpu0 - paused
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/record")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*held), "ns/record")
 	if cpu > 0 {
-		n := float64(b.N * benchBatch)
+		n := float64(b.N * held)
 		b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/record")
 		// the logs pipeline's share (extract, look up, hold) and the traces
 		// pipeline's (index the span, release the log, re-send it)
