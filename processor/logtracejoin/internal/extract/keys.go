@@ -59,16 +59,23 @@ type keySet struct {
 	nested map[string][]nestedKey
 	// table is a small hash table over (length, first byte, last byte):
 	// cheaper than hashing the whole string, and most keys of a log line
-	// land in an empty bucket.
-	table [tableSize][]keyEntry
-	// last marks the bytes configured keys end with: the scanner rejects
-	// most separators by one byte, before reading the key.
-	last [256]bool
+	// land in an empty bucket. A bucket holds 1 + the index of its first
+	// entry (0: empty), so that the table is 2 KiB and stays in L1 cache;
+	// entries of one bucket are chained by next.
+	table   [tableSize]uint32
+	entries []keyEntry
+	// last marks the bytes configured keys end with, and last2 (a bit per
+	// pair of bytes) the two bytes they end with: the scanner rejects most
+	// separators by the two bytes before them, before reading the key
+	// ("time", "level", "msg" are rejected; "user_id" is looked up).
+	last  [256]bool
+	last2 [256 * 256 / 64]uint64
 }
 
 type keyEntry struct {
 	name string
 	info keyInfo
+	next uint32 // 1 + index of the next entry of the bucket, 0: none
 }
 
 const tableSize = 512
@@ -132,10 +139,31 @@ func newKeySet(k Keys) *keySet {
 	}
 	for name, info := range ks.byName {
 		b := bucket(name)
-		ks.table[b] = append(ks.table[b], keyEntry{name: name, info: info})
-		ks.last[name[len(name)-1]] = true
+		// appended at the head of its bucket's chain
+		ks.entries = append(ks.entries, keyEntry{name: name, info: info, next: ks.table[b]})
+		ks.table[b] = uint32(len(ks.entries))
+		c := name[len(name)-1]
+		ks.last[c] = true
+		if len(name) == 1 {
+			for b := range 256 {
+				ks.setLast2(byte(b), c)
+			}
+		} else {
+			ks.setLast2(name[len(name)-2], c)
+		}
 	}
 	return ks
+}
+
+func (ks *keySet) setLast2(b, c byte) {
+	i := uint(b)<<8 | uint(c)
+	ks.last2[i/64] |= 1 << (i % 64)
+}
+
+// endsLike reports whether a configured key ends with the bytes b, c.
+func (ks *keySet) endsLike(b, c byte) bool {
+	i := uint(b)<<8 | uint(c)
+	return ks.last2[i/64]&(1<<(i%64)) != 0
 }
 
 // lookup returns the key's info.
@@ -143,10 +171,12 @@ func (ks *keySet) lookup(name string) (keyInfo, bool) {
 	if len(name) == 0 {
 		return keyInfo{}, false
 	}
-	for _, e := range ks.table[bucket(name)] {
+	for i := ks.table[bucket(name)]; i != 0; {
+		e := &ks.entries[i-1]
 		if e.name == name {
 			return e.info, true
 		}
+		i = e.next
 	}
 	return keyInfo{}, false
 }

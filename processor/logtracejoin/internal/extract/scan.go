@@ -3,7 +3,10 @@
 
 package extract // import "github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+)
 
 const (
 	// maxKeyLen bounds how far back from a separator a key is looked for.
@@ -57,7 +60,7 @@ func (e *Extractor) scanSep(s string, sep byte, f *found) {
 		}
 		p := i + j
 		i = p + 1
-		key := keyBefore(s, p, &ks.last)
+		key := keyBefore(s, p, ks)
 		if key == "" {
 			continue
 		}
@@ -76,7 +79,7 @@ func (e *Extractor) scanSep(s string, sep byte, f *found) {
 // keyBefore returns the key that ends just before the separator at p:
 // "key" (JSON, possibly with spaces before the ':' and escaped quotes) or an
 // unquoted run of key characters.
-func keyBefore(s string, p int, last *[256]bool) string {
+func keyBefore(s string, p int, ks *keySet) string {
 	k := p
 	for k > 0 && (s[k-1] == ' ' || s[k-1] == '\t') && p-k < 8 {
 		k--
@@ -86,7 +89,7 @@ func keyBefore(s string, p int, last *[256]bool) string {
 		if end > 0 && s[end-1] == '\\' { // escaped JSON inside a string: \"key\":
 			end--
 		}
-		if end == 0 || !last[s[end-1]] {
+		if end == 0 || !ks.last[s[end-1]] || end >= 2 && !ks.endsLike(s[end-2], s[end-1]) {
 			return ""
 		}
 		lo := end - maxKeyLen
@@ -99,7 +102,7 @@ func keyBefore(s string, p int, last *[256]bool) string {
 		}
 		return s[lo+q+1 : end]
 	}
-	if k == 0 || !last[s[k-1]] {
+	if k == 0 || !ks.last[s[k-1]] || k >= 2 && !ks.endsLike(s[k-2], s[k-1]) {
 		return ""
 	}
 	start := k
@@ -127,7 +130,6 @@ func valueAfter(s string, v int) string {
 		v++
 		quoted = true
 	}
-	end := v
 	limit := v + maxValueLen
 	if limit > len(s) {
 		limit = len(s)
@@ -135,18 +137,59 @@ func valueAfter(s string, v int) string {
 	if quoted {
 		// the value ends at the closing quote; a backslash (escaped JSON)
 		// or a single quote ends it early: ids hold neither
-		q := strings.IndexByte(s[v:limit], '"')
-		if q < 0 {
-			q = limit - v
-		}
-		for end = v; end < v+q && s[end] != '\\' && s[end] != '\''; end++ {
-		}
-	} else {
-		for end < limit && !valueEnd[s[end]] {
-			end++
+		return s[v:quotedEnd(s, v, limit)]
+	}
+	return s[v:unquotedEnd(s, v, limit)]
+}
+
+// SWAR (SIMD within a register): eight bytes of a string are tested at once.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// load64 reads s[i:i+8] little-endian (one load: the compiler merges the
+// byte loads).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// eqMask has the high bit set in the lowest byte of x equal to c (bytes
+// above it may be marked falsely, through the borrow; only the lowest
+// marked byte is read).
+func eqMask(x uint64, c byte) uint64 {
+	y := x ^ (lsb * uint64(c))
+	return (y - lsb) &^ y & msb
+}
+
+// quotedEnd returns the position of the first '"', '\\' or '\” in
+// s[v:limit], or limit.
+func quotedEnd(s string, v, limit int) int {
+	i := v
+	for ; i+8 <= limit; i += 8 {
+		x := load64(s, i)
+		if m := eqMask(x, '"') | eqMask(x, '\\') | eqMask(x, '\''); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
-	return s[v:end]
+	for ; i < limit; i++ {
+		if c := s[i]; c == '"' || c == '\\' || c == '\'' {
+			return i
+		}
+	}
+	return limit
+}
+
+// unquotedEnd returns the position of the first valueEnd byte in
+// s[v:limit], or limit.
+func unquotedEnd(s string, v, limit int) int {
+	i := v
+	for i < limit && !valueEnd[s[i]] {
+		i++
+	}
+	return i
 }
 
 func isAlnum(c byte) bool {
