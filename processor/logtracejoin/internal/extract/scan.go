@@ -54,10 +54,11 @@ func (e *Extractor) scanText(s string, f *found) {
 func (e *Extractor) scanSep(s string, sep byte, f *found) {
 	ks := e.ks
 	for i := 0; i < len(s); {
-		p := indexSep(s, i, sep)
-		if p < 0 {
+		j := strings.IndexByte(s[i:], sep)
+		if j < 0 {
 			return
 		}
+		p := i + j
 		i = p + 1
 		key := keyBefore(s, p, ks)
 		if key == "" {
@@ -73,27 +74,6 @@ func (e *Extractor) scanSep(s string, sep byte, f *found) {
 			f.offer(info, key, false, vtStr, val, 0)
 		}
 	}
-}
-
-// indexSep returns the position of the first sep in s[i:], or -1. The next
-// separator of a log line is usually a few bytes away: the next 16 bytes
-// are looked at inline (SWAR, see quotedEnd), before strings.IndexByte is
-// called for the rest.
-func indexSep(s string, i int, sep byte) int {
-	if i+16 <= len(s) {
-		if m := eqMask(load64(s, i), sep); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-		if m := eqMask(load64(s, i+8), sep); m != 0 {
-			return i + 8 + bits.TrailingZeros64(m)/8
-		}
-		i += 16
-	}
-	j := strings.IndexByte(s[i:], sep)
-	if j < 0 {
-		return -1
-	}
-	return i + j
 }
 
 // keyBefore returns the key that ends just before the separator at p:
