@@ -5,6 +5,8 @@ package logtracejoin
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,5 +151,41 @@ func TestHeldBatchReleasedByShutdownAfterPartialRelease(t *testing.T) {
 	assert.True(t, out["p4"].lr.TraceID().IsEmpty())
 	for _, o := range out {
 		assert.Equal(t, "shop", o.resource)
+	}
+}
+
+// TestHeldBatchReleasedConcurrently: the records of one held batch are
+// released by several traces pipelines' calls at once (and the rest at
+// shutdown); each leaves exactly once, with its own context.
+func TestHeldBatchReleasedConcurrently(t *testing.T) {
+	for round := range 20 {
+		h := newHarness(t, createDefaultConfig().(*Config), true)
+		ctx := context.Background()
+		var ids []string
+		for i := range 64 {
+			ids = append(ids, fmt.Sprintf("r%d-%d", round, i))
+		}
+		require.NoError(t, h.logs.ConsumeLogs(ctx, logsWithRequestIDs(ids...)))
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < 60; i += 4 {
+					assert.NoError(t, h.traces.ConsumeTraces(ctx, serverSpans(ids[i])))
+				}
+			}()
+		}
+		wg.Wait()
+		require.NoError(t, h.logs.Shutdown(ctx))
+		out := outWithContainers(t, h.logOut.AllLogs())
+		require.Len(t, out, len(ids))
+		for i, id := range ids {
+			if i < 60 {
+				assert.Equal(t, traceIDFor(id), out[id].lr.TraceID(), id)
+			} else {
+				assert.True(t, out[id].lr.TraceID().IsEmpty(), id)
+			}
+		}
 	}
 }

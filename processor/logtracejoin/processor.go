@@ -379,7 +379,7 @@ func (fs *flushScratch) out(owner *logsProcessor) plog.Logs {
 const maxPooled = 4096
 
 func (s *joinState) putFlush(fs *flushScratch) {
-	if cap(fs.ready) > maxPooled || cap(fs.order) > maxPooled || len(fs.groups) > maxPooled {
+	if cap(fs.ready) > maxPooled || cap(fs.order) > maxPooled || cap(fs.groups) > maxPooled {
 		return
 	}
 	clear(fs.ready)
