@@ -14,28 +14,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pprofile"
 )
 
-// buildDemo builds examples/shopdemo once per run.
-var demoBinary string
-
-func buildDemoOnce(t *testing.T) string {
-	t.Helper()
-	if demoBinary != "" {
-		return demoBinary
-	}
-	out := filepath.Join(repoRoot, "_build", "shopdemo")
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = filepath.Join(repoRoot, "examples", "shopdemo")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build shopdemo: %v\n%s", err, b)
-	}
-	demoBinary = out
-	return out
-}
-
 // runDemo runs the demo service against the collector for d, bounded.
 func runDemo(t *testing.T, c *collector, d time.Duration, extra ...string) string {
 	t.Helper()
-	bin := buildDemoOnce(t)
+	bin := buildOnce(t, "shopdemo", "examples/shopdemo", ".")
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
 	args := append([]string{"-collector", c.otlpGRPC, "-listen", freeAddr(t), "-pprof", c.env["PRODSCOPE_DEMO_PPROF"],

@@ -262,42 +262,50 @@ func readLines(t *testing.T, path string) [][]byte {
 	return lines
 }
 
-func readTraces(t *testing.T, path string) []ptrace.Traces {
-	var out []ptrace.Traces
-	var u ptrace.JSONUnmarshaler
+// readAll decodes every complete line of a file exporter's output.
+func readAll[T any](t *testing.T, path string, unmarshal func([]byte) (T, error)) []T {
+	t.Helper()
+	var out []T
 	for _, l := range readLines(t, path) {
-		td, err := u.UnmarshalTraces(l)
+		v, err := unmarshal(l)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		out = append(out, td)
+		out = append(out, v)
 	}
 	return out
+}
+
+func readTraces(t *testing.T, path string) []ptrace.Traces {
+	return readAll(t, path, (&ptrace.JSONUnmarshaler{}).UnmarshalTraces)
 }
 
 func readLogs(t *testing.T, path string) []plog.Logs {
-	var out []plog.Logs
-	var u plog.JSONUnmarshaler
-	for _, l := range readLines(t, path) {
-		ld, err := u.UnmarshalLogs(l)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, ld)
-	}
-	return out
+	return readAll(t, path, (&plog.JSONUnmarshaler{}).UnmarshalLogs)
 }
 
 func readMetrics(t *testing.T, path string) []pmetric.Metrics {
-	var out []pmetric.Metrics
-	var u pmetric.JSONUnmarshaler
-	for _, l := range readLines(t, path) {
-		md, err := u.UnmarshalMetrics(l)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, md)
+	return readAll(t, path, (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics)
+}
+
+// builtTools caches the helper programs built once per run (the demo, the
+// Honeycomb test sink), by output name.
+var builtTools = map[string]string{}
+
+// buildOnce builds the package pkg of the module in moduleDir (relative to
+// the repository root) into _build/name, once per run.
+func buildOnce(t *testing.T, name, moduleDir, pkg string) string {
+	t.Helper()
+	if p, ok := builtTools[name]; ok {
+		return p
 	}
+	out := filepath.Join(repoRoot, "_build", name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = filepath.Join(repoRoot, moduleDir)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, b)
+	}
+	builtTools[name] = out
 	return out
 }
 

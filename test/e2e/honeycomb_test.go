@@ -95,28 +95,11 @@ func TestHoneycombEventsRoundTripThroughLibhoneyReceiver(t *testing.T) {
 	}
 }
 
-var hcsinkBinary string
-
-func buildHCSinkOnce(t *testing.T) string {
-	t.Helper()
-	if hcsinkBinary != "" {
-		return hcsinkBinary
-	}
-	out := filepath.Join(repoRoot, "_build", "hcsink")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/hcsink")
-	cmd.Dir = filepath.Join(repoRoot, "exporter", "honeycombevents")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build hcsink: %v\n%s", err, b)
-	}
-	hcsinkBinary = out
-	return out
-}
-
 // The Honeycomb sink fails whole requests (500, 429, 503) and answers a
 // per-event 500, 429 or 400 for 30% of events. Every event is delivered or
 // counted as refused with its reason: none is lost silently.
 func TestFaultHoneycombSinkErrorsNothingSilentlyLost(t *testing.T) {
-	bin := buildHCSinkOnce(t)
+	bin := buildOnce(t, "hcsink", "exporter/honeycombevents", "./cmd/hcsink")
 	addr := freeAddr(t)
 	events := filepath.Join(t.TempDir(), "events.jsonl")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
