@@ -126,10 +126,11 @@ e2e: $(BINARY) $(TELEMETRYGEN)
 	  $(GO) test -count=1 -timeout 30m -v ./... 2>&1 | tee $(ROOT)/$(DIST)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'
 
 # ---- bench / fuzz ----
-# make bench: every module's Go benchmarks (-count 5, benchstat summaries), then
+# make bench: every module's Go benchmarks (-count 6: benchstat wants 6 samples for a
+# confidence interval), then
 # the load test of the built binary (test/load: telemetrygen through each of
 # our components and the contrib ones beside them, interleaved, one run).
-BENCH_COUNT  ?= 5
+BENCH_COUNT  ?= 6
 BENCH_BINARY := $(DIST)/bench/otelcol-prodscope-bench
 
 bench: bench-go bench-load
