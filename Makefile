@@ -41,7 +41,7 @@ help:
 	@echo "make build     build the distribution into $(BINARY)"
 	@echo "make run       build, then run the collector on config/local.yaml with the demo service (DEMO=0: collector alone)"
 	@echo "make test      unit tests (-race) of every module, the build, validate of every config, end-to-end tests"
-	@echo "make bench     Go benchmarks of every module (-count 5), benchstat summaries"
+	@echo "make bench     Go benchmarks of every module (-count $(BENCH_COUNT), benchstat) and the load test of the built binary"
 	@echo "make fuzz      every fuzz target for FUZZTIME (default 10s) each"
 	@echo "make lint      gofmt, go vet, and golangci-lint if it installs"
 	@echo "make generate  mdatagen for every component"
