@@ -22,6 +22,9 @@ import (
 	"time"
 )
 
+// maxRate bounds -rate: the ticker needs a period of at least a microsecond.
+const maxRate = 100000
+
 type options struct {
 	listen    string
 	pprof     string
@@ -50,8 +53,8 @@ func parseFlags(args []string) (options, error) {
 		return o, err
 	}
 	var errs []error
-	if o.rate <= 0 {
-		errs = append(errs, errors.New("-rate must be > 0"))
+	if o.rate <= 0 || o.rate > maxRate {
+		errs = append(errs, fmt.Errorf("-rate must be > 0 and <= %d", maxRate))
 	}
 	if o.users < 1 {
 		errs = append(errs, errors.New("-users must be >= 1"))
@@ -125,9 +128,13 @@ func run(o options) error {
 	}
 	fmt.Fprintf(os.Stderr, "shopdemo: orders on http://%s, pprof on %s, telemetry to %s\n", ln.Addr(), o.pprof, o.collector)
 
+	var lg *loadGen
+	loadDone := make(chan struct{})
 	if o.load {
-		lg := newLoadGen("http://"+ln.Addr().String(), o.rate, o.users, tel)
-		go lg.run(ctx)
+		lg = newLoadGen("http://"+ln.Addr().String(), o.rate, o.users, tel)
+		go func() { lg.run(ctx); close(loadDone) }()
+	} else {
+		close(loadDone)
 	}
 
 	select {
@@ -136,6 +143,11 @@ func run(o options) error {
 		if !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
+	}
+	stop() // also when the server failed: end the load generator
+	<-loadDone
+	if lg != nil && lg.skipped.Load() > 0 {
+		fmt.Fprintf(os.Stderr, "shopdemo: %d requests skipped: %d already in flight\n", lg.skipped.Load(), maxInFlight)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
