@@ -66,7 +66,7 @@ $(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
 tools: $(BUILDER) $(TELEMETRYGEN)
 
 # ---- build ----
-# Two steps, as measured in ../shared/BUILDING.md. Step 1 generates the sources
+# Two steps (docs/building.md explains why). Step 1 generates the sources
 # and go.mod; its closing `go mod tidy` fails here because the module proxy
 # refuses a test-only dependency of the file exporter, so that one failure is
 # tolerated once main.go and go.mod exist. Step 2 compiles with -mod=mod, which
@@ -144,9 +144,10 @@ bench-go: $(BENCHSTAT)
 	done
 	@echo "raw results and benchstat summaries in $(DIST)/bench/"
 
-# The bench-only distribution: the product manifest plus components we do not
-# ship but measure against (the contrib pprofreceiver).
-$(BENCH_BINARY): builder-config.yaml test/load/builder-config.bench.yaml $(COMPONENT_SRCS) | $(BUILDER)
+# The bench-only distribution: its manifest is generated from builder-config.yaml
+# plus the components we do not ship but measure against (the contrib
+# pprofreceiver; test/load/internal/benchmanifest), so the two cannot drift.
+$(BENCH_BINARY): builder-config.yaml $(wildcard test/load/internal/benchmanifest/*.go) $(COMPONENT_SRCS) | $(BUILDER)
 	test/load/build-bench.sh $(BUILDER)
 
 bench-load: $(BINARY) $(BENCH_BINARY) $(TELEMETRYGEN)
