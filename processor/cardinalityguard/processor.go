@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -90,10 +89,6 @@ func guardLimits(l Limits) guard.Limits {
 func (p *guardProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	st := p.engine.Process(md)
 	p.record(ctx, &st)
-	if md.DataPointCount() == 0 && st.RefusedAny() {
-		// Every point was refused: nothing to send on.
-		return md, processorhelper.ErrSkipProcessingData
-	}
 	return md, nil
 }
 

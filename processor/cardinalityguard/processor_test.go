@@ -88,10 +88,14 @@ func TestProcessorBoundsOperationError(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorCardinalityguardLabelKeysLimited(t, tel,
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
-	// 100 user series + 1 merged output + 1000 merged members (source series
-	// kept to re-aggregate the cumulative counter).
+	// Entries against max_series_total: the metric, its 2 label keys, their
+	// 101 values (operation=checkout and the 100 admitted users), the
+	// HyperLogLog sketch of user_id (64), the series {operation=checkout}
+	// (the 100 per-user series were retired when user_id was limited), its
+	// merge state and its 1000 members (source series kept to re-aggregate
+	// the cumulative counter).
 	metadatatest.AssertEqualProcessorCardinalityguardSeriesTracked(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 100 + 1 + 1000}}, metricdatatest.IgnoreTimestamp())
+		[]metricdata.DataPoint[int64]{{Value: 1 + 2 + 101 + 64 + 1 + 1 + 1000}}, metricdatatest.IgnoreTimestamp())
 
 	require.Equal(t, 1, logs.Len(), "one line on the first limit")
 	f := logs.All()[0].ContextMap()
@@ -133,14 +137,25 @@ func TestProcessorRefusesOverTotal(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	cfg := createDefaultConfig().(*Config)
-	cfg.MaxSeriesTotal = 5
+	cfg.MaxSeriesTotal = 12
 	cfg.MaxSeriesPerMetric = 5
 	sink := new(consumertest.MetricsSink)
 	p := newTestProcessor(t, tel, cfg, sink, nil)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), operationErrors(8, 0)))
-	assert.Equal(t, 5, sink.AllMetrics()[0].DataPointCount())
+	// 4 entries for the metric, its 2 keys and operation=checkout, then 2
+	// per user (value, series): users 0-3 fill the budget. Users 4-7 find
+	// no room for anything and pass through unchanged, counted: nothing
+	// vanishes.
+	out := sink.AllMetrics()[0]
+	assert.Equal(t, 8, out.DataPointCount())
+	var total int64
+	dps := out.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		total += dps.At(i).IntValue()
+	}
+	assert.Equal(t, int64(8), total, "every point's value is in the output")
 	metadatatest.AssertEqualProcessorCardinalityguardPointsRefused(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 3, Attributes: reason("total_limit")}}, metricdatatest.IgnoreTimestamp())
+		[]metricdata.DataPoint[int64]{{Value: 4, Attributes: reason("total_limit")}}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestProcessorObserveModeIsIdentity(t *testing.T) {

@@ -102,8 +102,9 @@ func TestSeriesLimitOverflowSeries(t *testing.T) {
 		"shop|route=/checkout,user_id=u2": 5,
 		"shop|otel.metric.overflow=true":  6,
 	}, intValues(t, b.md, "requests"))
-	// 3 series + 1 overflow series.
-	assert.Equal(t, 4, e.SeriesTracked())
+	// 3 series + 1 overflow series, the metric, its 2 label keys and their
+	// 7 values (route=/checkout, user_id=u1..u6).
+	assert.Equal(t, 4+1+2+7, e.SeriesTracked())
 }
 
 func TestSeriesLimitKeepsProtectedLabels(t *testing.T) {
@@ -122,26 +123,35 @@ func TestSeriesLimitKeepsProtectedLabels(t *testing.T) {
 
 func TestMaxSeriesTotal(t *testing.T) {
 	e := newTestEngine(newClock(), func(s *Settings) {
-		s.MaxSeriesTotal = 3
+		s.MaxSeriesTotal = 8
 		s.Default.MaxValuesPerLabel = 100
 	})
 	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
 	st := e.Process(b.md)
-	// Three series fill the total; the fourth has no room even for an overflow series.
-	assert.Len(t, intValues(t, b.md, "requests"), 3)
-	assert.Equal(t, int64(1), st.Refused[ReasonTotalLimit])
-	assert.Equal(t, 3, e.SeriesTracked())
-	// A new metric gets no state either.
+	// u1 takes 6 entries (the metric, 2 keys, 2 values, 1 series), u2 two
+	// more (its value and series). u3 and u4 find no room for their value:
+	// user_id is dropped from them (total_limit), and then there is no room
+	// for the series {route} nor an overflow series: they pass through as
+	// they came, counted.
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u1": 1,
+		"shop|route=/checkout,user_id=u2": 1,
+		"shop|route=/checkout,user_id=u3": 1,
+		"shop|route=/checkout,user_id=u4": 1,
+	}, intValues(t, b.md, "requests"))
+	assert.Equal(t, int64(2), st.Refused[ReasonTotalLimit])
+	assert.Equal(t, 8, e.SeriesTracked())
+	// A new metric gets no state either: it passes through, counted.
 	b = newBatch("shop").sum("new_metric", false, true, delta(1, 1))
 	st = e.Process(b.md)
 	assert.Equal(t, int64(1), st.Refused[ReasonTotalLimit])
-	assert.Equal(t, 0, b.ms.Len(), "the refused metric is removed")
+	assert.Equal(t, 1, b.md.DataPointCount(), "the untracked metric passes through")
 	// New scopes leave no state behind either.
 	for i := range 1000 {
 		e.Process(newBatch("svc-"+itoa(i)).sum("requests", false, true, delta(1, 1)).md)
 	}
 	assert.Len(t, e.scopes, 1)
-	assert.Equal(t, 3, e.SeriesTracked())
+	assert.Equal(t, 8, e.SeriesTracked())
 }
 
 func TestAlwaysDropAndProtected(t *testing.T) {
@@ -226,8 +236,9 @@ func TestWindowExpiry(t *testing.T) {
 		"shop|route=/checkout,user_id=u31": 1,
 	}, intValues(t, b.md, "m"))
 	assert.Equal(t, int64(0), st.LabelDropped[ReasonValueLimit])
-	// Old series were forgotten: only the two new ones are tracked.
-	assert.Equal(t, 2, e.SeriesTracked())
+	// Old series and values were forgotten: tracked are the metric, its 2
+	// keys, 3 values (/checkout, u30, u31) and the 2 new series.
+	assert.Equal(t, 1+2+3+2, e.SeriesTracked())
 }
 
 func TestFirstLimitLogsOnce(t *testing.T) {
