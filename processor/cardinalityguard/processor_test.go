@@ -76,7 +76,7 @@ func TestProcessorBoundsOperationError(t *testing.T) {
 	require.Len(t, sink.AllMetrics(), 2)
 
 	first := sink.AllMetrics()[0]
-	assert.Equal(t, 101, first.DataPointCount(), "100 users kept, the other 900 merged into one series")
+	assert.Equal(t, 1, first.DataPointCount(), "the 101st user limits user_id for every point of the batch: one merged series")
 	second := sink.AllMetrics()[1]
 	require.Equal(t, 1, second.DataPointCount(), "from then on user_id is dropped for every point")
 	dp := second.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints().At(0)
@@ -84,7 +84,7 @@ func TestProcessorBoundsOperationError(t *testing.T) {
 	assert.Equal(t, int64(2*1000), dp.IntValue(), "sum of every user's latest value")
 
 	metadatatest.AssertEqualProcessorCardinalityguardPointsLabelDropped(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 900 + 1000, Attributes: reason("value_limit")}},
+		[]metricdata.DataPoint[int64]{{Value: 1000 + 1000, Attributes: reason("value_limit")}},
 		metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorCardinalityguardLabelKeysLimited(t, tel,
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
@@ -178,9 +178,10 @@ func TestProcessorObserveModeIsIdentity(t *testing.T) {
 		require.NoError(t, p.ConsumeMetrics(context.Background(), in))
 		assert.Equal(t, want, sink.AllMetrics()[round])
 	}
-	// What enforce would have done: 400 then 500 points lose user_id.
+	// What enforce would have done: all 500 points of each batch lose
+	// user_id (the 101st value limits it for the whole batch).
 	metadatatest.AssertEqualProcessorCardinalityguardPointsLabelDropped(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 900, Attributes: reason("value_limit")}}, metricdatatest.IgnoreTimestamp())
+		[]metricdata.DataPoint[int64]{{Value: 1000, Attributes: reason("value_limit")}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorCardinalityguardLabelKeysLimited(t, tel,
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 }

@@ -58,6 +58,8 @@ type Engine struct {
 	edits     []edit
 	stats     Stats
 	removeIdx int
+	// limitedDuring counts the keys limited while deciding one metric.
+	limitedDuring int
 }
 
 type scopeState struct {
@@ -333,15 +335,21 @@ func (e *Engine) processMetric(sc *scopeRef, scopeHash uint64, m pmetric.Metric)
 		e.stats.Refused[ReasonTotalLimit] += int64(n)
 		return false
 	}
-	e.decisions = e.decisions[:0]
-	e.edits = e.edits[:0]
+	e.decideAll(ms, m, n)
+	if e.limitedDuring > 0 {
+		// A key was limited by a point of this metric: the points before it
+		// were decided while it was not. Decide again, so that every point
+		// of the batch loses the key (the state is already there: this
+		// pass adds nothing new but the merged series).
+		e.decideAll(ms, m, n)
+	}
 	isSummary := m.Type() == pmetric.MetricTypeSummary
-	for i := 0; i < n; i++ {
-		d := e.decide(ms, pointAttributes(m, i))
-		if d.changed() && isSummary {
-			e.stats.Unmergeable[ReasonSummary]++
+	if isSummary {
+		for i := range e.decisions {
+			if e.decisions[i].changed() {
+				e.stats.Unmergeable[ReasonSummary]++
+			}
 		}
-		e.decisions = append(e.decisions, d)
 	}
 	if e.set.Observe {
 		for i := range e.decisions {
@@ -363,6 +371,16 @@ func (e *Engine) processMetric(sc *scopeRef, scopeHash uint64, m pmetric.Metric)
 		return false
 	}
 	return e.rewrite(ms, streamOf(scopeHash, m), m)
+}
+
+// decideAll decides every point of m into e.decisions.
+func (e *Engine) decideAll(ms *metricState, m pmetric.Metric, n int) {
+	e.decisions = e.decisions[:0]
+	e.edits = e.edits[:0]
+	e.limitedDuring = 0
+	for i := 0; i < n; i++ {
+		e.decisions = append(e.decisions, e.decide(ms, pointAttributes(m, i)))
+	}
 }
 
 func (e *Engine) countChange(d *decision) {
@@ -556,6 +574,7 @@ func (e *Engine) startLimit(ms *metricState, k string, ls *labelState, h uint64)
 	ls.limited = true
 	ls.lastExcess = e.stamp
 	e.limitedKeys++
+	e.limitedDuring++
 	ms.gen++
 	if e.reserve(weightSketch) {
 		sk, _ := hyperloglog.NewSketch(12, true)

@@ -49,12 +49,22 @@ func (n numberValues) combine(s *shape, dst, src *uint64) {
 
 func (numberValues) decreased(s *shape, cur, prev *uint64) bool {
 	if s.double {
-		return math.Float64frombits(*cur) < math.Float64frombits(*prev)
+		// A NaN or an infinity is no basis for a reset.
+		p := math.Float64frombits(*prev)
+		return !math.IsInf(p, 0) && math.Float64frombits(*cur) < p
 	}
 	return int64(*cur) < int64(*prev)
 }
 
 func (numberValues) weight(*uint64) int { return 1 }
+
+func (numberValues) finite(s *shape, v *uint64) bool {
+	if !s.double {
+		return true
+	}
+	f := math.Float64frombits(*v)
+	return !math.IsNaN(f) && !math.IsInf(f, 0)
+}
 
 type numberKind struct {
 	numberValues
@@ -130,6 +140,10 @@ func (histValues) decreased(_ *shape, cur, prev *histVal) bool {
 	return cur.decreased(prev)
 }
 
+func (histValues) finite(_ *shape, v *histVal) bool {
+	return !math.IsNaN(v.sum) && !math.IsInf(v.sum, 0)
+}
+
 // A member: the histVal, its buckets, and the member's map slot.
 func (histValues) weight(v *histVal) int { return bytesWeight(96 + 8*len(v.buckets)) }
 
@@ -199,6 +213,10 @@ func (expValues) add(_ *shape, dst, src *expVal)     { dst.merge(src) }
 func (expValues) combine(_ *shape, dst, src *expVal) { dst.merge(src) }
 func (expValues) decreased(_ *shape, cur, prev *expVal) bool {
 	return cur.count < prev.count
+}
+
+func (expValues) finite(_ *shape, v *expVal) bool {
+	return !math.IsNaN(v.sum) && !math.IsInf(v.sum, 0)
 }
 
 func (expValues) weight(v *expVal) int {

@@ -27,6 +27,8 @@ type values[V any] interface {
 	decreased(s *shape, cur, prev *V) bool
 	// weight is what a member holding v counts against max_series_total.
 	weight(v *V) int
+	// finite reports whether v holds no NaN or infinity.
+	finite(s *shape, v *V) bool
 }
 
 // kind is the per-type part of the merge: access to the points of one
@@ -159,6 +161,10 @@ func (a *aggSeries[V]) expire(e *Engine) (int, bool) {
 }
 
 func (a *aggSeries[V]) retire(v *V) {
+	if !a.vals.finite(&a.shape, v) {
+		// A NaN or an infinity is never kept beyond the point carrying it.
+		return
+	}
 	if !a.hasRetired {
 		a.vals.set(&a.retired, v)
 		a.hasRetired = true
@@ -170,7 +176,7 @@ func (a *aggSeries[V]) retire(v *V) {
 // total computes the output value from scratch (never by subtraction, so a
 // NaN or an infinity lasts only as long as a member's last value carries
 // it); stale is true when every member is stale.
-func (a *aggSeries[V]) total(v *V) (stale bool) {
+func (a *aggSeries[V]) total(e *Engine, v *V) (stale bool) {
 	k := a.vals
 	first := true
 	if a.mode == modeMonotonic && a.hasRetired {
@@ -180,6 +186,11 @@ func (a *aggSeries[V]) total(v *V) (stale bool) {
 	stale = true
 	for _, m := range a.members {
 		isStale := m.start&staleBit != 0
+		if a.mode == modeLevel && e.age(m.seen) >= e.windowMs {
+			// Forgotten, whether or not the sweep has run yet: the window
+			// is exact to the millisecond.
+			continue
+		}
 		if !isStale {
 			stale = false
 		}
@@ -341,7 +352,7 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		start, ts := out.start, out.ts
 		stale := !out.has
 		if a := out.agg; a != nil {
-			stale = a.total(&v)
+			stale = a.total(e, &v)
 			start = a.start
 			ts = max(ts, a.lastTS)
 			a.lastTS = ts
