@@ -88,14 +88,14 @@ func TestProcessorBoundsOperationError(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorCardinalityguardLabelKeysLimited(t, tel,
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
-	// Entries against max_series_total: the metric, its 2 label keys, their
-	// 101 values (operation=checkout and the 100 admitted users), the
-	// HyperLogLog sketch of user_id (64), the series {operation=checkout}
-	// (the 100 per-user series were retired when user_id was limited), its
-	// merge state and its 1000 members (source series kept to re-aggregate
-	// the cumulative counter).
+	// Entries against max_series_total: the metric (8), its 2 label keys (4
+	// each), their 101 values (operation=checkout and the 100 admitted
+	// users), the HyperLogLog sketch of user_id (64), the series
+	// {operation=checkout} (the 100 per-user series were retired when
+	// user_id was limited), its merge state (4) and its 1000 members (source
+	// series kept to re-aggregate the cumulative counter).
 	metadatatest.AssertEqualProcessorCardinalityguardSeriesTracked(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 1 + 2 + 101 + 64 + 1 + 1 + 1000}}, metricdatatest.IgnoreTimestamp())
+		[]metricdata.DataPoint[int64]{{Value: 8 + 2*4 + 101 + 64 + 1 + 4 + 1000}}, metricdatatest.IgnoreTimestamp())
 
 	require.Equal(t, 1, logs.Len(), "one line on the first limit")
 	f := logs.All()[0].ContextMap()
@@ -137,13 +137,14 @@ func TestProcessorRefusesOverTotal(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	cfg := createDefaultConfig().(*Config)
-	cfg.MaxSeriesTotal = 12
+	cfg.MaxSeriesTotal = 25
 	cfg.MaxSeriesPerMetric = 5
 	sink := new(consumertest.MetricsSink)
 	p := newTestProcessor(t, tel, cfg, sink, nil)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), operationErrors(8, 0)))
-	// 4 entries for the metric, its 2 keys and operation=checkout, then 2
-	// per user (value, series): users 0-3 fill the budget. Users 4-7 find
+	// 17 entries for the metric (8), its 2 keys (4 each) and
+	// operation=checkout, then 2 per user (value, series): users 0-3 fill
+	// the budget. Users 4-7 find
 	// no room for anything and pass through unchanged, counted: nothing
 	// vanishes.
 	out := sink.AllMetrics()[0]

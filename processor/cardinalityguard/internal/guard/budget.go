@@ -9,11 +9,15 @@ package guard
 // count as many entries as they take. TestMemoryBudget measures the heap
 // against this.
 const (
-	weightMetric = 1
-	weightLabel  = 1
+	// A metric's state: its struct with the per-position label cache and
+	// four maps.
+	weightMetric = 8
+	// A label key's state and its value map.
+	weightLabel  = 4
 	weightValue  = 1
 	weightSeries = 1
-	weightAgg    = 1
+	// A merged series' state and its member map.
+	weightAgg = 4
 	// A HyperLogLog sketch of precision 12 takes up to 4 KiB once dense.
 	weightSketch = 64
 	// entryBytes is the heap an entry stands for, used to weigh members

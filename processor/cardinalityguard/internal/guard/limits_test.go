@@ -102,9 +102,9 @@ func TestSeriesLimitOverflowSeries(t *testing.T) {
 		"shop|route=/checkout,user_id=u2": 5,
 		"shop|otel.metric.overflow=true":  6,
 	}, intValues(t, b.md, "requests"))
-	// 3 series + 1 overflow series, the metric, its 2 label keys and their
-	// 7 values (route=/checkout, user_id=u1..u6).
-	assert.Equal(t, 4+1+2+7, e.SeriesTracked())
+	// 3 series + 1 overflow series, the metric (8), its 2 label keys (4
+	// each) and their 7 values (route=/checkout, user_id=u1..u6).
+	assert.Equal(t, 4+8+2*4+7, e.SeriesTracked())
 }
 
 func TestSeriesLimitKeepsProtectedLabels(t *testing.T) {
@@ -123,13 +123,13 @@ func TestSeriesLimitKeepsProtectedLabels(t *testing.T) {
 
 func TestMaxSeriesTotal(t *testing.T) {
 	e := newTestEngine(newClock(), func(s *Settings) {
-		s.MaxSeriesTotal = 8
+		s.MaxSeriesTotal = 21
 		s.Default.MaxValuesPerLabel = 100
 	})
 	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
 	st := e.Process(b.md)
-	// u1 takes 6 entries (the metric, 2 keys, 2 values, 1 series), u2 two
-	// more (its value and series). u3 and u4 find no room for their value:
+	// u1 takes 19 entries (the metric 8, 2 keys 4 each, 2 values, 1
+	// series), u2 two more (its value and series). u3 and u4 find no room for their value:
 	// user_id is dropped from them (total_limit), and then there is no room
 	// for the series {route} nor an overflow series: they pass through as
 	// they came, counted.
@@ -140,7 +140,7 @@ func TestMaxSeriesTotal(t *testing.T) {
 		"shop|route=/checkout,user_id=u4": 1,
 	}, intValues(t, b.md, "requests"))
 	assert.Equal(t, int64(2), st.Refused[ReasonTotalLimit])
-	assert.Equal(t, 8, e.SeriesTracked())
+	assert.Equal(t, 21, e.SeriesTracked())
 	// A new metric gets no state either: it passes through, counted.
 	b = newBatch("shop").sum("new_metric", false, true, delta(1, 1))
 	st = e.Process(b.md)
@@ -151,7 +151,7 @@ func TestMaxSeriesTotal(t *testing.T) {
 		e.Process(newBatch("svc-"+itoa(i)).sum("requests", false, true, delta(1, 1)).md)
 	}
 	assert.Len(t, e.scopes, 1)
-	assert.Equal(t, 8, e.SeriesTracked())
+	assert.Equal(t, 21, e.SeriesTracked())
 }
 
 func TestAlwaysDropAndProtected(t *testing.T) {
@@ -238,9 +238,9 @@ func TestWindowExpiry(t *testing.T) {
 		"shop|route=/checkout,user_id=u31": 1,
 	}, intValues(t, b.md, "m"))
 	assert.Equal(t, int64(0), st.LabelDropped[ReasonValueLimit])
-	// Old series and values were forgotten: tracked are the metric, its 2
-	// keys, 3 values (/checkout, u30, u31) and the 2 new series.
-	assert.Equal(t, 1+2+3+2, e.SeriesTracked())
+	// Old series and values were forgotten: tracked are the metric (8), its
+	// 2 keys (4 each), 3 values (/checkout, u30, u31) and the 2 new series.
+	assert.Equal(t, 8+2*4+3+2, e.SeriesTracked())
 }
 
 func TestFirstLimitLogsOnce(t *testing.T) {
