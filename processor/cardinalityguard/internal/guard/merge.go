@@ -345,6 +345,11 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 	for _, h := range order {
 		out := outs[h]
 		if out.n == 0 {
+			if a := out.agg; a != nil && len(a.members) == 0 {
+				// Created for points that then found no room: forget it.
+				e.total -= a.weight
+				delete(ms.aggs, h)
+			}
 			continue
 		}
 		j := k.appendPoint()
