@@ -16,6 +16,7 @@ package guard
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -471,4 +472,96 @@ func TestConformanceRetireAfterLimit(t *testing.T) {
 	md = otlpSums(false, true, in...)
 	e.Process(md)
 	assert.Equal(t, map[string]float64{"shop|||route=/a": 11, "shop|||route=/b": 11}, outValues(t, md))
+}
+
+// Property: several pods and instrumentation scopes of one service, random
+// restarts (new start time, the counter starts again) and NaN points. Every
+// merged point equals, for its own stream, what restarted members left
+// behind (their last finite value) plus the sum of every member's latest
+// value (NaN while a member's latest value is NaN); between NaN rounds the
+// merged series never decrease.
+func TestPropertyStreamsRestartsNaN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	clock := newClock()
+	e := dropUserEngine(clock, nil)
+	pods, scopes, routes := []string{"p1", "p2", "p3"}, []string{"http", "grpc"}, []string{"/a", "/b"}
+	type mkey struct {
+		pod, scope, user string
+	}
+	type mstate struct {
+		start   uint64
+		counter float64 // the producer's counter since start
+		latest  float64 // the latest value sent (NaN when that was NaN)
+		finite  float64 // the latest finite value sent
+	}
+	members := map[mkey]*mstate{}
+	retired := map[string]float64{} // per stream: what restarts left behind
+	routeOf := func(user string) string { return routes[len(user)%2] }
+	streamOf := func(k mkey) string { return "shop|" + k.pod + "|" + k.scope + "|route=" + routeOf(k.user) }
+	lastOut := map[string]float64{}
+	for round := 0; round < 60; round++ {
+		ts := uint64(1000 + round)
+		var in []cp
+		for _, pod := range pods {
+			for _, sc := range scopes {
+				for u := 0; u < 12; u++ {
+					if rng.IntN(3) == 0 {
+						continue // this member skips the round
+					}
+					user := "u" + strings.Repeat("x", u%2) + itoa(u)
+					k := mkey{pod, sc, user}
+					m := members[k]
+					switch {
+					case m == nil:
+						m = &mstate{start: ts}
+						members[k] = m
+					case rng.IntN(20) == 0:
+						// Restart: the member's last finite value stays in
+						// (a NaN point in between changes nothing).
+						retired[streamOf(k)] += m.finite
+						m.start, m.counter, m.finite = ts, 0, 0
+					}
+					m.counter += float64(rng.IntN(6))
+					m.latest = m.counter
+					if rng.IntN(30) == 0 {
+						m.latest = math.NaN()
+					} else {
+						m.finite = m.latest
+					}
+					in = append(in, cp{svc: "shop", pod: pod, scope: sc, attrs: ua(user, routeOf(user)), start: m.start, ts: ts, v: m.latest})
+				}
+			}
+		}
+		md := otlpSums(true, true, in...)
+		e.Process(md)
+		got := outValues(t, md) // fails on two points of one stream
+		want := map[string]float64{}
+		for _, p := range in {
+			want["shop|"+p.pod+"|"+p.scope+"|route="+p.attrs["route"].(string)] = 0
+		}
+		for s := range want {
+			v := retired[s]
+			for k, m := range members {
+				if streamOf(k) == s {
+					v += m.latest
+				}
+			}
+			want[s] = v
+		}
+		require.Equal(t, len(want), len(got), "round %d: one point per stream", round)
+		for s, w := range want {
+			g, ok := got[s]
+			require.True(t, ok, "round %d: stream %s missing", round, s)
+			if math.IsNaN(w) {
+				assert.True(t, math.IsNaN(g), "round %d %s: want NaN, got %v", round, s, g)
+				continue
+			}
+			assert.InDelta(t, w, g, 1e-9, "round %d %s", round, s)
+			if prev, ok := lastOut[s]; ok && !math.IsNaN(prev) {
+				assert.GreaterOrEqual(t, g, prev, "round %d %s decreased", round, s)
+			}
+			lastOut[s] = g
+		}
+		clock.Advance(10 * time.Second)
+	}
 }

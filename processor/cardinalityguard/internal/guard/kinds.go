@@ -58,12 +58,38 @@ func (numberValues) decreased(s *shape, cur, prev *uint64) bool {
 
 func (numberValues) weight(*uint64) int { return 1 }
 
-func (numberValues) finite(s *shape, v *uint64) bool {
+func (numberValues) nonFinite(s *shape, v *uint64) uint32 {
 	if !s.double {
-		return true
+		return 0
 	}
-	f := math.Float64frombits(*v)
-	return !math.IsNaN(f) && !math.IsInf(f, 0)
+	return classify(math.Float64frombits(*v))
+}
+
+func (numberValues) special(_ *shape, dst, _ *uint64, code uint32) {
+	*dst = math.Float64bits(specialValue(code))
+}
+
+// classify returns the non-finite code of f (0 when finite).
+func classify(f float64) uint32 {
+	switch {
+	case math.IsNaN(f):
+		return nfNaN
+	case math.IsInf(f, 1):
+		return nfPosInf
+	case math.IsInf(f, -1):
+		return nfNegInf
+	}
+	return 0
+}
+
+func specialValue(code uint32) float64 {
+	switch code {
+	case nfPosInf:
+		return math.Inf(1)
+	case nfNegInf:
+		return math.Inf(-1)
+	}
+	return math.NaN()
 }
 
 type numberKind struct {
@@ -140,8 +166,12 @@ func (histValues) decreased(_ *shape, cur, prev *histVal) bool {
 	return cur.decreased(prev)
 }
 
-func (histValues) finite(_ *shape, v *histVal) bool {
-	return !math.IsNaN(v.sum) && !math.IsInf(v.sum, 0)
+// A histogram's counts are always finite: only its sum can be NaN or infinite.
+func (histValues) nonFinite(_ *shape, v *histVal) uint32 { return classify(v.sum) }
+
+func (h histValues) special(_ *shape, dst, base *histVal, code uint32) {
+	h.set(dst, base)
+	dst.sum = specialValue(code)
 }
 
 // A member: the histVal, its buckets, and the member's map slot.
@@ -215,8 +245,11 @@ func (expValues) decreased(_ *shape, cur, prev *expVal) bool {
 	return cur.count < prev.count
 }
 
-func (expValues) finite(_ *shape, v *expVal) bool {
-	return !math.IsNaN(v.sum) && !math.IsInf(v.sum, 0)
+func (expValues) nonFinite(_ *shape, v *expVal) uint32 { return classify(v.sum) }
+
+func (x expValues) special(_ *shape, dst, base *expVal, code uint32) {
+	x.set(dst, base)
+	dst.sum = specialValue(code)
 }
 
 func (expValues) weight(v *expVal) int {

@@ -27,8 +27,11 @@ type values[V any] interface {
 	decreased(s *shape, cur, prev *V) bool
 	// weight is what a member holding v counts against max_series_total.
 	weight(v *V) int
-	// finite reports whether v holds no NaN or infinity.
-	finite(s *shape, v *V) bool
+	// nonFinite classifies v: 0 when it holds no NaN or infinity, else
+	// nfNaN, nfPosInf or nfNegInf; special writes into dst the value base
+	// with that non-finite number in it.
+	nonFinite(s *shape, v *V) uint32
+	special(s *shape, dst, base *V, code uint32)
 }
 
 // kind is the per-type part of the merge: access to the points of one
@@ -93,16 +96,27 @@ type member[V any] struct {
 	start uint32 // folded start time, with the stale bit
 }
 
-// The start time is folded to 31 bits: it is only compared for equality,
-// to detect a restart. The top bit marks a stale member (its last point had
-// the NoRecordedValue flag).
-const staleBit = 1 << 31
+// A member's start field holds the start time folded to 29 bits (it is
+// only compared for equality, to detect a restart), a stale bit (its last
+// point had the NoRecordedValue flag) and two bits saying that its last
+// point was NaN or an infinity. A member's val is always its last finite
+// value: the basis for detecting a reset and what a restart leaves behind.
+const (
+	staleBit  = 1 << 31
+	nfShift   = 29
+	nfMask    = 3 << nfShift
+	startMask = 1<<nfShift - 1
+
+	nfNaN    = 1
+	nfPosInf = 2
+	nfNegInf = 3
+)
 
 func foldStart(t uint64) uint32 {
 	if t == 0 {
 		return 0
 	}
-	f := uint32(t^t>>32) &^ staleBit
+	f := uint32(t^t>>32^t>>61) & startMask
 	if f == 0 {
 		return 1
 	}
@@ -110,7 +124,7 @@ func foldStart(t uint64) uint32 {
 }
 
 func isReset(start, prev uint32) bool {
-	start, prev = start&^staleBit, prev&^staleBit
+	start, prev = start&startMask, prev&startMask
 	return start != 0 && prev != 0 && start != prev
 }
 
@@ -133,6 +147,7 @@ type aggSeries[V any] struct {
 	// series left behind.
 	retired    V
 	hasRetired bool
+	scratch    V   // for total
 	weight     int // entries counted for this series and its members
 }
 
@@ -161,10 +176,6 @@ func (a *aggSeries[V]) expire(e *Engine) (int, bool) {
 }
 
 func (a *aggSeries[V]) retire(v *V) {
-	if !a.vals.finite(&a.shape, v) {
-		// A NaN or an infinity is never kept beyond the point carrying it.
-		return
-	}
 	if !a.hasRetired {
 		a.vals.set(&a.retired, v)
 		a.hasRetired = true
@@ -197,11 +208,17 @@ func (a *aggSeries[V]) total(e *Engine, v *V) (stale bool) {
 		if isStale && a.mode == modeLevel {
 			continue
 		}
+		val := &m.val
+		if code := m.start & nfMask >> nfShift; code != 0 {
+			// The member's last point was NaN or an infinity: so is its part.
+			k.special(&a.shape, &a.scratch, &m.val, code)
+			val = &a.scratch
+		}
 		if first {
-			k.set(v, &m.val)
+			k.set(v, val)
 			first = false
 		} else {
-			k.combine(&a.shape, v, &m.val)
+			k.combine(&a.shape, v, val)
 		}
 	}
 	if first {
@@ -280,9 +297,12 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 			switch {
 			case !ok:
 				m = member[V]{ts: ts, start: foldStart(start)}
-				if stale {
+				switch nf := k.nonFinite(&out.shape, &cur); {
+				case stale:
 					m.start |= staleBit
-				} else {
+				case nf != 0:
+					m.start |= nf << nfShift
+				default:
 					k.set(&m.val, &cur)
 				}
 				w := k.weight(&m.val)
@@ -294,27 +314,35 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 			case ts < m.ts:
 				// A late point: nothing new, and no reset.
 			case ts == m.ts && mode == modeMonotonic && !stale &&
-				(isReset(foldStart(start), m.start) || k.decreased(&a.shape, &cur, &m.val)):
+				(isReset(foldStart(start), m.start) || k.nonFinite(&a.shape, &cur) != 0 || k.decreased(&a.shape, &cur, &m.val)):
 				// A duplicate of the last timestamp never fakes a reset.
 			case stale:
 				// The source series went away: not a reset. A monotonic
 				// member's last value stays in the output.
-				m.start |= staleBit
+				m.start = m.start&startMask | staleBit
 				m.ts = ts
 			default:
 				fs := foldStart(start)
-				if mode == modeMonotonic && (isReset(fs, m.start) || k.decreased(&a.shape, &cur, &m.val)) {
+				nf := k.nonFinite(&a.shape, &cur)
+				restarted := isReset(fs, m.start) || (nf == 0 && k.decreased(&a.shape, &cur, &m.val))
+				if restarted && mode == modeMonotonic {
 					// Restarted: its previous total stays in the output.
 					a.retire(&m.val)
 				}
-				// A level (up-down counter, gauge) just takes the new value.
 				old := k.weight(&m.val)
-				k.set(&m.val, &cur)
+				switch {
+				case nf == 0:
+					// A level (up-down counter, gauge) just takes the new value.
+					k.set(&m.val, &cur)
+				case restarted:
+					var zero V
+					k.set(&m.val, &zero)
+				}
 				if w := k.weight(&m.val); w != old {
 					e.total += w - old
 					a.weight += w - old
 				}
-				m.start, m.ts = fs, ts
+				m.start, m.ts = fs|nf<<nfShift, ts
 			}
 			m.seen = now
 			a.members[d.inHash] = m
