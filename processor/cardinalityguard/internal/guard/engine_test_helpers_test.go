@@ -14,6 +14,19 @@ func (e *Engine) SeriesTracked() int {
 	return e.total
 }
 
+// seriesCount returns the output series tracked (not overflow series).
+func (e *Engine) seriesCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, sc := range e.scopes {
+		for _, ms := range sc.metrics {
+			n += len(ms.series)
+		}
+	}
+	return n
+}
+
 // LabelKeysLimited returns the (metric, label) pairs currently over their limit.
 func (e *Engine) LabelKeysLimited() int {
 	e.mu.Lock()
