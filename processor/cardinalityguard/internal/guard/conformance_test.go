@@ -565,3 +565,98 @@ func TestPropertyStreamsRestartsNaN(t *testing.T) {
 		clock.Advance(10 * time.Second)
 	}
 }
+
+// hp2 is one cumulative histogram point (bounds 10, 100) of a pod.
+type hp2 struct {
+	pod, user string
+	start, ts uint64
+	counts    []uint64
+	sum       float64
+	stale     bool
+}
+
+func otlpHistograms(pts ...hp2) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	res := map[string]pmetric.HistogramDataPointSlice{}
+	for _, p := range pts {
+		dps, ok := res[p.pod]
+		if !ok {
+			rm := md.ResourceMetrics().AppendEmpty()
+			rm.Resource().Attributes().PutStr("service.name", "shop")
+			rm.Resource().Attributes().PutStr("k8s.pod.name", p.pod)
+			m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+			m.SetName("latency")
+			m.SetUnit("ms")
+			h := m.SetEmptyHistogram()
+			h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			dps = h.DataPoints()
+			res[p.pod] = dps
+		}
+		dp := dps.AppendEmpty()
+		putAttrs(dp.Attributes(), ua(p.user, "/a"))
+		dp.SetStartTimestamp(pcommon.Timestamp(p.start))
+		dp.SetTimestamp(pcommon.Timestamp(p.ts))
+		dp.ExplicitBounds().FromRaw([]float64{10, 100})
+		if p.stale {
+			dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
+			continue
+		}
+		dp.BucketCounts().FromRaw(p.counts)
+		var n uint64
+		for _, c := range p.counts {
+			n += c
+		}
+		dp.SetCount(n)
+		dp.SetSum(p.sum)
+	}
+	return md
+}
+
+// Cumulative histograms of two pods: kept apart, a stale member keeps its
+// counts in, a restarted member leaves its previous counts behind.
+func TestConformanceHistogramPods(t *testing.T) {
+	e := dropUserEngine(newClock(), nil)
+	type hv struct {
+		counts []uint64
+		count  uint64
+		sum    float64
+		stale  bool
+	}
+	run := func(pts ...hp2) map[string]hv {
+		md := otlpHistograms(pts...)
+		e.Process(md)
+		out := map[string]hv{}
+		for i := 0; i < md.ResourceMetrics().Len(); i++ {
+			rm := md.ResourceMetrics().At(i)
+			pod, _ := rm.Resource().Attributes().Get("k8s.pod.name")
+			dps := rm.ScopeMetrics().At(0).Metrics().At(0).Histogram().DataPoints()
+			require.Equal(t, 1, dps.Len(), "one merged point per pod")
+			dp := dps.At(0)
+			out[pod.Str()+"|"+attrKey(dp.Attributes())] = hv{dp.BucketCounts().AsRaw(), dp.Count(), dp.Sum(), dp.Flags().NoRecordedValue()}
+		}
+		return out
+	}
+	// Pod a: u1 [1 2 3] (sum 50) + u2 [0 1 0] (sum 20) = [1 3 3], count 7, sum 70.
+	// Pod b: u1 [5 0 0] (sum 5).
+	got := run(
+		hp2{pod: "a", user: "u1", start: 1, ts: 10, counts: []uint64{1, 2, 3}, sum: 50},
+		hp2{pod: "a", user: "u2", start: 1, ts: 10, counts: []uint64{0, 1, 0}, sum: 20},
+		hp2{pod: "b", user: "u1", start: 1, ts: 10, counts: []uint64{5, 0, 0}, sum: 5},
+	)
+	assert.Equal(t, map[string]hv{
+		"a|route=/a": {[]uint64{1, 3, 3}, 7, 70, false},
+		"b|route=/a": {[]uint64{5, 0, 0}, 5, 5, false},
+	}, got)
+	// Pod a: u1 stale (its counts stay), u2 [0 2 0] (sum 40): [1 4 3], 8, 90.
+	// Pod b: u1 restarted (new start) at [1 0 0] (sum 1): [5 0 0] left
+	// behind + [1 0 0] = [6 0 0], 6, 6.
+	got = run(
+		hp2{pod: "a", user: "u1", start: 1, ts: 20, stale: true},
+		hp2{pod: "a", user: "u2", start: 1, ts: 20, counts: []uint64{0, 2, 0}, sum: 40},
+		hp2{pod: "b", user: "u1", start: 15, ts: 20, counts: []uint64{1, 0, 0}, sum: 1},
+	)
+	assert.Equal(t, map[string]hv{
+		"a|route=/a": {[]uint64{1, 4, 3}, 8, 90, false},
+		"b|route=/a": {[]uint64{6, 0, 0}, 6, 6, false},
+	}, got)
+}

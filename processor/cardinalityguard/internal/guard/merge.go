@@ -140,6 +140,7 @@ type aggSeries[V any] struct {
 	vals    values[V]
 	mode    mergeMode
 	shape   shape
+	shaped  bool
 	start   uint64 // stable start time of the output
 	lastTS  uint64 // time of the last output point: never goes back
 	members map[uint64]member[V]
@@ -235,6 +236,7 @@ type batchOut[V any] struct {
 	n         int // contributing points
 	start, ts uint64
 	shape     shape
+	shaped    bool // shape was set by a point with a value
 	agg       *aggSeries[V]
 	acc       V
 	has       bool // acc holds a value
@@ -258,9 +260,13 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		if !d.merged {
 			continue
 		}
-		if r, ok := k.read(i, &cur); !ok {
-			e.unmergeable(d, r)
-			continue
+		stale := k.flags(i).NoRecordedValue()
+		if !stale {
+			// A stale point carries no value to read or to check.
+			if r, ok := k.read(i, &cur); !ok {
+				e.unmergeable(d, r)
+				continue
+			}
 		}
 		out := outs[d.aggKey]
 		if out == nil {
@@ -280,17 +286,26 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 					ms.aggs[d.aggKey] = a
 				}
 				out.agg = a
-				out.shape = a.shape
+				out.shape, out.shaped = a.shape, a.shaped
 			}
 			outs[d.aggKey] = out
 			order = append(order, d.aggKey)
 		}
-		if r, ok := k.matches(i, &out.shape); !ok {
-			e.unmergeable(d, r)
-			continue
+		if !stale {
+			if out.shaped {
+				if r, ok := k.matches(i, &out.shape); !ok {
+					e.unmergeable(d, r)
+					continue
+				}
+			} else {
+				// The first point with a value sets the shape.
+				out.shape, out.shaped = k.shapeOf(i), true
+				if out.agg != nil {
+					out.agg.shape, out.agg.shaped = out.shape, true
+				}
+			}
 		}
 		start, ts := k.times(i)
-		stale := k.flags(i).NoRecordedValue()
 		if mode.stateful() {
 			a := out.agg
 			m, ok := a.members[d.inHash]
