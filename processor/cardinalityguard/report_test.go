@@ -64,3 +64,45 @@ func TestCardinalityReportTopN(t *testing.T) {
 		{Value: 30, Attributes: pair("logins", "session")},
 	}, metricdatatest.IgnoreTimestamp())
 }
+
+// Through the factory: two pods (resources) of one service with the same
+// user ids, user_id always dropped. Each pod's merged series is its own
+// users' sum: pod a 100 + 20 = 120, pod b 10 + 2 = 12.
+func TestProcessorKeepsPodsApart(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.AlwaysDropLabels = []string{"user_id"}
+	sink := new(consumertest.MetricsSink)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	p := newTestProcessor(t, tel, cfg, sink, nil)
+	md := pmetric.NewMetrics()
+	for _, pod := range []struct {
+		name   string
+		values [2]int64
+	}{{"a", [2]int64{100, 20}}, {"b", [2]int64{10, 2}}} {
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("service.name", "shop")
+		rm.Resource().Attributes().PutStr("k8s.pod.name", pod.name)
+		s := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptySum()
+		s.SetIsMonotonic(true)
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		for u, v := range pod.values {
+			dp := s.DataPoints().AppendEmpty()
+			dp.Attributes().PutStr("user_id", fmt.Sprintf("u%d", u))
+			dp.SetStartTimestamp(1)
+			dp.SetTimestamp(2)
+			dp.SetIntValue(v)
+		}
+	}
+	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+	out := sink.AllMetrics()[0]
+	got := map[string]int64{}
+	for i := 0; i < out.ResourceMetrics().Len(); i++ {
+		rm := out.ResourceMetrics().At(i)
+		pod, _ := rm.Resource().Attributes().Get("k8s.pod.name")
+		dps := rm.ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints()
+		require.Equal(t, 1, dps.Len())
+		got[pod.Str()] = dps.At(0).IntValue()
+	}
+	require.Equal(t, map[string]int64{"a": 120, "b": 12}, got)
+}
