@@ -177,6 +177,12 @@ func (e *Engine) clock() {
 // age is how long ago stamp s was, in milliseconds.
 func (e *Engine) age(s uint32) uint32 { return e.stamp - s }
 
+// stale reports whether a value or series stamp is due for a refresh: they
+// are refreshed at most every recheck (window/8), which saves a map write per
+// label per point and is why they are forgotten between window and window +
+// recheck after their last sighting.
+func (e *Engine) stale(s uint32) bool { return e.age(s) >= e.recheck }
+
 // Process applies the limits to md in place and returns what it did.
 func (e *Engine) Process(md pmetric.Metrics) Stats {
 	e.mu.Lock()
@@ -498,7 +504,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		}
 		if !ls.limited {
 			if seen, ok := ls.values[h]; ok {
-				if seen != now {
+				if e.stale(seen) {
 					ls.values[h] = now
 				}
 				d.outHash += h
@@ -522,7 +528,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		inSet := false
 		if seen, ok := ls.values[h]; ok {
 			inSet = true
-			if seen != now {
+			if e.stale(seen) {
 				ls.values[h] = now
 			}
 		} else {
@@ -536,8 +542,10 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 	d.editHi = int32(len(e.edits))
 
 	// Series limit on the output attribute set.
-	if _, ok := ms.series[d.outHash]; ok {
-		ms.series[d.outHash] = seriesEntry{seen: now, gen: ms.gen}
+	if se, ok := ms.series[d.outHash]; ok {
+		if se.gen != ms.gen || e.stale(se.seen) {
+			ms.series[d.outHash] = seriesEntry{seen: now, gen: ms.gen}
+		}
 		return d
 	}
 	if len(ms.series) < lim.MaxSeriesPerMetric && e.reserve(weightSeries) {
@@ -556,7 +564,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		}
 	}
 	if seen, ok := ms.overflow[d.outHash]; ok {
-		if seen != now {
+		if e.stale(seen) {
 			ms.overflow[d.outHash] = now
 		}
 		return d
@@ -678,7 +686,7 @@ func (e *Engine) sweep() {
 				}
 			}
 			for h, seen := range ms.overflow {
-				if e.age(seen) >= e.windowMs {
+				if e.age(seen) >= slow {
 					delete(ms.overflow, h)
 					e.total -= weightSeries
 				}
