@@ -102,7 +102,7 @@ type metricState struct {
 const maxCachedPositions = 16
 
 type seriesEntry struct {
-	seen uint32 // tick of the last full check
+	seen uint32 // stamp of the last full check
 	gen  uint32
 }
 
