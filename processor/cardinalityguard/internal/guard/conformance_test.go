@@ -660,3 +660,109 @@ func TestConformanceHistogramPods(t *testing.T) {
 		"b|route=/a": {[]uint64{6, 0, 0}, 6, 6, false},
 	}, got)
 }
+
+// Cumulative exponential histograms of two instrumentation scopes of one
+// resource: kept apart; a restart leaves the previous counts behind.
+func TestConformanceExponentialHistogramScopes(t *testing.T) {
+	e := dropUserEngine(newClock(), nil)
+	run := func(pts map[string][]func(pmetric.ExponentialHistogramDataPoint)) map[string][]uint64 {
+		md := pmetric.NewMetrics()
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("service.name", "shop")
+		for _, scope := range []string{"http", "grpc"} {
+			sm := rm.ScopeMetrics().AppendEmpty()
+			sm.Scope().SetName(scope)
+			m := sm.Metrics().AppendEmpty()
+			m.SetName("e")
+			h := m.SetEmptyExponentialHistogram()
+			h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			for _, f := range pts[scope] {
+				f(h.DataPoints().AppendEmpty())
+			}
+		}
+		e.Process(md)
+		out := map[string][]uint64{}
+		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
+			sm := rm.ScopeMetrics().At(j)
+			dps := sm.Metrics().At(0).ExponentialHistogram().DataPoints()
+			require.Equal(t, 1, dps.Len(), "one merged point per scope")
+			dp := dps.At(0)
+			out[sm.Scope().Name()] = append([]uint64{dp.Count(), dp.ZeroCount(), uint64(dp.Positive().Offset())}, dp.Positive().BucketCounts().AsRaw()...)
+		}
+		return out
+	}
+	// Scale 0, offset 0. http: u1 [1 2] + u2 [3 0] = [4 2], count 6; grpc:
+	// u1 [10 10], count 20 (same user ids, another scope).
+	got := run(map[string][]func(pmetric.ExponentialHistogramDataPoint){
+		"http": {ep(1, 1, 10, 0, 0, []uint64{1, 2}, 0), ep(2, 1, 10, 0, 0, []uint64{3, 0}, 0)},
+		"grpc": {ep(1, 1, 10, 0, 0, []uint64{10, 10}, 0)},
+	})
+	assert.Equal(t, map[string][]uint64{"http": {6, 0, 0, 4, 2}, "grpc": {20, 0, 0, 10, 10}}, got)
+	// http: u1 restarts (start 15) at [0 1]: [1 2] stays + [0 1] + u2 [3 0]
+	// = [4 3], count 7. grpc: u1 grows to [11 10] with a zero count of 2:
+	// count 23.
+	got = run(map[string][]func(pmetric.ExponentialHistogramDataPoint){
+		"http": {ep(1, 15, 20, 0, 0, []uint64{0, 1}, 0)},
+		"grpc": {ep(1, 1, 20, 0, 0, []uint64{11, 10}, 2)},
+	})
+	assert.Equal(t, map[string][]uint64{"http": {7, 0, 0, 4, 3}, "grpc": {23, 2, 0, 11, 10}}, got)
+}
+
+// Gauges summed over the dropped label (gauge_aggregation: sum) are levels:
+// per pod, a stale member leaves the sum; every member stale flags the point.
+func TestConformanceGaugeSumStaleness(t *testing.T) {
+	e := dropUserEngine(newClock(), func(s *Settings) { s.Default.GaugeAggregation = GaugeSum })
+	type gp struct {
+		pod, user string
+		ts        uint64
+		v         float64
+		stale     bool
+	}
+	run := func(pts ...gp) map[string]pmetric.NumberDataPoint {
+		md := pmetric.NewMetrics()
+		res := map[string]pmetric.NumberDataPointSlice{}
+		for _, p := range pts {
+			dps, ok := res[p.pod]
+			if !ok {
+				rm := md.ResourceMetrics().AppendEmpty()
+				rm.Resource().Attributes().PutStr("service.name", "shop")
+				rm.Resource().Attributes().PutStr("k8s.pod.name", p.pod)
+				m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+				m.SetName("queue_depth")
+				dps = m.SetEmptyGauge().DataPoints()
+				res[p.pod] = dps
+			}
+			dp := dps.AppendEmpty()
+			putAttrs(dp.Attributes(), ua(p.user, "/a"))
+			dp.SetTimestamp(pcommon.Timestamp(p.ts))
+			if p.stale {
+				dp.SetDoubleValue(staleNaN)
+				dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
+			} else {
+				dp.SetDoubleValue(p.v)
+			}
+		}
+		e.Process(md)
+		out := map[string]pmetric.NumberDataPoint{}
+		for i := 0; i < md.ResourceMetrics().Len(); i++ {
+			rm := md.ResourceMetrics().At(i)
+			pod, _ := rm.Resource().Attributes().Get("k8s.pod.name")
+			dps := rm.ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints()
+			require.Equal(t, 1, dps.Len())
+			out[pod.Str()] = dps.At(0)
+		}
+		return out
+	}
+	// Pod a: 5 + 7 = 12; pod b: 1.
+	got := run(gp{"a", "u1", 10, 5, false}, gp{"a", "u2", 10, 7, false}, gp{"b", "u1", 10, 1, false})
+	assert.Equal(t, 12.0, got["a"].DoubleValue())
+	assert.Equal(t, 1.0, got["b"].DoubleValue())
+	// Pod a: u1 stale, leaves the sum: 7. Pod b: 3.
+	got = run(gp{"a", "u1", 20, 0, true}, gp{"a", "u2", 20, 7, false}, gp{"b", "u1", 20, 3, false})
+	assert.Equal(t, 7.0, got["a"].DoubleValue())
+	assert.False(t, got["a"].Flags().NoRecordedValue())
+	assert.Equal(t, 3.0, got["b"].DoubleValue())
+	// Pod a: every member stale: the point is flagged.
+	got = run(gp{"a", "u2", 30, 0, true})
+	assert.True(t, got["a"].Flags().NoRecordedValue())
+}
