@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 
 	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/glob"
+	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/guard"
 )
 
 // Mode says whether the processor changes data.
@@ -58,6 +59,11 @@ type Config struct {
 	// Limits are the defaults for every metric.
 	Limits `mapstructure:",squash"`
 
+	// ReportTopN bounds the cardinality report: the estimated distinct
+	// values of the N limited (metric, label) pairs with the most. 0 turns
+	// the report off.
+	ReportTopN int `mapstructure:"report_top_n"`
+
 	// Overrides change limits for the metrics whose names match; the first match wins.
 	Overrides []Override `mapstructure:"overrides"`
 
@@ -92,6 +98,10 @@ type Override struct {
 
 var _ component.Config = (*Config)(nil)
 
+// maxReportTopN bounds report_top_n: each reported pair is one gauge point
+// per collection of the processor's telemetry.
+const maxReportTopN = 10_000
+
 // Validate checks the configuration; every error names its YAML key.
 func (cfg *Config) Validate() error {
 	var errs []error
@@ -111,6 +121,12 @@ func (cfg *Config) Validate() error {
 	if cfg.Window < time.Second {
 		errs = append(errs, fmt.Errorf("window: must be at least 1s, got %s", cfg.Window))
 	}
+	if cfg.Window > guard.MaxWindow {
+		errs = append(errs, fmt.Errorf("window: must be at most %s, got %s", guard.MaxWindow, cfg.Window))
+	}
+	if cfg.ReportTopN < 0 || cfg.ReportTopN > maxReportTopN {
+		errs = append(errs, fmt.Errorf("report_top_n: must be between 0 and %d, got %d", maxReportTopN, cfg.ReportTopN))
+	}
 	errs = append(errs, cfg.Limits.validate("")...)
 	if cfg.MaxSeriesPerMetric > 0 && cfg.MaxSeriesTotal > 0 && cfg.MaxSeriesPerMetric > cfg.MaxSeriesTotal {
 		errs = append(errs, fmt.Errorf("max_series_per_metric: %d is above max_series_total %d", cfg.MaxSeriesPerMetric, cfg.MaxSeriesTotal))
@@ -128,6 +144,9 @@ func (cfg *Config) Validate() error {
 		}
 		eff := o.apply(cfg.Limits)
 		errs = append(errs, eff.validate(prefix)...)
+		if o.MaxSeriesPerMetric != nil && cfg.MaxSeriesTotal > 0 && *o.MaxSeriesPerMetric > cfg.MaxSeriesTotal {
+			errs = append(errs, fmt.Errorf("%smax_series_per_metric: %d is above max_series_total %d", prefix, *o.MaxSeriesPerMetric, cfg.MaxSeriesTotal))
+		}
 	}
 	return errors.Join(errs...)
 }

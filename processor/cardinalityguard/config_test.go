@@ -80,15 +80,18 @@ func TestValidateNamesTheKey(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "invalid.yaml"))
 	require.NoError(t, err)
 	for name, want := range map[string][]string{
-		"negative_limits":       {"max_values_per_label: must be positive, got -1", "max_series_per_metric: must be positive, got -5", "max_series_total: must be positive, got -10"},
-		"unknown_action":        {`action: must be "drop_label" or "overflow_value", got "drop_everything"`},
-		"protected_and_dropped": {`always_drop_labels[0]: "user_id" is also in protected_labels`},
-		"bad_glob":              {"overrides[0].metrics[0]:", "unclosed character class"},
-		"bad_override_value":    {"overrides[0].max_values_per_label: must be positive, got 0", `overrides[0].action: must be "drop_label" or "overflow_value", got "nope"`},
-		"bad_mode":              {`mode: must be "enforce" or "observe", got "audit"`},
-		"short_window":          {"window: must be at least 1s, got 10ms"},
-		"bad_gauge":             {`gauge_aggregation: must be one of last, max, min, sum, got "avg"`},
-		"empty_override":        {"overrides[0].metrics: at least one pattern is required"},
+		"negative_limits":            {"max_values_per_label: must be positive, got -1", "max_series_per_metric: must be positive, got -5", "max_series_total: must be positive, got -10"},
+		"unknown_action":             {`action: must be "drop_label" or "overflow_value", got "drop_everything"`},
+		"protected_and_dropped":      {`always_drop_labels[0]: "user_id" is also in protected_labels`},
+		"bad_glob":                   {"overrides[0].metrics[0]:", "unclosed character class"},
+		"bad_override_value":         {"overrides[0].max_values_per_label: must be positive, got 0", `overrides[0].action: must be "drop_label" or "overflow_value", got "nope"`},
+		"bad_mode":                   {`mode: must be "enforce" or "observe", got "audit"`},
+		"short_window":               {"window: must be at least 1s, got 10ms"},
+		"bad_gauge":                  {`gauge_aggregation: must be one of last, max, min, sum, got "avg"`},
+		"empty_override":             {"overrides[0].metrics: at least one pattern is required"},
+		"override_series_over_total": {"overrides[0].max_series_per_metric: 6000 is above max_series_total 5000"},
+		"long_window":                {"window: must be at most 168h0m0s, got 200h0m0s"},
+		"bad_report_top_n":           {"report_top_n: must be between 0 and 10000, got -1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := createDefaultConfig()

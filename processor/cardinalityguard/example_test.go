@@ -59,10 +59,10 @@ func TestWorkedExample(t *testing.T) {
 		first, later int
 		laterSeries  map[string]int64
 	}{
-		// drop_label: the first 100 users keep their series in the batch where
-		// the limit hits; from then on only one series per operation, each the
-		// sum over all 5,000 users of that operation.
-		{ActionDropLabel, 102, 2, map[string]int64{
+		// drop_label: the 101st user limits user_id, and every point of the
+		// metric loses it, in that batch too: one series per operation,
+		// each the sum over all 5,000 users of that operation.
+		{ActionDropLabel, 2, 2, map[string]int64{
 			"map[operation:checkout]": 5000 * 2,
 			"map[operation:refund]":   5000 * 2,
 		}},

@@ -21,6 +21,7 @@ const (
 	defaultMaxSeriesTotal     = 1_000_000
 	defaultWindow             = time.Hour
 	defaultOverflowValue      = "__overflow__"
+	defaultReportTopN         = 100
 )
 
 // NewFactory returns the factory of the cardinalityguard processor.
@@ -38,6 +39,7 @@ func createDefaultConfig() component.Config {
 		ScopeAttributes: []string{"service.name"},
 		MaxSeriesTotal:  defaultMaxSeriesTotal,
 		Window:          defaultWindow,
+		ReportTopN:      defaultReportTopN,
 		Limits: Limits{
 			MaxValuesPerLabel:  defaultMaxValuesPerLabel,
 			MaxSeriesPerMetric: defaultMaxSeriesPerMetric,

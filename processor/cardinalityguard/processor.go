@@ -5,10 +5,10 @@ package cardinalityguard // import "github.com/prodscope/prodscope/processor/car
 
 import (
 	"context"
+	"math"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -37,6 +37,19 @@ func newGuardProcessor(set processor.Settings, cfg *Config) (*guardProcessor, er
 	p := &guardProcessor{engine: guard.New(es), telemetry: tb}
 	for r := guard.Reason(0); r < guard.NumReasons; r++ {
 		p.reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r.String())))
+	}
+	if n := cfg.ReportTopN; n > 0 {
+		err = tb.RegisterProcessorCardinalityguardLabelValuesEstimatedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			for _, le := range p.engine.CardinalityReport(n) {
+				o.Observe(int64(min(le.Values, math.MaxInt64)), metric.WithAttributes(
+					attribute.String("metric", le.Metric), attribute.String("label", le.Label)))
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Shutdown()
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -90,10 +103,6 @@ func guardLimits(l Limits) guard.Limits {
 func (p *guardProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	st := p.engine.Process(md)
 	p.record(ctx, &st)
-	if md.DataPointCount() == 0 && st.RefusedAny() {
-		// Every point was refused: nothing to send on.
-		return md, processorhelper.ErrSkipProcessingData
-	}
 	return md, nil
 }
 
@@ -112,6 +121,9 @@ func (p *guardProcessor) record(ctx context.Context, st *guard.Stats) {
 		if n := st.Refused[r]; n > 0 {
 			tb.ProcessorCardinalityguardPointsRefused.Add(ctx, n, p.reasons[r])
 		}
+	}
+	if st.SketchesRefused > 0 {
+		tb.ProcessorCardinalityguardSketchesRefused.Add(ctx, st.SketchesRefused)
 	}
 	tb.ProcessorCardinalityguardSeriesTracked.Record(ctx, st.SeriesTracked)
 	tb.ProcessorCardinalityguardLabelKeysLimited.Record(ctx, st.LabelKeysLimited)

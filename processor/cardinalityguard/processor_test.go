@@ -76,7 +76,7 @@ func TestProcessorBoundsOperationError(t *testing.T) {
 	require.Len(t, sink.AllMetrics(), 2)
 
 	first := sink.AllMetrics()[0]
-	assert.Equal(t, 101, first.DataPointCount(), "100 users kept, the other 900 merged into one series")
+	assert.Equal(t, 1, first.DataPointCount(), "the 101st user limits user_id for every point of the batch: one merged series")
 	second := sink.AllMetrics()[1]
 	require.Equal(t, 1, second.DataPointCount(), "from then on user_id is dropped for every point")
 	dp := second.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints().At(0)
@@ -84,14 +84,18 @@ func TestProcessorBoundsOperationError(t *testing.T) {
 	assert.Equal(t, int64(2*1000), dp.IntValue(), "sum of every user's latest value")
 
 	metadatatest.AssertEqualProcessorCardinalityguardPointsLabelDropped(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 900 + 1000, Attributes: reason("value_limit")}},
+		[]metricdata.DataPoint[int64]{{Value: 1000 + 1000, Attributes: reason("value_limit")}},
 		metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorCardinalityguardLabelKeysLimited(t, tel,
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
-	// 100 user series + 1 merged output + 1000 merged members (source series
-	// kept to re-aggregate the cumulative counter).
+	// Entries against max_series_total: the metric (8), its 2 label keys (4
+	// each), their 101 values (operation=checkout and the 100 admitted
+	// users), the HyperLogLog sketch of user_id (64), the series
+	// {operation=checkout} (the 100 per-user series were retired when
+	// user_id was limited), its merge state (4) and its 1000 members (source
+	// series kept to re-aggregate the cumulative counter).
 	metadatatest.AssertEqualProcessorCardinalityguardSeriesTracked(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 100 + 1 + 1000}}, metricdatatest.IgnoreTimestamp())
+		[]metricdata.DataPoint[int64]{{Value: 8 + 2*4 + 101 + 64 + 1 + 4 + 1000}}, metricdatatest.IgnoreTimestamp())
 
 	require.Equal(t, 1, logs.Len(), "one line on the first limit")
 	f := logs.All()[0].ContextMap()
@@ -133,14 +137,26 @@ func TestProcessorRefusesOverTotal(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	cfg := createDefaultConfig().(*Config)
-	cfg.MaxSeriesTotal = 5
+	cfg.MaxSeriesTotal = 25
 	cfg.MaxSeriesPerMetric = 5
 	sink := new(consumertest.MetricsSink)
 	p := newTestProcessor(t, tel, cfg, sink, nil)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), operationErrors(8, 0)))
-	assert.Equal(t, 5, sink.AllMetrics()[0].DataPointCount())
+	// 17 entries for the metric (8), its 2 keys (4 each) and
+	// operation=checkout, then 2 per user (value, series): users 0-3 fill
+	// the budget. Users 4-7 find
+	// no room for anything and pass through unchanged, counted: nothing
+	// vanishes.
+	out := sink.AllMetrics()[0]
+	assert.Equal(t, 8, out.DataPointCount())
+	var total int64
+	dps := out.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		total += dps.At(i).IntValue()
+	}
+	assert.Equal(t, int64(8), total, "every point's value is in the output")
 	metadatatest.AssertEqualProcessorCardinalityguardPointsRefused(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 3, Attributes: reason("total_limit")}}, metricdatatest.IgnoreTimestamp())
+		[]metricdata.DataPoint[int64]{{Value: 4, Attributes: reason("total_limit")}}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestProcessorObserveModeIsIdentity(t *testing.T) {
@@ -163,9 +179,10 @@ func TestProcessorObserveModeIsIdentity(t *testing.T) {
 		require.NoError(t, p.ConsumeMetrics(context.Background(), in))
 		assert.Equal(t, want, sink.AllMetrics()[round])
 	}
-	// What enforce would have done: 400 then 500 points lose user_id.
+	// What enforce would have done: all 500 points of each batch lose
+	// user_id (the 101st value limits it for the whole batch).
 	metadatatest.AssertEqualProcessorCardinalityguardPointsLabelDropped(t, tel,
-		[]metricdata.DataPoint[int64]{{Value: 900, Attributes: reason("value_limit")}}, metricdatatest.IgnoreTimestamp())
+		[]metricdata.DataPoint[int64]{{Value: 1000, Attributes: reason("value_limit")}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorCardinalityguardLabelKeysLimited(t, tel,
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 }

@@ -4,7 +4,6 @@
 package guard
 
 import (
-	"math"
 	"sync"
 	"time"
 
@@ -23,19 +22,30 @@ type Engine struct {
 	now func() time.Time
 	log *zap.Logger
 
-	epoch      time.Time
-	windowSec  uint32
-	sweepEvery uint32
+	// Time is kept in milliseconds since epoch. State stores the low 32 bits
+	// ("stamps") and ages are computed modulo 2^32, which is exact while an
+	// age is below 2^31 ms (24.8 days): Validate caps the window at 7 days
+	// and Process forgets everything after a longer silence.
+	epoch    time.Time
+	nowMs    int64
+	stamp    uint32
+	windowMs uint32
+	// keepMs is how long a member of a merged monotonic series is kept
+	// after its last point (2 × window), so that a member returning after
+	// window is absorbed without counting its total twice.
+	keepMs     uint32
+	sweepEvery int64
 	// recheck is how long a known, unchanged series skips the per-label
 	// checks: its values are refreshed at least that often, so values and
 	// series are kept for window + recheck after their last refresh.
 	recheck   uint32
-	lastSweep uint32
+	lastSweep int64
+	lastCall  int64
 
 	scopes map[uint64]*scopeState
-	// total counts every tracked entry that max_series_total bounds: output
-	// series and the source series kept for merged cumulative sums,
-	// histograms and gauges.
+	// total counts every tracked entry that max_series_total bounds (see
+	// budget.go): metrics, label keys, values, sketches, output series,
+	// merged series and their members.
 	total       int
 	limitedKeys int
 
@@ -48,11 +58,18 @@ type Engine struct {
 	edits     []edit
 	stats     Stats
 	removeIdx int
+	// limitedDuring counts the keys limited while deciding one metric.
+	limitedDuring int
 }
 
 type scopeState struct {
 	metrics map[metricKey]*metricState
 }
+
+// streamRef identifies the metric stream a point belongs to, apart from its
+// attributes: resource, instrumentation scope, unit and monotonicity (name,
+// type and temporality are in metricKey). Merge state is keyed by it.
+type streamRef uint64
 
 type metricKey struct {
 	name string
@@ -73,7 +90,9 @@ type metricState struct {
 	// overflow holds the overflow series (otel.metric.overflow=true, plus the
 	// protected labels), at most MaxSeriesPerMetric of them.
 	overflow map[uint64]uint32
-	aggs     map[uint64]*aggSeries
+	// aggs holds the cross-batch state of merged series, keyed by the full
+	// stream identity of the output series (streamRef and output hash).
+	aggs map[uint64]aggState
 	// byPosition caches the label state of the key last seen at each
 	// attribute position: points of one metric usually list their keys in
 	// the same order, so one string compare replaces a map lookup.
@@ -83,13 +102,13 @@ type metricState struct {
 const maxCachedPositions = 16
 
 type seriesEntry struct {
-	seen uint32 // tick of the last full check
+	seen uint32 // stamp of the last full check
 	gen  uint32
 }
 
 type labelState struct {
 	key        string
-	values     map[uint64]uint32 // hash(key, value) -> last seen tick
+	values     map[uint64]uint32 // hash(key, value) -> last seen stamp
 	limited    bool
 	logged     bool
 	lastExcess uint32
@@ -103,6 +122,7 @@ type edit struct {
 
 type decision struct {
 	inHash, outHash uint64
+	aggKey          uint64 // outHash within the point's stream
 	editLo, editHi  int32
 	dropReasons     uint16 // bit per Reason
 	overflowReasons uint16
@@ -123,24 +143,16 @@ func New(set Settings) *Engine {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	w := uint32(set.Window / time.Second)
-	if w == 0 {
-		w = 1
-	}
-	every := w / 8
-	if every == 0 {
-		every = 1
-	}
-	if every > 60 {
-		every = 60
-	}
+	w := set.Window.Milliseconds()
+	w = min(max(w, 1), MaxWindow.Milliseconds())
 	e := &Engine{
 		set:        set,
 		now:        now,
 		log:        log,
-		windowSec:  w,
-		sweepEvery: every,
-		recheck:    max(1, w/8),
+		windowMs:   uint32(w),
+		keepMs:     uint32(2 * w),
+		sweepEvery: min(max(w/8, 1), time.Minute.Milliseconds()),
+		recheck:    uint32(max(w/8, 1)),
 		scopes:     map[uint64]*scopeState{},
 		digest:     xxhash.New(),
 		limitLog:   lineLimiter{perMinute: 20},
@@ -149,75 +161,64 @@ func New(set Settings) *Engine {
 	return e
 }
 
-// tick is seconds since the engine started, plus one, so that zero never
-// means "seen".
-func (e *Engine) tick() uint32 {
-	d := e.now().Sub(e.epoch)
-	if d < 0 {
-		d = 0
+// MaxWindow is the longest window: ages are kept in 32-bit milliseconds.
+const MaxWindow = 7 * 24 * time.Hour
+
+// clock reads the time once per call: milliseconds since the engine started.
+func (e *Engine) clock() {
+	d := e.now().Sub(e.epoch).Milliseconds()
+	if d < e.nowMs {
+		d = e.nowMs // the clock went back: time stands still
 	}
-	s := d / time.Second
-	if s > math.MaxUint32-1 {
-		s = math.MaxUint32 - 1
-	}
-	return uint32(s) + 1
+	e.nowMs = d
+	e.stamp = uint32(d)
 }
 
-// SeriesTracked returns the number of entries bounded by max_series_total.
-func (e *Engine) SeriesTracked() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.total
-}
+// age is how long ago stamp s was, in milliseconds.
+func (e *Engine) age(s uint32) uint32 { return e.stamp - s }
 
-// LabelKeysLimited returns the (metric, label) pairs currently over their limit.
-func (e *Engine) LabelKeysLimited() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.limitedKeys
-}
-
-// MaxValuesTracked returns the largest value set of any label, for tests.
-func (e *Engine) MaxValuesTracked() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	m := 0
-	for _, sc := range e.scopes {
-		for _, ms := range sc.metrics {
-			for _, ls := range ms.labels {
-				m = max(m, len(ls.values))
-			}
-		}
-	}
-	return m
-}
+// stale reports whether a value or series stamp is due for a refresh: they
+// are refreshed at most every recheck (window/8), which saves a map write per
+// label per point and is why they are forgotten between window and window +
+// recheck after their last sighting.
+func (e *Engine) stale(s uint32) bool { return e.age(s) >= e.recheck }
 
 // Process applies the limits to md in place and returns what it did.
 func (e *Engine) Process(md pmetric.Metrics) Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stats = Stats{}
-	tick := e.tick()
-	if tick-e.lastSweep >= e.sweepEvery {
-		e.sweep(tick)
-		e.lastSweep = tick
+	e.clock()
+	if e.nowMs-e.lastCall >= int64(e.keepMs)+e.sweepEvery {
+		// Silent for longer than anything is kept: forget everything (this
+		// also keeps every stored age below 2^31 ms).
+		e.reset()
+	}
+	e.lastCall = e.nowMs
+	if e.nowMs-e.lastSweep >= e.sweepEvery {
+		e.sweep()
+		e.lastSweep = e.nowMs
 	}
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
-		sc := scopeRef{key: e.scopeKey(rm.Resource().Attributes())}
+		res := rm.Resource().Attributes()
+		sc := scopeRef{key: e.scopeKey(res)}
+		resHash := attrsHash(res)
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
+			sm := sms.At(j)
+			scopeHash := mixKV(resHash, instrumentationScopeHash(sm.Scope()))
+			ms := sm.Metrics()
 			if e.set.Observe {
 				// Read only: the data may be shared (MutatesData is false).
 				for k := 0; k < ms.Len(); k++ {
-					e.processMetric(&sc, ms.At(k), tick)
+					e.processMetric(&sc, scopeHash, ms.At(k))
 				}
 				continue
 			}
 			ms.RemoveIf(func(m pmetric.Metric) bool {
-				return e.processMetric(&sc, m, tick)
+				return e.processMetric(&sc, scopeHash, m)
 			})
 		}
 	}
@@ -250,16 +251,35 @@ func (e *Engine) scopeKey(res pcommon.Map) uint64 {
 	return e.digest.Sum64()
 }
 
-// scope returns the state of the scope with the given resource attributes,
-// creating it; for tests.
-func (e *Engine) scope(res pcommon.Map) *scopeState {
-	key := e.scopeKey(res)
-	sc := e.scopes[key]
-	if sc == nil {
-		sc = &scopeState{metrics: map[metricKey]*metricState{}}
-		e.scopes[key] = sc
+// reset forgets all state.
+func (e *Engine) reset() {
+	e.scopes = map[uint64]*scopeState{}
+	e.total = 0
+	e.limitedKeys = 0
+}
+
+// attrsHash hashes an attribute set independently of its order.
+func attrsHash(m pcommon.Map) uint64 {
+	var h uint64
+	for k, v := range m.All() {
+		h += hashAttr(k, v)
 	}
-	return sc
+	return h
+}
+
+// instrumentationScopeHash hashes an instrumentation scope's identity.
+func instrumentationScopeHash(s pcommon.InstrumentationScope) uint64 {
+	return mixKV(mixKV(xxhash.Sum64String(s.Name()), xxhash.Sum64String(s.Version())), attrsHash(s.Attributes()))
+}
+
+// streamOf is the identity of m's stream within a resource and scope, apart
+// from point attributes.
+func streamOf(scopeHash uint64, m pmetric.Metric) streamRef {
+	h := mixKV(scopeHash, xxhash.Sum64String(m.Unit()))
+	if m.Type() == pmetric.MetricTypeSum && m.Sum().IsMonotonic() {
+		h = mixKV(h, 1)
+	}
+	return streamRef(h)
 }
 
 func temporalityOf(m pmetric.Metric) pmetric.AggregationTemporality {
@@ -276,6 +296,8 @@ func temporalityOf(m pmetric.Metric) pmetric.AggregationTemporality {
 
 // metric returns the state of m in sc, or nil when max_series_total leaves
 // no room for a new metric.
+// metric returns the state of m in sc, or nil when max_series_total leaves
+// no room for a new metric.
 func (e *Engine) metric(ref *scopeRef, m pmetric.Metric) *metricState {
 	key := metricKey{name: m.Name(), typ: m.Type(), temp: temporalityOf(m)}
 	if ref.state == nil {
@@ -286,7 +308,7 @@ func (e *Engine) metric(ref *scopeRef, m pmetric.Metric) *metricState {
 			return ms
 		}
 	}
-	if e.total >= e.set.MaxSeriesTotal {
+	if !e.reserve(weightMetric) {
 		return nil
 	}
 	if ref.state == nil {
@@ -300,7 +322,7 @@ func (e *Engine) metric(ref *scopeRef, m pmetric.Metric) *metricState {
 		labels:   map[string]*labelState{},
 		series:   map[uint64]seriesEntry{},
 		overflow: map[uint64]uint32{},
-		aggs:     map[uint64]*aggSeries{},
+		aggs:     map[uint64]aggState{},
 	}
 	sc.metrics[key] = ms
 	return ms
@@ -308,25 +330,32 @@ func (e *Engine) metric(ref *scopeRef, m pmetric.Metric) *metricState {
 
 // processMetric handles one metric; it returns true when the metric is left
 // with no points and must be removed.
-func (e *Engine) processMetric(sc *scopeRef, m pmetric.Metric, tick uint32) bool {
+func (e *Engine) processMetric(sc *scopeRef, scopeHash uint64, m pmetric.Metric) bool {
 	n := pointCount(m)
 	if n == 0 {
 		return false
 	}
 	ms := e.metric(sc, m)
 	if ms == nil {
+		// No room to track a new metric: its points pass through untouched.
 		e.stats.Refused[ReasonTotalLimit] += int64(n)
-		return !e.set.Observe
+		return false
 	}
-	e.decisions = e.decisions[:0]
-	e.edits = e.edits[:0]
+	e.decideAll(ms, m, n)
+	if e.limitedDuring > 0 {
+		// A key was limited by a point of this metric: the points before it
+		// were decided while it was not. Decide again, so that every point
+		// of the batch loses the key (the state is already there: this
+		// pass adds nothing new but the merged series).
+		e.decideAll(ms, m, n)
+	}
 	isSummary := m.Type() == pmetric.MetricTypeSummary
-	for i := 0; i < n; i++ {
-		d := e.decide(ms, pointAttributes(m, i), tick)
-		if d.changed() && isSummary {
-			e.stats.Unmergeable[ReasonSummary]++
+	if isSummary {
+		for i := range e.decisions {
+			if e.decisions[i].changed() {
+				e.stats.Unmergeable[ReasonSummary]++
+			}
 		}
-		e.decisions = append(e.decisions, d)
 	}
 	if e.set.Observe {
 		for i := range e.decisions {
@@ -340,9 +369,24 @@ func (e *Engine) processMetric(sc *scopeRef, m pmetric.Metric, tick uint32) bool
 		return false
 	}
 	if isSummary {
+		for i := range e.decisions {
+			if e.decisions[i].refused {
+				e.stats.Refused[ReasonTotalLimit]++
+			}
+		}
 		return false
 	}
-	return e.rewrite(ms, m, tick)
+	return e.rewrite(ms, streamOf(scopeHash, m), m)
+}
+
+// decideAll decides every point of m into e.decisions.
+func (e *Engine) decideAll(ms *metricState, m pmetric.Metric, n int) {
+	e.decisions = e.decisions[:0]
+	e.edits = e.edits[:0]
+	e.limitedDuring = 0
+	for i := 0; i < n; i++ {
+		e.decisions = append(e.decisions, e.decide(ms, pointAttributes(m, i)))
+	}
 }
 
 func (e *Engine) countChange(d *decision) {
@@ -384,10 +428,27 @@ func mixKV(hk, hv uint64) uint64 {
 // overflowHash is the hash of the overflow series attribute.
 var overflowHash = hashAttr(OverflowAttribute, pcommon.NewValueBool(true))
 
+// limitKey applies the action of a limited key to one point: drop it, or
+// keep an admitted value (inSet), or give it the overflow value.
+func (e *Engine) limitKey(d *decision, lim *Limits, k string, h uint64, inSet bool, r Reason) {
+	switch {
+	case lim.Action == DropLabel:
+		d.dropReasons |= 1 << r
+		e.edits = append(e.edits, edit{key: k})
+	case inSet:
+		d.outHash += h
+	default:
+		d.overflowReasons |= 1 << r
+		e.edits = append(e.edits, edit{key: k, overflow: true})
+		d.outHash += e.hashKStr(k, lim.OverflowValue)
+	}
+}
+
 // decide runs the label and series limits for one point's attributes and
 // updates the tracking state.
-func (e *Engine) decide(ms *metricState, attrs pcommon.Map, tick uint32) decision {
+func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 	lim := ms.lim
+	now := e.stamp
 	hs := e.hashes[:0]
 	var in uint64
 	for k, v := range attrs.All() {
@@ -399,7 +460,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map, tick uint32) decisio
 	d := decision{inHash: in, editLo: int32(len(e.edits)), editHi: int32(len(e.edits))}
 	// Fast path: a series that passed every check recently, with no label
 	// of the metric limited, lifted or forgotten since.
-	if se, ok := ms.series[in]; ok && se.gen == ms.gen && tick-se.seen < e.recheck {
+	if se, ok := ms.series[in]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
 		d.outHash = in
 		return d
 	}
@@ -429,6 +490,11 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map, tick uint32) decisio
 					e.edits = append(e.edits, edit{key: k})
 					continue
 				}
+				if !e.reserve(weightLabel) {
+					d.dropReasons |= 1 << ReasonTotalLimit
+					e.edits = append(e.edits, edit{key: k})
+					continue
+				}
 				ls = &labelState{key: k, values: map[uint64]uint32{}}
 				ms.labels[k] = ls
 			}
@@ -436,54 +502,54 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map, tick uint32) decisio
 				ms.byPosition[pos] = ls
 			}
 		}
-		inSet := false
 		if !ls.limited {
 			if seen, ok := ls.values[h]; ok {
-				if seen != tick {
-					ls.values[h] = tick
+				if e.stale(seen) {
+					ls.values[h] = now
 				}
 				d.outHash += h
 				continue
 			}
 			if len(ls.values) < lim.MaxValuesPerLabel {
-				ls.values[h] = tick
+				if !e.reserve(weightValue) {
+					// No room to remember the value: this point is treated
+					// as if the key were limited, and counted.
+					e.limitKey(&d, lim, k, h, false, ReasonTotalLimit)
+					continue
+				}
+				ls.values[h] = now
 				d.outHash += h
 				continue
 			}
-			e.startLimit(ms, k, ls, h, tick)
+			e.startLimit(ms, k, ls, h)
+			e.limitKey(&d, lim, k, h, false, ReasonValueLimit)
+			continue
+		}
+		inSet := false
+		if seen, ok := ls.values[h]; ok {
+			inSet = true
+			if e.stale(seen) {
+				ls.values[h] = now
+			}
 		} else {
-			if seen, ok := ls.values[h]; ok {
-				inSet = true
-				if seen != tick {
-					ls.values[h] = tick
-				}
-			} else {
-				ls.lastExcess = tick
+			ls.lastExcess = now
+			if ls.sketch != nil {
 				ls.sketch.InsertHash(h)
 			}
 		}
-		switch {
-		case lim.Action == DropLabel:
-			d.dropReasons |= 1 << ReasonValueLimit
-			e.edits = append(e.edits, edit{key: k})
-		case inSet:
-			d.outHash += h
-		default:
-			d.overflowReasons |= 1 << ReasonValueLimit
-			e.edits = append(e.edits, edit{key: k, overflow: true})
-			d.outHash += e.hashKStr(k, lim.OverflowValue)
-		}
+		e.limitKey(&d, lim, k, h, inSet, ReasonValueLimit)
 	}
 	d.editHi = int32(len(e.edits))
 
 	// Series limit on the output attribute set.
-	if _, ok := ms.series[d.outHash]; ok {
-		ms.series[d.outHash] = seriesEntry{seen: tick, gen: ms.gen}
+	if se, ok := ms.series[d.outHash]; ok {
+		if se.gen != ms.gen || e.stale(se.seen) {
+			ms.series[d.outHash] = seriesEntry{seen: now, gen: ms.gen}
+		}
 		return d
 	}
-	if len(ms.series) < lim.MaxSeriesPerMetric && e.total < e.set.MaxSeriesTotal {
-		ms.series[d.outHash] = seriesEntry{seen: tick, gen: ms.gen}
-		e.total++
+	if len(ms.series) < lim.MaxSeriesPerMetric && e.reserve(weightSeries) {
+		ms.series[d.outHash] = seriesEntry{seen: now, gen: ms.gen}
 		return d
 	}
 	// New series over a limit: the overflow series, which keeps the protected labels.
@@ -498,31 +564,43 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map, tick uint32) decisio
 		}
 	}
 	if seen, ok := ms.overflow[d.outHash]; ok {
-		if seen != tick {
-			ms.overflow[d.outHash] = tick
+		if e.stale(seen) {
+			ms.overflow[d.outHash] = now
 		}
 		return d
 	}
-	if e.total >= e.set.MaxSeriesTotal {
+	if !e.reserve(weightSeries) {
+		// Not even room for the overflow series: the point passes through.
 		d.refused = true
 		return d
 	}
-	ms.overflow[d.outHash] = tick
-	e.total++
+	ms.overflow[d.outHash] = now
 	return d
 }
 
-func (e *Engine) startLimit(ms *metricState, k string, ls *labelState, h uint64, tick uint32) {
+func (e *Engine) startLimit(ms *metricState, k string, ls *labelState, h uint64) {
 	ls.limited = true
-	ls.lastExcess = tick
+	ls.lastExcess = e.stamp
 	e.limitedKeys++
+	e.limitedDuring++
 	ms.gen++
-	sk, _ := hyperloglog.NewSketch(12, true)
-	for vh := range ls.values {
-		sk.InsertHash(vh)
+	if e.reserve(weightSketch) {
+		sk, _ := hyperloglog.NewSketch(12, true)
+		for vh := range ls.values {
+			sk.InsertHash(vh)
+		}
+		sk.InsertHash(h)
+		ls.sketch = sk
+	} else {
+		e.stats.SketchesRefused++
 	}
-	sk.InsertHash(h)
-	ls.sketch = sk
+	if ms.lim.Action == DropLabel {
+		// The per-value series of the key are gone from now on: forget
+		// them, so that the merged series they become fit the series limit.
+		// Series still in use are admitted again by their next point.
+		e.total -= len(ms.series) * weightSeries
+		clear(ms.series)
+	}
 	if ls.logged {
 		return
 	}
@@ -531,7 +609,7 @@ func (e *Engine) startLimit(ms *metricState, k string, ls *labelState, h uint64,
 		fields := []zap.Field{
 			zap.String("metric", ms.name),
 			zap.String("label", k),
-			zap.Uint64("estimated_distinct_values", sk.Estimate()),
+			zap.Uint64("estimated_distinct_values", ls.estimate()),
 			zap.Int("max_values_per_label", ms.lim.MaxValuesPerLabel),
 			zap.String("action", ms.lim.Action.String()),
 			zap.Bool("observe", e.set.Observe),
@@ -543,56 +621,40 @@ func (e *Engine) startLimit(ms *metricState, k string, ls *labelState, h uint64,
 	}
 }
 
-// EstimatedValues returns the HyperLogLog estimate of the distinct values of
-// a limited label of a metric in any scope, or 0 when it is not limited.
-func (e *Engine) EstimatedValues(metric, label string) uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var est uint64
-	for _, sc := range e.scopes {
-		for key, ms := range sc.metrics {
-			if key.name != metric {
-				continue
-			}
-			if ls := ms.labels[label]; ls != nil && ls.sketch != nil {
-				est = max(est, ls.sketch.Estimate())
-			}
-		}
+// estimate is the estimated number of distinct values of a limited key: the
+// sketch's, or (when max_series_total left no room for one) the admitted
+// values plus the one that went over.
+func (ls *labelState) estimate() uint64 {
+	if ls.sketch != nil {
+		return ls.sketch.Estimate()
 	}
-	return est
+	return uint64(len(ls.values)) + 1
 }
 
 // sweep forgets values, series and merge members unseen for the window and
 // lifts the limit of labels that had no new value for the window.
-func (e *Engine) sweep(tick uint32) {
-	if tick <= e.windowSec {
-		return
-	}
-	// Entries seen at or before cutoff expire. Values and plain series are
-	// refreshed only every recheck ticks while active, so they get that much
-	// longer: they are forgotten between window and window + recheck after
-	// they were last seen.
-	cutoff := tick - e.windowSec
-	slowCutoff := uint32(0)
-	if cutoff > e.recheck {
-		slowCutoff = cutoff - e.recheck
-	}
+func (e *Engine) sweep() {
+	// Values and plain series are refreshed only every recheck while
+	// active, so they get that much longer: they are forgotten between
+	// window and window + recheck after they were last seen.
+	slow := e.windowMs + e.recheck
 	for sk, sc := range e.scopes {
 		for mk, ms := range sc.metrics {
 			changed := false
 			for k, ls := range ms.labels {
 				for vh, seen := range ls.values {
-					if seen <= slowCutoff {
+					if e.age(seen) >= slow {
 						delete(ls.values, vh)
+						e.total -= weightValue
 						changed = true
 					}
 				}
-				if ls.limited && ls.lastExcess <= cutoff {
+				if ls.limited && e.age(ls.lastExcess) >= e.windowMs {
 					if ok, suppressed := e.limitLog.allow(e.now()); ok {
 						fields := []zap.Field{
 							zap.String("metric", ms.name),
 							zap.String("label", k),
-							zap.Uint64("estimated_distinct_values", ls.sketch.Estimate()),
+							zap.Uint64("estimated_distinct_values", ls.estimate()),
 							zap.Duration("quiet_for", e.set.Window),
 						}
 						if suppressed > 0 {
@@ -601,12 +663,16 @@ func (e *Engine) sweep(tick uint32) {
 						e.log.Info("Label key limit lifted", fields...)
 					}
 					ls.limited = false
-					ls.sketch = nil
+					if ls.sketch != nil {
+						ls.sketch = nil
+						e.total -= weightSketch
+					}
 					e.limitedKeys--
 					changed = true
 				}
 				if !ls.limited && len(ls.values) == 0 {
 					delete(ms.labels, k)
+					e.total -= weightLabel
 				}
 			}
 			if changed {
@@ -614,42 +680,32 @@ func (e *Engine) sweep(tick uint32) {
 				ms.byPosition = [maxCachedPositions]*labelState{}
 			}
 			for h, se := range ms.series {
-				if se.seen <= slowCutoff {
+				if e.age(se.seen) >= slow {
 					delete(ms.series, h)
-					e.total--
-					e.dropAgg(ms, h)
+					e.total -= weightSeries
 				}
 			}
 			for h, seen := range ms.overflow {
-				if seen <= cutoff {
+				if e.age(seen) >= slow {
 					delete(ms.overflow, h)
-					e.total--
-					e.dropAgg(ms, h)
+					e.total -= weightSeries
 				}
 			}
 			for h, a := range ms.aggs {
-				_, regular := ms.series[h]
-				_, ovf := ms.overflow[h]
-				if !regular && !ovf {
-					e.dropAgg(ms, h)
-					continue
+				freed, empty := a.expire(e)
+				e.total -= freed
+				if empty {
+					delete(ms.aggs, h)
 				}
-				e.total -= a.expireMembers(cutoff)
 			}
 			if len(ms.series) == 0 && len(ms.overflow) == 0 && len(ms.labels) == 0 && len(ms.aggs) == 0 {
 				delete(sc.metrics, mk)
+				e.total -= weightMetric
 			}
 		}
 		if len(sc.metrics) == 0 {
 			delete(e.scopes, sk)
 		}
-	}
-}
-
-func (e *Engine) dropAgg(ms *metricState, h uint64) {
-	if a := ms.aggs[h]; a != nil {
-		e.total -= a.memberCount()
-		delete(ms.aggs, h)
 	}
 }
 

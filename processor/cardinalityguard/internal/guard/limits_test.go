@@ -31,17 +31,17 @@ func TestValueLimitDropsLabelForThatMetricOnly(t *testing.T) {
 		sum("other", false, true, delta(1, 7), delta(2, 7))
 	st := e.Process(b.md)
 
+	// u4 limits user_id: every point of the metric in the batch loses it,
+	// u1..u3 too (the metric never carries the key on some series and not
+	// on others), so all 5 merge.
 	assert.Equal(t, map[string]int64{
-		"shop|route=/checkout,user_id=u1": 1,
-		"shop|route=/checkout,user_id=u2": 1,
-		"shop|route=/checkout,user_id=u3": 1,
-		"shop|route=/checkout":            2, // u4 and u5 merged
+		"shop|route=/checkout": 5,
 	}, intValues(t, b.md, "operation_error"))
 	assert.Equal(t, map[string]int64{
 		"shop|route=/checkout,user_id=u1": 7,
 		"shop|route=/checkout,user_id=u2": 7,
 	}, intValues(t, b.md, "other"))
-	assert.Equal(t, int64(2), st.LabelDropped[ReasonValueLimit])
+	assert.Equal(t, int64(5), st.LabelDropped[ReasonValueLimit])
 	assert.Equal(t, int64(1), st.LabelKeysLimited)
 
 	// From then on every value of user_id is dropped for operation_error in
@@ -102,8 +102,9 @@ func TestSeriesLimitOverflowSeries(t *testing.T) {
 		"shop|route=/checkout,user_id=u2": 5,
 		"shop|otel.metric.overflow=true":  6,
 	}, intValues(t, b.md, "requests"))
-	// 3 series + 1 overflow series.
-	assert.Equal(t, 4, e.SeriesTracked())
+	// 3 series + 1 overflow series, the metric (8), its 2 label keys (4
+	// each) and their 7 values (route=/checkout, user_id=u1..u6).
+	assert.Equal(t, 4+8+2*4+7, e.SeriesTracked())
 }
 
 func TestSeriesLimitKeepsProtectedLabels(t *testing.T) {
@@ -122,26 +123,35 @@ func TestSeriesLimitKeepsProtectedLabels(t *testing.T) {
 
 func TestMaxSeriesTotal(t *testing.T) {
 	e := newTestEngine(newClock(), func(s *Settings) {
-		s.MaxSeriesTotal = 3
+		s.MaxSeriesTotal = 21
 		s.Default.MaxValuesPerLabel = 100
 	})
 	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
 	st := e.Process(b.md)
-	// Three series fill the total; the fourth has no room even for an overflow series.
-	assert.Len(t, intValues(t, b.md, "requests"), 3)
-	assert.Equal(t, int64(1), st.Refused[ReasonTotalLimit])
-	assert.Equal(t, 3, e.SeriesTracked())
-	// A new metric gets no state either.
+	// u1 takes 19 entries (the metric 8, 2 keys 4 each, 2 values, 1
+	// series), u2 two more (its value and series). u3 and u4 find no room for their value:
+	// user_id is dropped from them (total_limit), and then there is no room
+	// for the series {route} nor an overflow series: they pass through as
+	// they came, counted.
+	assert.Equal(t, map[string]int64{
+		"shop|route=/checkout,user_id=u1": 1,
+		"shop|route=/checkout,user_id=u2": 1,
+		"shop|route=/checkout,user_id=u3": 1,
+		"shop|route=/checkout,user_id=u4": 1,
+	}, intValues(t, b.md, "requests"))
+	assert.Equal(t, int64(2), st.Refused[ReasonTotalLimit])
+	assert.Equal(t, 21, e.SeriesTracked())
+	// A new metric gets no state either: it passes through, counted.
 	b = newBatch("shop").sum("new_metric", false, true, delta(1, 1))
 	st = e.Process(b.md)
 	assert.Equal(t, int64(1), st.Refused[ReasonTotalLimit])
-	assert.Equal(t, 0, b.ms.Len(), "the refused metric is removed")
+	assert.Equal(t, 1, b.md.DataPointCount(), "the untracked metric passes through")
 	// New scopes leave no state behind either.
 	for i := range 1000 {
 		e.Process(newBatch("svc-"+itoa(i)).sum("requests", false, true, delta(1, 1)).md)
 	}
 	assert.Len(t, e.scopes, 1)
-	assert.Equal(t, 3, e.SeriesTracked())
+	assert.Equal(t, 21, e.SeriesTracked())
 }
 
 func TestAlwaysDropAndProtected(t *testing.T) {
@@ -184,8 +194,9 @@ func TestOverridesFirstMatchWins(t *testing.T) {
 	b := newBatch("shop").sum("http.server.duration", false, true, pts...).sum("http.client.duration", false, true, pts...).sum("rpc", false, true, pts...)
 	e.Process(b.md)
 	assert.Len(t, intValues(t, b.md, "http.server.duration"), 5)
-	assert.Len(t, intValues(t, b.md, "http.client.duration"), 2) // u0 + merged
-	assert.Len(t, intValues(t, b.md, "rpc"), 4)                  // u0..u2 + merged
+	// Limited (1 and 3 values): the whole batch of the metric merges.
+	assert.Len(t, intValues(t, b.md, "http.client.duration"), 1)
+	assert.Len(t, intValues(t, b.md, "rpc"), 1)
 }
 
 // An empty scope list is one global scope.
@@ -195,7 +206,8 @@ func TestGlobalScope(t *testing.T) {
 	e.Process(b.md)
 	b = newBatch("b").sum("m", false, true, delta(3, 1), delta(4, 1))
 	st := e.Process(b.md)
-	assert.Equal(t, int64(1), st.LabelDropped[ReasonValueLimit])
+	// u4 is the 4th value in the one scope: both points of the batch lose user_id.
+	assert.Equal(t, int64(2), st.LabelDropped[ReasonValueLimit])
 }
 
 // A label that goes quiet for the window gets its values back.
@@ -226,8 +238,9 @@ func TestWindowExpiry(t *testing.T) {
 		"shop|route=/checkout,user_id=u31": 1,
 	}, intValues(t, b.md, "m"))
 	assert.Equal(t, int64(0), st.LabelDropped[ReasonValueLimit])
-	// Old series were forgotten: only the two new ones are tracked.
-	assert.Equal(t, 2, e.SeriesTracked())
+	// Old series and values were forgotten: tracked are the metric (8), its
+	// 2 keys (4 each), 3 values (/checkout, u30, u31) and the 2 new series.
+	assert.Equal(t, 8+2*4+3+2, e.SeriesTracked())
 }
 
 func TestFirstLimitLogsOnce(t *testing.T) {
@@ -294,8 +307,9 @@ func TestFloodStaysWithinLimits(t *testing.T) {
 		assert.LessOrEqual(t, e.MaxValuesTracked(), 100)
 		assert.LessOrEqual(t, e.SeriesTracked(), 50_000)
 		if !cumulative {
-			// 100 series kept + one merged series per batch.
-			assert.Equal(t, int64(100+total/per), out)
+			// One merged series per batch: the first batch's 101st value
+			// limits user_id for the whole batch.
+			assert.Equal(t, int64(total/per), out)
 		}
 	}
 }

@@ -41,6 +41,9 @@ type Stats struct {
 	Unmergeable [NumReasons]int64
 	// Refused counts points dropped because their state could not be tracked.
 	Refused [NumReasons]int64
+	// SketchesRefused counts limited keys that got no HyperLogLog sketch
+	// because max_series_total left no room (their estimate is then a floor).
+	SketchesRefused int64
 	// SeriesTracked and LabelKeysLimited are the gauges after the call.
 	SeriesTracked    int64
 	LabelKeysLimited int64

@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -23,15 +25,17 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                       metric.Meter
-	mu                                          sync.Mutex
-	registrations                               []metric.Registration
-	ProcessorCardinalityguardLabelKeysLimited   metric.Int64Gauge
-	ProcessorCardinalityguardPointsLabelDropped metric.Int64Counter
-	ProcessorCardinalityguardPointsOverflowed   metric.Int64Counter
-	ProcessorCardinalityguardPointsRefused      metric.Int64Counter
-	ProcessorCardinalityguardPointsUnmergeable  metric.Int64Counter
-	ProcessorCardinalityguardSeriesTracked      metric.Int64Gauge
+	meter                                         metric.Meter
+	mu                                            sync.Mutex
+	registrations                                 []metric.Registration
+	ProcessorCardinalityguardLabelKeysLimited     metric.Int64Gauge
+	ProcessorCardinalityguardLabelValuesEstimated metric.Int64ObservableGauge
+	ProcessorCardinalityguardPointsLabelDropped   metric.Int64Counter
+	ProcessorCardinalityguardPointsOverflowed     metric.Int64Counter
+	ProcessorCardinalityguardPointsRefused        metric.Int64Counter
+	ProcessorCardinalityguardPointsUnmergeable    metric.Int64Counter
+	ProcessorCardinalityguardSeriesTracked        metric.Int64Gauge
+	ProcessorCardinalityguardSketchesRefused      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -43,6 +47,31 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterProcessorCardinalityguardLabelValuesEstimatedCallback sets callback for observable ProcessorCardinalityguardLabelValuesEstimated metric.
+func (builder *TelemetryBuilder) RegisterProcessorCardinalityguardLabelValuesEstimatedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ProcessorCardinalityguardLabelValuesEstimated, obs: o})
+		return nil
+	}, builder.ProcessorCardinalityguardLabelValuesEstimated)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -69,21 +98,27 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{key}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityguardLabelValuesEstimated, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_cardinalityguard_label_values_estimated",
+		metric.WithDescription("Estimated distinct values (HyperLogLog) of each limited (metric, label) pair, the largest over scopes; only the report_top_n pairs with the most values are reported. [Development]"),
+		metric.WithUnit("{value}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityguardPointsLabelDropped, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinalityguard_points_label_dropped",
-		metric.WithDescription("Points that lost at least one label (reason value_limit, always_drop, series_limit or label_keys_limit). In observe mode, points that would have. [Development]"),
+		metric.WithDescription("Points that lost at least one label (reason value_limit, always_drop, series_limit, label_keys_limit, or total_limit when max_series_total left no room for a new value or key). In observe mode, points that would have. [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityguardPointsOverflowed, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinalityguard_points_overflowed",
-		metric.WithDescription("Points given an overflow value (reason value_limit) or sent to the otel.metric.overflow series (reason series_limit). In observe mode, points that would have been. [Development]"),
+		metric.WithDescription("Points given an overflow value (reason value_limit, or total_limit when max_series_total left no room for a new value) or sent to the otel.metric.overflow series (reason series_limit). In observe mode, points that would have been. [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityguardPointsRefused, err = builder.meter.Int64Counter(
 		"otelcol_processor_cardinalityguard_points_refused",
-		metric.WithDescription("Points dropped because tracking their source series would exceed max_series_total (reason total_limit). [Development]"),
+		metric.WithDescription("Points passed through unchanged and untracked because max_series_total left no room for their state (reason total_limit); they are never dropped. [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)
@@ -95,8 +130,14 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorCardinalityguardSeriesTracked, err = builder.meter.Int64Gauge(
 		"otelcol_processor_cardinalityguard_series_tracked",
-		metric.WithDescription("Series currently tracked in all scopes (output series plus the source series of merged cumulative points and gauges). [Development]"),
-		metric.WithUnit("{series}"),
+		metric.WithDescription("Entries counted against max_series_total (metrics, label keys, values, sketches, series, merged series and their members; one entry is about 64 bytes). [Development]"),
+		metric.WithUnit("{entry}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCardinalityguardSketchesRefused, err = builder.meter.Int64Counter(
+		"otelcol_processor_cardinalityguard_sketches_refused",
+		metric.WithDescription("Limited label keys that got no HyperLogLog sketch because max_series_total left no room (their estimate is then the admitted values plus one). [Development]"),
+		metric.WithUnit("{key}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

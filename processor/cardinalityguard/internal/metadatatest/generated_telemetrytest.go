@@ -35,10 +35,24 @@ func AssertEqualProcessorCardinalityguardLabelKeysLimited(t *testing.T, tt *comp
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualProcessorCardinalityguardLabelValuesEstimated(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_cardinalityguard_label_values_estimated",
+		Description: "Estimated distinct values (HyperLogLog) of each limited (metric, label) pair, the largest over scopes; only the report_top_n pairs with the most values are reported. [Development]",
+		Unit:        "{value}",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_cardinalityguard_label_values_estimated")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualProcessorCardinalityguardPointsLabelDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_cardinalityguard_points_label_dropped",
-		Description: "Points that lost at least one label (reason value_limit, always_drop, series_limit or label_keys_limit). In observe mode, points that would have. [Development]",
+		Description: "Points that lost at least one label (reason value_limit, always_drop, series_limit, label_keys_limit, or total_limit when max_series_total left no room for a new value or key). In observe mode, points that would have. [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -54,7 +68,7 @@ func AssertEqualProcessorCardinalityguardPointsLabelDropped(t *testing.T, tt *co
 func AssertEqualProcessorCardinalityguardPointsOverflowed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_cardinalityguard_points_overflowed",
-		Description: "Points given an overflow value (reason value_limit) or sent to the otel.metric.overflow series (reason series_limit). In observe mode, points that would have been. [Development]",
+		Description: "Points given an overflow value (reason value_limit, or total_limit when max_series_total left no room for a new value) or sent to the otel.metric.overflow series (reason series_limit). In observe mode, points that would have been. [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -70,7 +84,7 @@ func AssertEqualProcessorCardinalityguardPointsOverflowed(t *testing.T, tt *comp
 func AssertEqualProcessorCardinalityguardPointsRefused(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_cardinalityguard_points_refused",
-		Description: "Points dropped because tracking their source series would exceed max_series_total (reason total_limit). [Development]",
+		Description: "Points passed through unchanged and untracked because max_series_total left no room for their state (reason total_limit); they are never dropped. [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -102,13 +116,29 @@ func AssertEqualProcessorCardinalityguardPointsUnmergeable(t *testing.T, tt *com
 func AssertEqualProcessorCardinalityguardSeriesTracked(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_cardinalityguard_series_tracked",
-		Description: "Series currently tracked in all scopes (output series plus the source series of merged cumulative points and gauges). [Development]",
-		Unit:        "{series}",
+		Description: "Entries counted against max_series_total (metrics, label keys, values, sketches, series, merged series and their members; one entry is about 64 bytes). [Development]",
+		Unit:        "{entry}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
 		},
 	}
 	got, err := tt.GetMetric("otelcol_processor_cardinalityguard_series_tracked")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualProcessorCardinalityguardSketchesRefused(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_cardinalityguard_sketches_refused",
+		Description: "Limited label keys that got no HyperLogLog sketch because max_series_total left no room (their estimate is then the admitted values plus one). [Development]",
+		Unit:        "{key}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_cardinalityguard_sketches_refused")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -19,13 +20,21 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	require.NoError(t, tb.RegisterProcessorCardinalityguardLabelValuesEstimatedCallback(func(_ context.Context, observer metric.Int64Observer) error {
+		observer.Observe(1)
+		return nil
+	}))
 	tb.ProcessorCardinalityguardLabelKeysLimited.Record(context.Background(), 1)
 	tb.ProcessorCardinalityguardPointsLabelDropped.Add(context.Background(), 1)
 	tb.ProcessorCardinalityguardPointsOverflowed.Add(context.Background(), 1)
 	tb.ProcessorCardinalityguardPointsRefused.Add(context.Background(), 1)
 	tb.ProcessorCardinalityguardPointsUnmergeable.Add(context.Background(), 1)
 	tb.ProcessorCardinalityguardSeriesTracked.Record(context.Background(), 1)
+	tb.ProcessorCardinalityguardSketchesRefused.Add(context.Background(), 1)
 	AssertEqualProcessorCardinalityguardLabelKeysLimited(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCardinalityguardLabelValuesEstimated(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorCardinalityguardPointsLabelDropped(t, testTel,
@@ -41,6 +50,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorCardinalityguardSeriesTracked(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorCardinalityguardSketchesRefused(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 

@@ -1,0 +1,526 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package guard
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// The merge: one loop (mergePoints) over the points of one metric, written
+// once for every point type over a small per-type interface (kind), as
+// contrib's deltatocumulative does with its data package. The Engine's
+// decisions say which points merge into which output series; the merge
+// keeps the cross-batch state of merged series (aggSeries) and writes the
+// merged points. Data flows one way: decisions in, points out.
+
+// values is the arithmetic on values V of one point type, with no
+// reference to any batch: merged series keep it.
+type values[V any] interface {
+	// set makes dst a copy of src; add adds src into dst (combine does
+	// what the series' aggregation does: add, or a gauge's max/min/sum).
+	set(dst, src *V)
+	add(s *shape, dst, src *V)
+	combine(s *shape, dst, src *V)
+	// decreased reports whether a monotonic value went down (a reset).
+	decreased(s *shape, cur, prev *V) bool
+	// weight is what a member holding v counts against max_series_total.
+	weight(v *V) int
+	// nonFinite classifies v: 0 when it holds no NaN or infinity, else
+	// nfNaN, nfPosInf or nfNegInf; special writes into dst the value base
+	// with that non-finite number in it.
+	nonFinite(s *shape, v *V) uint32
+	special(s *shape, dst, base *V, code uint32)
+}
+
+// kind is the per-type part of the merge: access to the points of one
+// metric, and the arithmetic on their values.
+type kind[V any] interface {
+	values[V]
+	vals() values[V]
+	len() int
+	attrs(i int) pcommon.Map
+	times(i int) (start, ts uint64)
+	flags(i int) pmetric.DataPointFlags
+	// read reads point i into v, reusing v's storage; it returns false and
+	// a reason when the point cannot be merged.
+	read(i int, v *V) (Reason, bool)
+	// shapeOf is what every point of an output series must share with
+	// point i (number type, histogram bounds); matches compares.
+	shapeOf(i int) shape
+	matches(i int, s *shape) (Reason, bool)
+	// appendPoint appends an empty point and returns its index; write
+	// fills its value and stamp its times and flags.
+	appendPoint() int
+	write(i int, s *shape, v *V)
+	stamp(i int, start, ts uint64, stale bool)
+	removeIf(func(i int) bool)
+}
+
+// shape is what points merged into one output series must share.
+type shape struct {
+	double     bool      // numberKind: float64 values
+	bounds     []float64 // histKind: the explicit bounds
+	bucketless bool      // histKind: points without buckets
+}
+
+// mergeMode is how the points of an output series combine.
+type mergeMode uint8
+
+const (
+	// modeDelta adds the points of one batch (delta sums and histKind).
+	modeDelta mergeMode = iota
+	// modeLast takes the newest point of one batch (gauges, last).
+	modeLast
+	// modeMonotonic keeps every member's last value: the output is what
+	// restarted or forgotten members left behind plus the sum of the
+	// members' values (cumulative monotonic sums and histKind).
+	modeMonotonic
+	// modeLevel keeps every member's last value: the output combines the
+	// live members' values; a member that restarts, goes stale or is
+	// forgotten leaves nothing behind (cumulative non-monotonic sums, and
+	// gauges aggregated by max, min or sum).
+	modeLevel
+)
+
+func (m mergeMode) stateful() bool { return m >= modeMonotonic }
+
+// member is the last point of one source series of a merged series.
+// Members are stored by value and kept small: for sums and gauges they are
+// most of the engine's state.
+type member[V any] struct {
+	ts    uint64 // time of the last point
+	val   V
+	seen  uint32 // stamp of the last point
+	start uint32 // folded start time, with the stale bit
+}
+
+// A member's start field holds the start time folded to 29 bits (it is
+// only compared for equality, to detect a restart), a stale bit (its last
+// point had the NoRecordedValue flag) and two bits saying that its last
+// point was NaN or an infinity. A member's val is always its last finite
+// value: the basis for detecting a reset and what a restart leaves behind.
+const (
+	staleBit  = 1 << 31
+	nfShift   = 29
+	nfMask    = 3 << nfShift
+	startMask = 1<<nfShift - 1
+
+	nfNaN    = 1
+	nfPosInf = 2
+	nfNegInf = 3
+)
+
+func foldStart(t uint64) uint32 {
+	if t == 0 {
+		return 0
+	}
+	f := uint32(t^t>>32^t>>61) & startMask
+	if f == 0 {
+		return 1
+	}
+	return f
+}
+
+func isReset(start, prev uint32) bool {
+	start, prev = start&startMask, prev&startMask
+	return start != 0 && prev != 0 && start != prev
+}
+
+// aggState is the type-independent view of an aggSeries, for the sweep.
+type aggState interface {
+	// expire forgets the members unseen for long enough and returns the
+	// entries freed, and whether the series is left empty (and freed).
+	expire(e *Engine) (freed int, empty bool)
+}
+
+// aggSeries is the cross-batch state of one merged output series.
+type aggSeries[V any] struct {
+	vals    values[V]
+	mode    mergeMode
+	shape   shape
+	shaped  bool
+	start   uint64 // stable start time of the output
+	lastTS  uint64 // time of the last output point: never goes back
+	members map[uint64]member[V]
+	// retired is what restarted or forgotten members of a monotonic
+	// series left behind.
+	retired    V
+	hasRetired bool
+	scratch    V   // for total
+	weight     int // entries counted for this series and its members
+}
+
+func (a *aggSeries[V]) expire(e *Engine) (int, bool) {
+	keep := e.windowMs
+	if a.mode == modeMonotonic {
+		keep = e.keepMs
+	}
+	freed := 0
+	for h, m := range a.members {
+		if e.age(m.seen) < keep {
+			continue
+		}
+		if a.mode == modeMonotonic {
+			a.retire(&m.val)
+		}
+		w := a.vals.weight(&m.val)
+		freed += w
+		a.weight -= w
+		delete(a.members, h)
+	}
+	if len(a.members) == 0 {
+		return freed + a.weight, true
+	}
+	return freed, false
+}
+
+func (a *aggSeries[V]) retire(v *V) {
+	if !a.hasRetired {
+		a.vals.set(&a.retired, v)
+		a.hasRetired = true
+		return
+	}
+	a.vals.add(&a.shape, &a.retired, v)
+}
+
+// total computes the output value from scratch (never by subtraction, so a
+// NaN or an infinity lasts only as long as a member's last value carries
+// it); stale is true when every member is stale.
+func (a *aggSeries[V]) total(e *Engine, v *V) (stale bool) {
+	k := a.vals
+	first := true
+	if a.mode == modeMonotonic && a.hasRetired {
+		k.set(v, &a.retired)
+		first = false
+	}
+	stale = true
+	for _, m := range a.members {
+		isStale := m.start&staleBit != 0
+		if a.mode == modeLevel && e.age(m.seen) >= e.windowMs {
+			// Forgotten, whether or not the sweep has run yet: the window
+			// is exact to the millisecond.
+			continue
+		}
+		if !isStale {
+			stale = false
+		}
+		if isStale && a.mode == modeLevel {
+			continue
+		}
+		val := &m.val
+		if code := m.start & nfMask >> nfShift; code != 0 {
+			// The member's last point was NaN or an infinity: so is its part.
+			k.special(&a.shape, &a.scratch, &m.val, code)
+			val = &a.scratch
+		}
+		if first {
+			k.set(v, val)
+			first = false
+		} else {
+			k.combine(&a.shape, v, val)
+		}
+	}
+	if first {
+		var zero V
+		k.set(v, &zero)
+	}
+	return stale
+}
+
+// batchOut collects the points of one output series within one metric of
+// one Process call.
+type batchOut[V any] struct {
+	tmpl      int // index of the first contributing point
+	n         int // contributing points
+	start, ts uint64
+	shape     shape
+	shaped    bool // shape was set by a point with a value
+	agg       *aggSeries[V]
+	acc       V
+	has       bool // acc holds a value
+	lastTS    uint64
+}
+
+// mergePoints merges the points that e.decisions mark as merged into one
+// point per output series, appended to the metric, and removes them.
+func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
+	n := k.len()
+	outs := map[uint64]*batchOut[V]{}
+	var order []uint64
+	var cur V
+	now := e.stamp
+	for i := 0; i < n; i++ {
+		d := &e.decisions[i]
+		if d.refused {
+			e.stats.Refused[ReasonTotalLimit]++
+			continue
+		}
+		if !d.merged {
+			continue
+		}
+		stale := k.flags(i).NoRecordedValue()
+		if !stale {
+			// A stale point carries no value to read or to check.
+			if r, ok := k.read(i, &cur); !ok {
+				e.unmergeable(d, r)
+				continue
+			}
+		}
+		out := outs[d.aggKey]
+		if out == nil {
+			out = &batchOut[V]{tmpl: i, shape: k.shapeOf(i)}
+			if mode.stateful() {
+				a, _ := ms.aggs[d.aggKey].(*aggSeries[V])
+				if a == nil {
+					if !e.reserve(weightAgg) {
+						e.passThrough(d)
+						continue
+					}
+					start, ts := k.times(i)
+					if start == 0 {
+						start = ts
+					}
+					a = &aggSeries[V]{vals: k.vals(), mode: mode, shape: out.shape, start: start, members: map[uint64]member[V]{}, weight: weightAgg}
+					ms.aggs[d.aggKey] = a
+				}
+				out.agg = a
+				out.shape, out.shaped = a.shape, a.shaped
+			}
+			outs[d.aggKey] = out
+			order = append(order, d.aggKey)
+		}
+		if !stale {
+			if out.shaped {
+				if r, ok := k.matches(i, &out.shape); !ok {
+					e.unmergeable(d, r)
+					continue
+				}
+			} else {
+				// The first point with a value sets the shape.
+				out.shape, out.shaped = k.shapeOf(i), true
+				if out.agg != nil {
+					out.agg.shape, out.agg.shaped = out.shape, true
+				}
+			}
+		}
+		start, ts := k.times(i)
+		if mode.stateful() {
+			a := out.agg
+			m, ok := a.members[d.inHash]
+			switch {
+			case !ok:
+				m = member[V]{ts: ts, start: foldStart(start)}
+				switch nf := k.nonFinite(&out.shape, &cur); {
+				case stale:
+					m.start |= staleBit
+				case nf != 0:
+					m.start |= nf << nfShift
+				default:
+					k.set(&m.val, &cur)
+				}
+				w := k.weight(&m.val)
+				if !e.reserve(w) {
+					e.passThrough(d)
+					continue
+				}
+				a.weight += w
+			case ts < m.ts:
+				// A late point: nothing new, and no reset.
+			case ts == m.ts && mode == modeMonotonic && !stale &&
+				(isReset(foldStart(start), m.start) || k.nonFinite(&a.shape, &cur) != 0 || k.decreased(&a.shape, &cur, &m.val)):
+				// A duplicate of the last timestamp never fakes a reset.
+			case stale:
+				// The source series went away: not a reset. A monotonic
+				// member's last value stays in the output.
+				m.start = m.start&startMask | staleBit
+				m.ts = ts
+			default:
+				fs := foldStart(start)
+				nf := k.nonFinite(&a.shape, &cur)
+				restarted := isReset(fs, m.start) || (nf == 0 && k.decreased(&a.shape, &cur, &m.val))
+				if restarted && mode == modeMonotonic {
+					// Restarted: its previous total stays in the output.
+					a.retire(&m.val)
+				}
+				old := k.weight(&m.val)
+				switch {
+				case nf == 0:
+					// A level (up-down counter, gauge) just takes the new value.
+					k.set(&m.val, &cur)
+				case restarted:
+					var zero V
+					k.set(&m.val, &zero)
+				}
+				if w := k.weight(&m.val); w != old {
+					e.total += w - old
+					a.weight += w - old
+				}
+				m.start, m.ts = fs|nf<<nfShift, ts
+			}
+			m.seen = now
+			a.members[d.inHash] = m
+		} else if !stale {
+			switch {
+			case mode == modeLast:
+				if !out.has || ts >= out.lastTS {
+					k.set(&out.acc, &cur)
+					out.lastTS = ts
+				}
+			case !out.has:
+				k.set(&out.acc, &cur)
+			default:
+				k.add(&out.shape, &out.acc, &cur)
+			}
+			out.has = true
+		}
+		if out.n == 0 {
+			out.tmpl, out.start, out.ts = i, start, ts
+		} else {
+			out.start = minStart(out.start, start)
+			out.ts = max(out.ts, ts)
+		}
+		out.n++
+		e.countChange(d)
+	}
+	var v V
+	for _, h := range order {
+		out := outs[h]
+		if out.n == 0 {
+			if a := out.agg; a != nil && len(a.members) == 0 {
+				// Created for points that then found no room: forget it.
+				e.total -= a.weight
+				delete(ms.aggs, h)
+			}
+			continue
+		}
+		j := k.appendPoint()
+		e.outputAttributes(ms.lim, &e.decisions[out.tmpl], k.attrs(out.tmpl), k.attrs(j))
+		start, ts := out.start, out.ts
+		stale := !out.has
+		if a := out.agg; a != nil {
+			stale = a.total(e, &v)
+			start = a.start
+			ts = max(ts, a.lastTS)
+			a.lastTS = ts
+		} else if out.has {
+			k.set(&v, &out.acc)
+		} else {
+			var zero V
+			k.set(&v, &zero)
+		}
+		k.write(j, &out.shape, &v)
+		k.stamp(j, start, ts, stale)
+	}
+	e.removeIdx = 0
+	k.removeIf(func(int) bool { return e.consumedNext() })
+}
+
+// passThrough leaves a point as it came: max_series_total has no room to
+// merge it.
+func (e *Engine) passThrough(d *decision) {
+	d.refused = true
+	d.merged = false
+	e.stats.Refused[ReasonTotalLimit]++
+}
+
+func (e *Engine) unmergeable(d *decision, r Reason) {
+	d.merged = false
+	e.stats.Unmergeable[r]++
+}
+
+func minStart(a, b uint64) uint64 {
+	if a == 0 {
+		return b
+	}
+	if b == 0 || a < b {
+		return a
+	}
+	return b
+}
+
+// consumedNext is the RemoveIf predicate over the original points followed
+// by the appended outputs; e.removeIdx is reset before each pass.
+func (e *Engine) consumedNext() bool {
+	idx := e.removeIdx
+	e.removeIdx++
+	if idx >= len(e.decisions) {
+		return false
+	}
+	return e.decisions[idx].merged
+}
+
+// rewrite merges the changed points of m (and unchanged points that belong
+// to a merged series of the same stream) and returns true when m is left
+// with no points.
+func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bool {
+	anyChange := false
+	for i := range e.decisions {
+		d := &e.decisions[i]
+		d.aggKey = mixKV(uint64(stream), d.outHash)
+		if d.changed() && !d.refused {
+			anyChange = true
+		}
+	}
+	if !anyChange && len(ms.aggs) == 0 {
+		for i := range e.decisions {
+			if e.decisions[i].refused {
+				e.stats.Refused[ReasonTotalLimit]++
+			}
+		}
+		return false
+	}
+	mergedNow := make(map[uint64]struct{})
+	for i := range e.decisions {
+		if d := &e.decisions[i]; d.changed() && !d.refused {
+			mergedNow[d.aggKey] = struct{}{}
+		}
+	}
+	for i := range e.decisions {
+		d := &e.decisions[i]
+		switch {
+		case d.refused:
+		case d.changed():
+			d.merged = true
+		default:
+			if _, ok := mergedNow[d.aggKey]; ok {
+				d.merged = true
+			} else if _, ok := ms.aggs[d.aggKey]; ok {
+				d.merged = true
+			}
+		}
+	}
+	switch m.Type() {
+	case pmetric.MetricTypeSum:
+		s := m.Sum()
+		mode := modeDelta
+		if s.AggregationTemporality() == pmetric.AggregationTemporalityCumulative {
+			mode = modeLevel
+			if s.IsMonotonic() {
+				mode = modeMonotonic
+			}
+		}
+		mergePoints[uint64](e, ms, numberKind{dps: s.DataPoints(), numberValues: numberValues{gauge: GaugeSum}}, mode)
+	case pmetric.MetricTypeGauge:
+		mode := modeLevel
+		if ms.lim.GaugeAggregation == GaugeLast {
+			mode = modeLast
+		}
+		mergePoints[uint64](e, ms, numberKind{dps: m.Gauge().DataPoints(), numberValues: numberValues{gauge: ms.lim.GaugeAggregation}, isGauge: true}, mode)
+	case pmetric.MetricTypeHistogram:
+		h := m.Histogram()
+		mergePoints[histVal](e, ms, histKind{dps: h.DataPoints()}, cumulativeMode(h.AggregationTemporality()))
+	case pmetric.MetricTypeExponentialHistogram:
+		h := m.ExponentialHistogram()
+		mergePoints[expVal](e, ms, expKind{dps: h.DataPoints()}, cumulativeMode(h.AggregationTemporality()))
+	}
+	return pointCount(m) == 0
+}
+
+func cumulativeMode(t pmetric.AggregationTemporality) mergeMode {
+	if t == pmetric.AggregationTemporalityCumulative {
+		return modeMonotonic
+	}
+	return modeDelta
+}
