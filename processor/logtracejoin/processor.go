@@ -91,18 +91,25 @@ func newJoinState(set processor.Settings, cfg *Config) (*joinState, error) {
 	if err != nil {
 		return nil, err
 	}
+	patterns, err := extract.ParsePatterns(cfg.Patterns)
+	if err != nil {
+		return nil, err
+	}
 	s := &joinState{
 		cfg:    cfg,
 		logger: set.Logger,
 		extractor: extract.New(extract.Keys{
-			TraceID:         cfg.TraceIDKeys,
-			SpanID:          cfg.SpanIDKeys,
-			TraceFlags:      cfg.TraceFlagsKeys,
-			Traceparent:     cfg.TraceparentKeys,
-			GoogleTrace:     cfg.GoogleTraceKeys,
-			Jaeger:          cfg.JaegerKeys,
-			CorrelationKeys: joinKeys(cfg),
-		}, cfg.FromBody, cfg.RemoveSourceFields),
+			TraceID:           cfg.TraceIDKeys,
+			SpanID:            cfg.SpanIDKeys,
+			TraceFlags:        cfg.TraceFlagsKeys,
+			Traceparent:       cfg.TraceparentKeys,
+			GoogleTrace:       cfg.GoogleTraceKeys,
+			Jaeger:            cfg.JaegerKeys,
+			B3:                cfg.B3Keys,
+			XRay:              cfg.XRayKeys,
+			CloudTraceContext: cfg.CloudTraceContextKeys,
+			CorrelationKeys:   joinKeys(cfg),
+		}, cfg.FromBody, cfg.RemoveSourceFields).WithPatterns(patterns),
 		telemetry:   tb,
 		now:         time.Now,
 		releaseWarn: rateLimited{every: 10 * time.Second},
