@@ -5,6 +5,7 @@ package extract // import "github.com/prodscope/prodscope/processor/logtracejoin
 
 import (
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -117,8 +118,11 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 		switch v.Type() {
 		case pcommon.ValueTypeMap:
 			if child := ks.child(k); child != nil {
+				// {"trace":{"id":…}} is a field of this set; the map may
+				// also be a field set of its own (zap Namespace("trace"))
 				e.scanMapFields(res, v.Map(), child, depth, n, top, m, k, true)
-			} else if depth < MaxDepth && *n < MaxNested {
+			}
+			if depth < MaxDepth && *n < MaxNested {
 				res.maps[*n] = nestedMap{m: v.Map(), depth: depth + 1}
 				*n++
 			}
@@ -183,13 +187,17 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 	if res.corr != "" {
 		res.cprio = -2 // a correlation key in the attributes wins over the body's
 	}
+	attrOwn := res.g.seen || res.gd.seen
+	body := lr.Body()
+	bodyMap := e.fromBody && body.Type() == pcommon.ValueTypeMap
+	bodyOwn := false
 	if e.fromBody {
-		body := lr.Body()
 		var ctx Context
 		ok := false
 		switch body.Type() {
 		case pcommon.ValueTypeMap:
 			ctx, ok = e.scanMap(res, body.Map())
+			bodyOwn = res.g.seen || res.gd.seen
 		case pcommon.ValueTypeStr:
 			ctx, ok = e.scanString(res, body.Str(), 0)
 		}
@@ -198,7 +206,42 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 			return
 		}
 	}
+	// last, text nested in the string values of a map that has no id
+	// fields of its own (a "log" field holding the app's JSON line)
+	if !attrOwn {
+		if ctx, ok := e.scanMapStrings(res, lr.Attributes()); ok {
+			res.Source, res.Context = SourceAttribute, ctx
+			return
+		}
+	}
+	if bodyMap && !bodyOwn {
+		if ctx, ok := e.scanMapStrings(res, body.Map()); ok {
+			res.Source, res.Context = SourceBody, ctx
+			return
+		}
+	}
 	res.CorrelationKey = res.corr
+}
+
+// scanMapStrings searches the top-level string values of m as text.
+func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) (Context, bool) {
+	var ctx Context
+	found, n := false, 0
+	m.Range(func(_ string, v pcommon.Value) bool {
+		if v.Type() != pcommon.ValueTypeStr {
+			return true
+		}
+		s := v.Str()
+		if len(s) < minNestedLen || strings.IndexByte(s, ':') < 0 && strings.IndexByte(s, '=') < 0 {
+			return true
+		}
+		if n++; n > MaxNested {
+			return false
+		}
+		ctx, found = e.scanString(res, s, 1)
+		return !found
+	})
+	return ctx, found
 }
 
 // CorrelationKey returns the value of the first configured correlation key

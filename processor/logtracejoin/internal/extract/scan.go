@@ -52,6 +52,15 @@ type textScratch struct {
 	jsonBudget int
 }
 
+// reset empties the queues (without clearing the arrays) for a string of
+// length n.
+func (ts *textScratch) reset(n int) {
+	ts.nobj, ts.nstr = 0, 0
+	ts.quoteFail = [2]bool{}
+	ts.sawTPKey = false
+	ts.jsonBudget = 2*n + 256
+}
+
 // keyChar reports the bytes an unquoted key is made of.
 var keyChar = func() (t [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
@@ -251,9 +260,14 @@ func (e *Extractor) parseObject(res *Result, g *group, ts *textScratch, s string
 			}
 		case '{':
 			if child := ks.child(key); child != nil {
-				if i = e.parseObject(res, g, ts, s, i, child, depth, top); i < 0 {
+				// {"trace":{"id":…}} is a field of this set; the object may
+				// also be a field set of its own (zap Namespace("trace"))
+				end := e.parseObject(res, g, ts, s, i, child, depth, top)
+				if end < 0 {
 					return -1
 				}
+				ts.queueObj(i, end, depth+1)
+				i = end
 				break
 			}
 			end, _ := ts.skipValue(s, i)
@@ -484,7 +498,7 @@ func (e *Extractor) offerText(res *Result, g *group, ts *textScratch, info keyIn
 // one) in the order described at the top of this file.
 func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool) {
 	ts := &res.text[level]
-	*ts = textScratch{jsonBudget: 2*len(s) + 256}
+	ts.reset(len(s))
 	top := level == 0
 	if top && e.patterns != 0 {
 		if ctx, ok := scanPatterns(s, e.patterns); ok {
@@ -503,7 +517,8 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 			// not an object after all: read it as text, counting nothing twice
 			res.Invalid = inv
 			sawTP := ts.sawTPKey
-			*ts = textScratch{jsonBudget: 2*len(s) + 256, sawTPKey: sawTP}
+			ts.reset(len(s))
+			ts.sawTPKey = sawTP
 			res.g.reset()
 		}
 	}
