@@ -5,7 +5,6 @@ package extract // import "github.com/prodscope/prodscope/processor/logtracejoin
 
 import (
 	"strconv"
-	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -107,13 +106,17 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 	m.Range(func(k string, v pcommon.Value) bool {
 		if info, ok := ks.lookup(k); ok {
 			val := valueOf(v)
-			g.offerAt(info, val, &res.Invalid, fieldLoc{m: m, key: k, parent: parent, parentKey: parentKey, hasParent: hasParent})
+			if g.offer(info, val, &res.Invalid) && e.removeSource {
+				g.loc[info.kind] = fieldLoc{m: m, key: k, parent: parent, parentKey: parentKey, hasParent: hasParent}
+			}
 			if top {
 				res.offerCorr(info, val)
 			}
 		} else if info, ok := ks.lookupSuffix(k); ok {
 			// a group prefix written into the key (slog text "otel.trace_id")
-			res.gd.offerAt(info, valueOf(v), &res.Invalid, fieldLoc{m: m, key: k})
+			if res.gd.offer(info, valueOf(v), &res.Invalid) && e.removeSource {
+				res.gd.loc[info.kind] = fieldLoc{m: m, key: k}
+			}
 		}
 		switch v.Type() {
 		case pcommon.ValueTypeMap:
@@ -232,7 +235,7 @@ func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) (Context, bool) {
 			return true
 		}
 		s := v.Str()
-		if len(s) < minNestedLen || strings.IndexByte(s, ':') < 0 && strings.IndexByte(s, '=') < 0 {
+		if len(s) < minNestedLen || !mayHoldField(s) {
 			return true
 		}
 		if n++; n > MaxNested {

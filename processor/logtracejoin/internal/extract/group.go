@@ -134,13 +134,6 @@ func (g *group) offer(info keyInfo, v value, inv *[NumReasons]uint32) bool {
 	return true
 }
 
-// offerAt offers a map field and records where it was found.
-func (g *group) offerAt(info keyInfo, v value, inv *[NumReasons]uint32, loc fieldLoc) {
-	if g.offer(info, v, inv) {
-		g.loc[info.kind] = loc
-	}
-}
-
 // resolve picks the context of the group, conventions in this order:
 // traceparent, trace_id (with span_id and flags of the same group), Google,
 // Jaeger, B3, X-Ray, X-Cloud-Trace-Context. It returns the kinds used.

@@ -416,22 +416,23 @@ func nextIndex(s string, i int, c byte) int {
 func (e *Extractor) scanText(res *Result, ts *textScratch, s string, top bool) {
 	ks := e.ks
 	// next ':', '=', '{' (each found with IndexByte, again only once passed)
-	nc, ne, nb := 0, 0, 0
-	refresh := func(n *int, i int, c byte) {
-		if *n >= 0 && *n < i {
-			*n = nextIndex(s, i, c)
-		}
-	}
-	nc, ne, nb = nextIndex(s, 0, ':'), nextIndex(s, 0, '='), nextIndex(s, 0, '{')
+	nc, ne, nb := nextIndex(s, 0, ':'), nextIndex(s, 0, '='), nextIndex(s, 0, '{')
 	for i := 0; i < len(s); {
-		refresh(&nc, i, ':')
-		refresh(&ne, i, '=')
-		refresh(&nb, i, '{')
-		p := -1
-		for _, n := range [3]int{nc, ne, nb} {
-			if n >= 0 && (p < 0 || n < p) {
-				p = n
-			}
+		if nc >= 0 && nc < i {
+			nc = nextIndex(s, i, ':')
+		}
+		if ne >= 0 && ne < i {
+			ne = nextIndex(s, i, '=')
+		}
+		if nb >= 0 && nb < i {
+			nb = nextIndex(s, i, '{')
+		}
+		p := nc
+		if ne >= 0 && (p < 0 || ne < p) {
+			p = ne
+		}
+		if nb >= 0 && (p < 0 || nb < p) {
+			p = nb
 		}
 		if p < 0 {
 			return
@@ -555,7 +556,7 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 		for i := 0; i < ts.nstr; i++ {
 			st := ts.strs[i]
 			sub := s[st.start:st.end]
-			if strings.IndexByte(sub, ':') < 0 && strings.IndexByte(sub, '=') < 0 {
+			if !mayHoldField(sub) {
 				continue
 			}
 			if strings.IndexByte(sub, '\\') >= 0 {
@@ -631,3 +632,26 @@ func scanXRayRoot(s string, inv *[NumReasons]uint32) (Context, bool) {
 	}
 	return Context{}, false
 }
+
+// mayHoldField reports whether s may hold a key=value, key: value or an
+// object: it has a '=' or '{', or a ':' that is not between two digits
+// (a time of day is not a field).
+func mayHoldField(s string) bool {
+	if strings.IndexByte(s, '=') >= 0 || strings.IndexByte(s, '{') >= 0 {
+		return true
+	}
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], ':')
+		if j < 0 {
+			return false
+		}
+		p := i + j
+		if p == 0 || p+1 == len(s) || !isDigit(s[p-1]) || !isDigit(s[p+1]) {
+			return true
+		}
+		i = p + 1
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
