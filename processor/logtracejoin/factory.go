@@ -76,5 +76,7 @@ func createLogs(_ context.Context, set processor.Settings, cfg component.Config,
 	if err != nil {
 		return nil, err
 	}
-	return &logsProcessor{Component: sc, state: sc.Unwrap(), next: next}, nil
+	p := &logsProcessor{Component: sc, state: sc.Unwrap(), next: next}
+	p.id = sc.Unwrap().addLogsPipeline(p)
+	return p, nil
 }
