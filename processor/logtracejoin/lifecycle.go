@@ -109,4 +109,3 @@ func (s *joinState) releaseCtx() context.Context {
 	// is absent or cancelled, and downstream must still take the logs
 	return context.Background()
 }
-
