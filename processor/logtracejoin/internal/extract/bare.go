@@ -7,28 +7,6 @@ import (
 	"strings"
 )
 
-// SWAR (SIMD within a register): eight bytes of a string are tested at once.
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// load64 reads s[i:i+8] little-endian (one load: the compiler merges the
-// byte loads).
-func load64(s string, i int) uint64 {
-	s = s[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// eqMask has the high bit set in the lowest byte of x equal to c (bytes
-// above it may be marked falsely, through the borrow; only the lowest
-// marked byte is read).
-func eqMask(x uint64, c byte) uint64 {
-	y := x ^ (lsb * uint64(c))
-	return (y - lsb) &^ y & msb
-}
-
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

@@ -151,6 +151,9 @@ func (e *Extractor) scanMap(res *Result, m pcommon.Map) (Context, bool) {
 	n := 0
 	res.g.reset()
 	res.gd.reset()
+	if m.Len() == 0 {
+		return Context{}, false
+	}
 	e.scanMapFields(res, m, e.ks, 0, &n, true, pcommon.Map{}, "", false)
 	for i := 0; ; i++ {
 		if ctx, used, ok := res.g.resolve(); ok {

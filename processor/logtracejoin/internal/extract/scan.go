@@ -3,10 +3,7 @@
 
 package extract // import "github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 
-import (
-	"math/bits"
-	"strings"
-)
+import "strings"
 
 // String bodies are read in levels, and a level's own fields always win over
 // what is nested inside them:
@@ -100,7 +97,8 @@ func skipSpace(s string, i int) int {
 }
 
 // stringEnd returns the index of the quote closing the string that opens
-// at s[i] ('"' or '\”), skipping backslash escapes, or -1.
+// at s[i] ('"' or '\''), or -1. A quote preceded by an odd number of
+// backslashes is escaped.
 func (ts *textScratch) stringEnd(s string, i int) int {
 	q := s[i]
 	qi := 0
@@ -112,39 +110,22 @@ func (ts *textScratch) stringEnd(s string, i int) int {
 	}
 	j := i + 1
 	for {
-		k := quoteOrBackslash(s, j, q)
+		k := strings.IndexByte(s[j:], q)
 		if k < 0 {
 			// nothing closes it, nor any string opening further on
 			ts.quoteFail[qi] = true
 			return -1
 		}
-		if s[k] == q {
+		k += j
+		b := k
+		for b > j && s[b-1] == '\\' {
+			b--
+		}
+		if (k-b)%2 == 0 {
 			return k
 		}
-		j = k + 2 // an escape pair
-		if j > len(s) {
-			ts.quoteFail[qi] = true
-			return -1
-		}
+		j = k + 1
 	}
-}
-
-// quoteOrBackslash returns the index of the first q or '\\' in s[j:], or
-// -1, eight bytes at a time.
-func quoteOrBackslash(s string, j int, q byte) int {
-	i := j
-	for ; i+8 <= len(s); i += 8 {
-		x := load64(s, i)
-		if m := eqMask(x, q) | eqMask(x, '\\'); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c == q || c == '\\' {
-			return i
-		}
-	}
-	return -1
 }
 
 // tokenEnd returns the end of an unquoted JSON / Python token (number,
