@@ -50,6 +50,10 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, []string{"sid"}, custom.SpanIDKeys)
 	assert.Empty(t, custom.TraceFlagsKeys)
 	assert.Equal(t, []string{"traceparent", "tp"}, custom.TraceparentKeys)
+	assert.Equal(t, []string{"b3"}, custom.B3Keys)
+	assert.Empty(t, custom.XRayKeys)
+	assert.Equal(t, []string{"x-cloud-trace-context"}, custom.CloudTraceContextKeys)
+	assert.Equal(t, []string{"spring_boot_3_2", "sleuth"}, custom.Patterns)
 	assert.False(t, custom.FromBody)
 	assert.True(t, custom.RemoveSourceFields)
 	assert.Equal(t, JoinConfig{
@@ -77,6 +81,7 @@ func TestValidateNamesKeys(t *testing.T) {
 			"join::max_index_entries: must not be negative",
 		}},
 		{"empty_keys", []string{"join::correlation_keys: must not be empty"}},
+		{"bad_patterns", []string{`patterns: unknown pattern "log4j"`}},
 		{"bad_keys", []string{
 			"trace_id_keys[1]: key must not be empty",
 			`span_id_keys[1]: duplicate key "span_id"`,
