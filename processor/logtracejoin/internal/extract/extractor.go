@@ -53,6 +53,9 @@ type Result struct {
 	text      [MaxTextLevel + 1]textScratch
 	corr      string
 	cprio     int16
+	// longStrings counts the top-level string values of the map just
+	// scanned that are long enough to hold a key and an id.
+	longStrings int
 }
 
 type nestedMap struct {
@@ -117,6 +120,8 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 			if res.gd.offer(info, valueOf(v), &res.Invalid) && e.removeSource {
 				res.gd.loc[info.kind] = fieldLoc{m: m, key: k}
 			}
+		} else if top && v.Type() == pcommon.ValueTypeStr && len(v.Str()) >= minNestedLen {
+			res.longStrings++ // may hold text with ids (scanMapStrings)
 		}
 		switch v.Type() {
 		case pcommon.ValueTypeMap:
@@ -151,6 +156,7 @@ func (e *Extractor) scanMap(res *Result, m pcommon.Map) (Context, bool) {
 	n := 0
 	res.g.reset()
 	res.gd.reset()
+	res.longStrings = 0
 	if m.Len() == 0 {
 		return Context{}, false
 	}
@@ -193,17 +199,17 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 	if res.corr != "" {
 		res.cprio = -2 // a correlation key in the attributes wins over the body's
 	}
-	attrOwn := res.g.seen || res.gd.seen
+	attrText := !(res.g.seen || res.gd.seen) && res.longStrings > 0
 	body := lr.Body()
 	bodyMap := e.fromBody && body.Type() == pcommon.ValueTypeMap
-	bodyOwn := false
+	bodyText := false
 	if e.fromBody {
 		var ctx Context
 		ok := false
 		switch body.Type() {
 		case pcommon.ValueTypeMap:
 			ctx, ok = e.scanMap(res, body.Map())
-			bodyOwn = res.g.seen || res.gd.seen
+			bodyText = !(res.g.seen || res.gd.seen) && res.longStrings > 0
 		case pcommon.ValueTypeStr:
 			ctx, ok = e.scanString(res, body.Str(), 0)
 		}
@@ -214,13 +220,13 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 	}
 	// last, text nested in the string values of a map that has no id
 	// fields of its own (a "log" field holding the app's JSON line)
-	if !attrOwn {
+	if attrText {
 		if ctx, ok := e.scanMapStrings(res, lr.Attributes()); ok {
 			res.Source, res.Context = SourceAttribute, ctx
 			return
 		}
 	}
-	if bodyMap && !bodyOwn {
+	if bodyMap && bodyText {
 		if ctx, ok := e.scanMapStrings(res, body.Map()); ok {
 			res.Source, res.Context = SourceBody, ctx
 			return

@@ -71,6 +71,27 @@ func (g *group) offer(info keyInfo, v value, inv *[NumReasons]uint32) bool {
 	if g.has(k) && info.prio >= g.prio[k] {
 		return false
 	}
+	// the common kinds are written in place, without a Context on the side
+	switch k {
+	case kindTraceID:
+		id, r := traceIDOf(info, v)
+		if r != ReasonNone {
+			inv[r]++
+			return false
+		}
+		g.ctx[k].TraceID = id
+		g.keep(k, info.prio)
+		return true
+	case kindSpanID:
+		id, r := spanIDOf(info, v)
+		if r != ReasonNone {
+			inv[r]++
+			return false
+		}
+		g.ctx[k].SpanID = id
+		g.keep(k, info.prio)
+		return true
+	}
 	var c Context
 	r := ReasonNone
 	switch k {
@@ -79,10 +100,6 @@ func (g *group) offer(info keyInfo, v value, inv *[NumReasons]uint32) bool {
 		if v.typ == vtStr {
 			c, r = ParseTraceparent(v.s)
 		}
-	case kindTraceID:
-		c.TraceID, r = traceIDOf(info, v)
-	case kindSpanID:
-		c.SpanID, r = spanIDOf(info, v)
 	case kindFlags, kindGoogleSampled:
 		var ok bool
 		if c.Flags, ok = flagsOf(v); !ok {
@@ -129,9 +146,13 @@ func (g *group) offer(info keyInfo, v value, inv *[NumReasons]uint32) bool {
 		return false
 	}
 	g.ctx[k] = c
-	g.prio[k] = info.prio
-	g.mask |= 1 << k
+	g.keep(k, info.prio)
 	return true
+}
+
+func (g *group) keep(k kind, prio uint16) {
+	g.prio[k] = prio
+	g.mask |= 1 << k
 }
 
 // resolve picks the context of the group, conventions in this order:

@@ -7,6 +7,7 @@
 package extract // import "github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"strings"
 )
@@ -123,6 +124,12 @@ func decodeHexFull(dst []byte, s string) Reason {
 }
 
 func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c != 0 {
 			return false
