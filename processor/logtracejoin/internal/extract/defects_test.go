@@ -189,3 +189,22 @@ func humanBytes(n int) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestStringEnd(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{`"abc"`, 4},
+		{`"\\"x"`, 3},
+		{`"\"x"`, 4},
+		{`"a\\\"b"`, 7},
+		{`"` + strings.Repeat("a", 20) + `\"` + `b"`, 24},
+		{`"` + strings.Repeat("a", 20) + `\\` + `"b"`, 23},
+		{`"abc`, -1},
+		{`'it\'s'`, 6},
+	} {
+		var ts textScratch
+		assert.Equal(t, tc.want, ts.stringEnd(tc.in, 0), tc.in)
+	}
+}

@@ -107,6 +107,7 @@ func (res *Result) offerCorr(info keyInfo, v value) {
 func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth int, n *int, top bool, parent pcommon.Map, parentKey string, hasParent bool) {
 	g := &res.g
 	m.Range(func(k string, v pcommon.Value) bool {
+		t := v.Type()
 		if info, ok := ks.lookup(k); ok {
 			val := valueOf(v)
 			if g.offer(info, val, &res.Invalid) && e.removeSource {
@@ -120,10 +121,10 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 			if res.gd.offer(info, valueOf(v), &res.Invalid) && e.removeSource {
 				res.gd.loc[info.kind] = fieldLoc{m: m, key: k}
 			}
-		} else if top && v.Type() == pcommon.ValueTypeStr && len(v.Str()) >= minNestedLen {
+		} else if top && t == pcommon.ValueTypeStr && len(v.Str()) >= minNestedLen {
 			res.longStrings++ // may hold text with ids (scanMapStrings)
 		}
-		switch v.Type() {
+		switch t {
 		case pcommon.ValueTypeMap:
 			if child := ks.child(k); child != nil {
 				// {"trace":{"id":…}} is a field of this set; the map may

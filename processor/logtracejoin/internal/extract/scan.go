@@ -108,7 +108,17 @@ func (ts *textScratch) stringEnd(s string, i int) int {
 	if ts.quoteFail[qi] {
 		return -1
 	}
-	j := i + 1
+	// keys and short values end within a few bytes: a plain loop is
+	// cheaper there than a call to IndexByte
+	j := min(i+17, len(s))
+	for k := i + 1; k < j; k++ {
+		if c := s[k]; c == q {
+			return k
+		} else if c == '\\' {
+			j = k // the general loop below handles escapes
+			break
+		}
+	}
 	for {
 		k := strings.IndexByte(s[j:], q)
 		if k < 0 {
@@ -548,7 +558,8 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 			}
 		}
 	}
-	if level == 0 {
+	// the shortest bare id is an X-Ray trace id (35 bytes)
+	if level == 0 && len(s) >= 35 {
 		inv := &res.Invalid
 		var discard [NumReasons]uint32
 		if ts.sawTPKey {
