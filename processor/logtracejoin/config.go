@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+
+	"github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 )
 
 // Config configures the logtracejoin processor.
@@ -30,6 +32,17 @@ type Config struct {
 	GoogleTraceKeys []string `mapstructure:"google_trace_keys"`
 	// JaegerKeys hold a Jaeger "uber-trace-id" (traceid:spanid:parentid:flags).
 	JaegerKeys []string `mapstructure:"jaeger_keys"`
+	// B3Keys hold a B3 single header ("{trace}-{span}-{sampled}").
+	B3Keys []string `mapstructure:"b3_keys"`
+	// XRayKeys hold an AWS X-Ray header ("Root=1-…;Parent=…;Sampled=1") or
+	// a bare X-Ray trace id ("1-xxxxxxxx-yyyy…").
+	XRayKeys []string `mapstructure:"xray_keys"`
+	// CloudTraceContextKeys hold a GCP X-Cloud-Trace-Context header
+	// ("<trace>/<decimal span>;o=1").
+	CloudTraceContextKeys []string `mapstructure:"cloud_trace_context_keys"`
+	// Patterns enables positional formats in string bodies (ids with no
+	// key): spring_boot_3, spring_boot_3_2, sleuth. Off by default.
+	Patterns []string `mapstructure:"patterns"`
 	// FromBody enables extraction from map bodies and string bodies.
 	FromBody bool `mapstructure:"from_body"`
 	// RemoveSourceFields removes the attributes or map body fields the
@@ -79,6 +92,10 @@ func (cfg *Config) Validate() error {
 		{"traceparent_keys", cfg.TraceparentKeys},
 		{"google_trace_keys", cfg.GoogleTraceKeys},
 		{"jaeger_keys", cfg.JaegerKeys},
+		{"b3_keys", cfg.B3Keys},
+		{"xray_keys", cfg.XRayKeys},
+		{"cloud_trace_context_keys", cfg.CloudTraceContextKeys},
+		{"patterns", cfg.Patterns},
 		{"join::correlation_keys", cfg.Join.CorrelationKeys},
 	}
 	for _, l := range keyLists {
@@ -94,8 +111,12 @@ func (cfg *Config) Validate() error {
 			seen[k] = struct{}{}
 		}
 	}
-	if len(cfg.TraceIDKeys)+len(cfg.TraceparentKeys)+len(cfg.GoogleTraceKeys)+len(cfg.JaegerKeys) == 0 && !cfg.Join.Enabled {
-		errs = append(errs, errors.New("trace_id_keys, traceparent_keys, google_trace_keys, jaeger_keys: all empty and join::enabled is false, the processor would do nothing"))
+	if len(cfg.TraceIDKeys)+len(cfg.TraceparentKeys)+len(cfg.GoogleTraceKeys)+len(cfg.JaegerKeys)+
+		len(cfg.B3Keys)+len(cfg.XRayKeys)+len(cfg.CloudTraceContextKeys)+len(cfg.Patterns) == 0 && !cfg.Join.Enabled {
+		errs = append(errs, errors.New("trace_id_keys, traceparent_keys, google_trace_keys, jaeger_keys, b3_keys, xray_keys, cloud_trace_context_keys, patterns: all empty and join::enabled is false, the processor would do nothing"))
+	}
+	if _, err := extract.ParsePatterns(cfg.Patterns); err != nil {
+		errs = append(errs, fmt.Errorf("patterns: %w", err))
 	}
 	if cfg.Join.Wait < 0 {
 		errs = append(errs, fmt.Errorf("join::wait: must not be negative, got %s", cfg.Join.Wait))

@@ -30,7 +30,13 @@ func TestLoadConfig(t *testing.T) {
 	def := loadConfig(t, "")
 	assert.Equal(t, createDefaultConfig(), def)
 	assert.NoError(t, def.Validate())
-	assert.Equal(t, []string{"trace_id", "traceId", "traceID", "TraceId", "trace.id", "otelTraceID", "dd.trace_id", "x-b3-traceid", "X-B3-TraceId"}, def.TraceIDKeys)
+	assert.Equal(t, []string{"trace_id", "traceId", "traceID", "TraceId", "TraceID", "trace.id", "otelTraceID", "dd.trace_id", "x-b3-traceid", "X-B3-TraceId", "@tr"}, def.TraceIDKeys)
+	assert.Equal(t, []string{"span_id", "spanId", "spanID", "SpanId", "SpanID", "span.id", "otelSpanID", "dd.span_id", "x-b3-spanid", "X-B3-SpanId", "@sp", "transaction.id"}, def.SpanIDKeys)
+	assert.Equal(t, []string{"trace_flags", "traceFlags", "TraceFlags", "trace_sampled", "otelTraceSampled"}, def.TraceFlagsKeys)
+	assert.Equal(t, []string{"b3"}, def.B3Keys)
+	assert.Equal(t, []string{"X-Amzn-Trace-Id", "x-amzn-trace-id", "xray_trace_id", "AWS-XRAY-TRACE-ID"}, def.XRayKeys)
+	assert.Equal(t, []string{"X-Cloud-Trace-Context", "x-cloud-trace-context"}, def.CloudTraceContextKeys)
+	assert.Empty(t, def.Patterns, "positional patterns are opt-in")
 	assert.Equal(t, 5*time.Second, def.Join.Wait)
 	assert.Equal(t, 100000, def.Join.MaxWaitingLogs)
 	assert.Equal(t, 2*time.Minute, def.Join.IndexTTL)
@@ -44,6 +50,10 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, []string{"sid"}, custom.SpanIDKeys)
 	assert.Empty(t, custom.TraceFlagsKeys)
 	assert.Equal(t, []string{"traceparent", "tp"}, custom.TraceparentKeys)
+	assert.Equal(t, []string{"b3"}, custom.B3Keys)
+	assert.Empty(t, custom.XRayKeys)
+	assert.Equal(t, []string{"x-cloud-trace-context"}, custom.CloudTraceContextKeys)
+	assert.Equal(t, []string{"spring_boot_3_2", "sleuth"}, custom.Patterns)
 	assert.False(t, custom.FromBody)
 	assert.True(t, custom.RemoveSourceFields)
 	assert.Equal(t, JoinConfig{
@@ -71,6 +81,7 @@ func TestValidateNamesKeys(t *testing.T) {
 			"join::max_index_entries: must not be negative",
 		}},
 		{"empty_keys", []string{"join::correlation_keys: must not be empty"}},
+		{"bad_patterns", []string{`patterns: unknown pattern "log4j"`}},
 		{"bad_keys", []string{
 			"trace_id_keys[1]: key must not be empty",
 			`span_id_keys[1]: duplicate key "span_id"`,
@@ -90,6 +101,11 @@ func TestValidateNamesKeys(t *testing.T) {
 
 	nothing := createDefaultConfig().(*Config)
 	nothing.TraceIDKeys, nothing.TraceparentKeys, nothing.GoogleTraceKeys, nothing.JaegerKeys = nil, nil, nil, nil
+	nothing.B3Keys, nothing.XRayKeys, nothing.CloudTraceContextKeys = nil, nil, nil
 	nothing.Join.Enabled = false
 	assert.ErrorContains(t, nothing.Validate(), "the processor would do nothing")
+
+	badPattern := createDefaultConfig().(*Config)
+	badPattern.Patterns = []string{"sleuth", "logback"}
+	assert.ErrorContains(t, badPattern.Validate(), `patterns: unknown pattern "logback"`)
 }

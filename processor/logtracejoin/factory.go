@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/sharedcomponent"
 )
@@ -31,17 +32,22 @@ func NewFactory() processor.Factory {
 }
 
 func createDefaultConfig() component.Config {
+	k := extract.DefaultKeys()
 	return &Config{
-		TraceIDKeys:     []string{"trace_id", "traceId", "traceID", "TraceId", "trace.id", "otelTraceID", "dd.trace_id", "x-b3-traceid", "X-B3-TraceId"},
-		SpanIDKeys:      []string{"span_id", "spanId", "spanID", "SpanId", "span.id", "otelSpanID", "dd.span_id", "x-b3-spanid", "X-B3-SpanId"},
-		TraceFlagsKeys:  []string{"trace_flags", "traceFlags", "trace_sampled"},
-		TraceparentKeys: []string{"traceparent"},
-		GoogleTraceKeys: []string{"logging.googleapis.com/trace"},
-		JaegerKeys:      []string{"uber-trace-id"},
-		FromBody:        true,
+		TraceIDKeys:           k.TraceID,
+		SpanIDKeys:            k.SpanID,
+		TraceFlagsKeys:        k.TraceFlags,
+		TraceparentKeys:       k.Traceparent,
+		GoogleTraceKeys:       k.GoogleTrace,
+		JaegerKeys:            k.Jaeger,
+		B3Keys:                k.B3,
+		XRayKeys:              k.XRay,
+		CloudTraceContextKeys: k.CloudTraceContext,
+		Patterns:              []string{},
+		FromBody:              true,
 		Join: JoinConfig{
 			Enabled:         true,
-			CorrelationKeys: []string{"http.request.header.x-request-id", "request_id", "requestID", "x_request_id"},
+			CorrelationKeys: k.CorrelationKeys,
 			Wait:            5 * time.Second,
 			MaxWaitingLogs:  100000,
 			IndexTTL:        2 * time.Minute,
@@ -70,5 +76,7 @@ func createLogs(_ context.Context, set processor.Settings, cfg component.Config,
 	if err != nil {
 		return nil, err
 	}
-	return &logsProcessor{Component: sc, state: sc.Unwrap(), next: next}, nil
+	p := &logsProcessor{Component: sc, state: sc.Unwrap(), next: next}
+	p.id = sc.Unwrap().addLogsPipeline(p)
+	return p, nil
 }

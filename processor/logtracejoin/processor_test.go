@@ -636,18 +636,6 @@ func TestZeroWaitJoinsButNeverHolds(t *testing.T) {
 		[]metricdata.DataPoint[int64]{sumPoint(1, "reason", "no_span")}, metricdatatest.IgnoreTimestamp())
 }
 
-func TestRateLimited(t *testing.T) {
-	r := rateLimited{every: time.Hour}
-	var calls []int
-	for range 5 {
-		r.do(func(suppressed int) { calls = append(calls, suppressed) })
-	}
-	assert.Equal(t, []int{0}, calls, "one line per period")
-	r.last = r.last.Add(-2 * time.Hour)
-	r.do(func(suppressed int) { calls = append(calls, suppressed) })
-	assert.Equal(t, []int{0, 4}, calls, "the next line reports what was suppressed")
-}
-
 func TestTickFor(t *testing.T) {
 	assert.Equal(t, 500*time.Millisecond, tickFor(5*time.Second, 2*time.Minute))
 	assert.Equal(t, time.Second, tickFor(time.Minute, time.Hour))

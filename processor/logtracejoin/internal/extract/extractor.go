@@ -5,7 +5,6 @@ package extract // import "github.com/prodscope/prodscope/processor/logtracejoin
 
 import (
 	"strconv"
-	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -23,6 +22,20 @@ const (
 	SourceBody
 )
 
+// Bounds of the nested search.
+const (
+	// MaxDepth bounds how deep nested maps, JSON objects and arrays are
+	// searched for a field set of their own (slog groups, logrus DataKey,
+	// Serilog Properties, .NET Scopes).
+	MaxDepth = 4
+	// MaxNested bounds the nested field sets (maps, objects) and nested
+	// strings searched per record and level; the ones over it are not read.
+	MaxNested = 32
+	// MaxTextLevel bounds how many times a string value is searched as text
+	// nested in text (a JSON line inside a "log" field holding escaped JSON).
+	MaxTextLevel = 2
+)
+
 // Result is the outcome of Extract for one record.
 type Result struct {
 	Source  Source
@@ -30,11 +43,24 @@ type Result struct {
 	// Invalid counts values that looked like ids but were refused, by reason.
 	Invalid [NumReasons]uint32
 	// CorrelationKey is the first correlation key value found (attributes
-	// before body), set only when no trace context was found.
+	// before body, top-level fields only), set only when no trace context
+	// was found.
 	CorrelationKey string
 
 	// scratch space reused across records (a Result is reused by its caller)
-	fa, fb found
+	g, gb, gd group
+	maps      [MaxNested]nestedMap
+	text      [MaxTextLevel + 1]textScratch
+	corr      string
+	cprio     int16
+	// longStrings counts the top-level string values of the map just
+	// scanned that are long enough to hold a key and an id.
+	longStrings int
+}
+
+type nestedMap struct {
+	m     pcommon.Map
+	depth int
 }
 
 // Extractor finds trace contexts in log records. It is safe for concurrent
@@ -43,6 +69,7 @@ type Extractor struct {
 	ks           *keySet
 	fromBody     bool
 	removeSource bool
+	patterns     Patterns
 }
 
 // New compiles an Extractor.
@@ -50,103 +77,73 @@ func New(k Keys, fromBody, removeSource bool) *Extractor {
 	return &Extractor{ks: newKeySet(k), fromBody: fromBody, removeSource: removeSource}
 }
 
-type valType uint8
-
-const (
-	vtNone valType = iota
-	vtStr
-	vtInt
-	vtBool
-	vtBytes
-	vtOther
-)
-
-// candidate is the value of one configured key found in a record.
-type candidate struct {
-	set    bool
-	nested bool
-	typ    valType
-	info   keyInfo
-	s      string
-	n      int64
-	key    string
+// WithPatterns returns a copy of e that also reads the positional formats
+// in p (off by default).
+func (e *Extractor) WithPatterns(p Patterns) *Extractor {
+	c := *e
+	c.patterns = p
+	return &c
 }
 
-// found gathers, per kind, the highest-priority candidate of one source.
-// Only the candidates whose bit is set in mask are valid, so that a found
-// is reused across records by resetting two fields, not zeroing the array.
-type found struct {
-	mask uint32
-	c    [numKinds]candidate
-	corr candidate
-}
-
-func (f *found) reset() {
-	f.mask = 0
-	f.corr.set = false
-}
-
-func (f *found) has(k kind) bool { return f.mask&(1<<k) != 0 }
-
-func (f *found) offer(info keyInfo, key string, nested bool, typ valType, s string, n int64) {
-	if info.kind != kindCorrelation {
-		c := &f.c[info.kind]
-		if !f.has(info.kind) || info.prio < c.info.prio {
-			*c = candidate{nested: nested, typ: typ, info: info, s: s, n: n, key: key}
-			f.mask |= 1 << info.kind
-		}
+func (res *Result) offerCorr(info keyInfo, v value) {
+	if info.corrPrio < 0 || res.cprio == -2 || res.cprio >= 0 && info.corrPrio >= res.cprio {
+		return
 	}
-	if info.corrPrio >= 0 && (typ == vtStr && s != "" || typ == vtInt) {
-		if !f.corr.set || info.corrPrio < f.corr.info.corrPrio {
-			f.corr = candidate{set: true, nested: nested, typ: typ, info: info, s: s, n: n, key: key}
-		}
+	var s string
+	switch v.typ {
+	case vtStr:
+		s = v.s
+	case vtInt:
+		s = strconv.FormatInt(v.n, 10)
+	}
+	if s != "" {
+		res.corr, res.cprio = s, info.corrPrio
 	}
 }
 
-func (f *found) offerValue(info keyInfo, key string, nested bool, v pcommon.Value) {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		f.offer(info, key, nested, vtStr, v.Str(), 0)
-	case pcommon.ValueTypeInt:
-		f.offer(info, key, nested, vtInt, "", v.Int())
-	case pcommon.ValueTypeBool:
-		var n int64
-		if v.Bool() {
-			n = 1
-		}
-		f.offer(info, key, nested, vtBool, "", n)
-	case pcommon.ValueTypeBytes:
-		f.offer(info, key, nested, vtBytes, string(v.Bytes().AsRaw()), 0)
-	case pcommon.ValueTypeSlice:
-		// a header captured as a string slice (http.request.header.*): take the first element
-		if v.Slice().Len() > 0 {
-			e := v.Slice().At(0)
-			switch e.Type() {
-			case pcommon.ValueTypeStr:
-				f.offer(info, key, nested, vtStr, e.Str(), 0)
-			case pcommon.ValueTypeInt:
-				f.offer(info, key, nested, vtInt, "", e.Int())
-			default:
-				f.offer(info, key, nested, vtOther, "", 0)
-			}
-		}
-	default:
-		f.offer(info, key, nested, vtOther, "", 0)
-	}
-}
-
-func (e *Extractor) scanMap(m pcommon.Map, f *found) {
-	ks := e.ks
+// scanMapFields offers the fields of m (and, through dotted keys, of its
+// nested maps) to one group; other nested maps, and maps in arrays, are
+// queued as field sets of their own.
+func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth int, n *int, top bool, parent pcommon.Map, parentKey string, hasParent bool) {
+	g := &res.g
 	m.Range(func(k string, v pcommon.Value) bool {
+		t := v.Type()
 		if info, ok := ks.lookup(k); ok {
-			f.offerValue(info, k, false, v)
+			val := valueOf(v)
+			if g.offer(info, val, &res.Invalid) && e.removeSource {
+				g.loc[info.kind] = fieldLoc{m: m, key: k, parent: parent, parentKey: parentKey, hasParent: hasParent}
+			}
+			if top {
+				res.offerCorr(info, val)
+			}
+		} else if info, ok := ks.lookupSuffix(k); ok {
+			// a group prefix written into the key (slog text "otel.trace_id")
+			if res.gd.offer(info, valueOf(v), &res.Invalid) && e.removeSource {
+				res.gd.loc[info.kind] = fieldLoc{m: m, key: k}
+			}
+		} else if top && t == pcommon.ValueTypeStr && len(v.Str()) >= minNestedLen {
+			res.longStrings++ // may hold text with ids (scanMapStrings)
 		}
-		if v.Type() == pcommon.ValueTypeMap {
-			if nks, ok := ks.nested[k]; ok {
-				for i := range nks {
-					if leaf, ok := getPath(v.Map(), nks[i].path); ok {
-						f.offerValue(nks[i].info, nks[i].full, true, leaf)
-					}
+		switch t {
+		case pcommon.ValueTypeMap:
+			if child := ks.child(k); child != nil {
+				// {"trace":{"id":…}} is a field of this set; the map may
+				// also be a field set of its own (zap Namespace("trace"))
+				e.scanMapFields(res, v.Map(), child, depth, n, top, m, k, true)
+			}
+			if depth < MaxDepth && *n < MaxNested {
+				res.maps[*n] = nestedMap{m: v.Map(), depth: depth + 1}
+				*n++
+			}
+		case pcommon.ValueTypeSlice:
+			if depth >= MaxDepth {
+				break
+			}
+			s := v.Slice()
+			for i := 0; i < s.Len() && *n < MaxNested; i++ {
+				if e := s.At(i); e.Type() == pcommon.ValueTypeMap {
+					res.maps[*n] = nestedMap{m: e.Map(), depth: depth + 1}
+					*n++
 				}
 			}
 		}
@@ -154,234 +151,39 @@ func (e *Extractor) scanMap(m pcommon.Map, f *found) {
 	})
 }
 
-func getPath(m pcommon.Map, path []string) (pcommon.Value, bool) {
-	for i, p := range path {
-		v, ok := m.Get(p)
-		if !ok {
-			return pcommon.Value{}, false
-		}
-		if i == len(path)-1 {
-			return v, true
-		}
-		if v.Type() != pcommon.ValueTypeMap {
-			return pcommon.Value{}, false
-		}
-		m = v.Map()
+// scanMap searches a map: its own fields first, then each nested field set
+// in breadth-first order; the first field set with a valid id wins.
+func (e *Extractor) scanMap(res *Result, m pcommon.Map) (Context, bool) {
+	n := 0
+	res.g.reset()
+	res.gd.reset()
+	res.longStrings = 0
+	if m.Len() == 0 {
+		return Context{}, false
 	}
-	return pcommon.Value{}, false
-}
-
-func removeKey(m pcommon.Map, c *candidate) {
-	if !c.nested {
-		m.Remove(c.key)
-		return
-	}
-	path := strings.Split(c.key, ".")
-	maps := []pcommon.Map{m}
-	for _, p := range path[:len(path)-1] {
-		v, ok := m.Get(p)
-		if !ok || v.Type() != pcommon.ValueTypeMap {
-			return
-		}
-		m = v.Map()
-		maps = append(maps, m)
-	}
-	m.Remove(path[len(path)-1])
-	// remove the parents the removal left empty ({"trace":{}} → gone)
-	for i := len(maps) - 1; i > 0 && maps[i].Len() == 0; i-- {
-		maps[i-1].Remove(path[i-1])
-	}
-}
-
-func (f *found) removeUsed(m pcommon.Map, used uint32) {
-	for k := kindNone; k < numKinds; k++ {
-		if used&(1<<k) != 0 && f.has(k) {
-			removeKey(m, &f.c[k])
-		}
-	}
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func traceIDOf(c *candidate) ([16]byte, Reason) {
-	switch c.typ {
-	case vtStr:
-		if c.info.decimal && isDigits(c.s) {
-			v, r := ParseUint64Decimal(c.s)
-			if r != ReasonNone {
-				return [16]byte{}, r
+	e.scanMapFields(res, m, e.ks, 0, &n, true, pcommon.Map{}, "", false)
+	for i := 0; ; i++ {
+		if ctx, used, ok := res.g.resolve(); ok {
+			if e.removeSource {
+				res.g.removeUsed(used)
 			}
-			return TraceIDFromUint64(v), ReasonNone
+			return ctx, true
 		}
-		return ParseTraceIDHex(c.s)
-	case vtInt:
-		if c.n == 0 {
-			return [16]byte{}, ReasonAllZero
-		}
-		return TraceIDFromUint64(uint64(c.n)), ReasonNone
-	case vtBytes:
-		var id [16]byte
-		if len(c.s) != 16 {
-			return id, ReasonLength
-		}
-		copy(id[:], c.s)
-		if allZero(id[:]) {
-			return id, ReasonAllZero
-		}
-		return id, ReasonNone
-	}
-	return [16]byte{}, ReasonFormat
-}
-
-func spanIDOf(c *candidate) ([8]byte, Reason) {
-	switch c.typ {
-	case vtStr:
-		if c.info.decimal && isDigits(c.s) {
-			v, r := ParseUint64Decimal(c.s)
-			if r != ReasonNone {
-				return [8]byte{}, r
-			}
-			return SpanIDFromUint64(v), ReasonNone
-		}
-		return ParseSpanIDHex(c.s)
-	case vtInt:
-		if c.n == 0 {
-			return [8]byte{}, ReasonAllZero
-		}
-		return SpanIDFromUint64(uint64(c.n)), ReasonNone
-	case vtBytes:
-		var id [8]byte
-		if len(c.s) != 8 {
-			return id, ReasonLength
-		}
-		copy(id[:], c.s)
-		if allZero(id[:]) {
-			return id, ReasonAllZero
-		}
-		return id, ReasonNone
-	}
-	return [8]byte{}, ReasonFormat
-}
-
-func flagsOf(c *candidate) (uint32, bool) {
-	switch c.typ {
-	case vtStr:
-		return ParseFlagsString(c.s)
-	case vtInt:
-		if c.n < 0 || c.n > 0xff {
-			return 0, false
-		}
-		return uint32(c.n), true
-	case vtBool:
-		return uint32(c.n) & sampledFlag, true
-	}
-	return 0, false
-}
-
-// resolve picks the context from the gathered candidates, conventions in
-// this order: traceparent, trace_id (+span_id, flags), Google, Jaeger. It
-// returns the bit set of kinds whose keys were used.
-func (f *found) resolve(inv *[NumReasons]uint32) (Context, uint32, bool) {
-	var ctx Context
-	if c := &f.c[kindTraceparent]; f.has(kindTraceparent) {
-		if c.typ != vtStr {
-			inv[ReasonFormat]++
-		} else if tc, r := ParseTraceparent(c.s); r == ReasonNone {
-			return tc, 1 << kindTraceparent, true
-		} else {
-			inv[r]++
-		}
-	}
-	if c := &f.c[kindTraceID]; f.has(kindTraceID) {
-		tid, r := traceIDOf(c)
-		if r == ReasonNone {
-			ctx.TraceID = tid
-			used := uint32(1 << kindTraceID)
-			if s := &f.c[kindSpanID]; f.has(kindSpanID) {
-				if sid, r := spanIDOf(s); r == ReasonNone {
-					ctx.SpanID, ctx.HasSpan = sid, true
-					used |= 1 << kindSpanID
-				} else {
-					inv[r]++
+		if i == 0 {
+			if ctx, used, ok := res.gd.resolve(); ok {
+				if e.removeSource {
+					res.gd.removeUsed(used)
 				}
+				return ctx, true
 			}
-			if fl := &f.c[kindFlags]; f.has(kindFlags) {
-				if v, ok := flagsOf(fl); ok {
-					ctx.Flags, ctx.HasFlags = v, true
-					used |= 1 << kindFlags
-				} else {
-					inv[ReasonFormat]++
-				}
-			}
-			return ctx, used, true
 		}
-		inv[r]++
-	}
-	if c := &f.c[kindGoogleTrace]; f.has(kindGoogleTrace) {
-		if c.typ != vtStr {
-			inv[ReasonFormat]++
-		} else if tid, r := ParseGoogleTrace(c.s); r == ReasonNone {
-			ctx.TraceID = tid
-			used := uint32(1 << kindGoogleTrace)
-			if s := &f.c[kindGoogleSpan]; f.has(kindGoogleSpan) {
-				var sid [8]byte
-				r := ReasonFormat
-				switch s.typ {
-				case vtStr:
-					sid, r = ParseGoogleSpanID(s.s)
-				case vtInt:
-					sid, r = spanIDOf(s)
-				}
-				if r == ReasonNone {
-					ctx.SpanID, ctx.HasSpan = sid, true
-					used |= 1 << kindGoogleSpan
-				} else {
-					inv[r]++
-				}
-			}
-			if fl := &f.c[kindGoogleSampled]; f.has(kindGoogleSampled) {
-				if v, ok := flagsOf(fl); ok {
-					ctx.Flags, ctx.HasFlags = v&sampledFlag, true
-					used |= 1 << kindGoogleSampled
-				} else {
-					inv[ReasonFormat]++
-				}
-			}
-			return ctx, used, true
-		} else {
-			inv[r]++
+		if i >= n {
+			return Context{}, false
 		}
+		res.g.reset()
+		res.gd.reset()
+		e.scanMapFields(res, res.maps[i].m, e.ks, res.maps[i].depth, &n, false, pcommon.Map{}, "", false)
 	}
-	if c := &f.c[kindJaeger]; f.has(kindJaeger) {
-		if c.typ != vtStr {
-			inv[ReasonFormat]++
-		} else if tc, r := ParseJaeger(c.s); r == ReasonNone {
-			return tc, 1 << kindJaeger, true
-		} else {
-			inv[r]++
-		}
-	}
-	return Context{}, 0, false
-}
-
-func (c *candidate) corrString() string {
-	if !c.set {
-		return ""
-	}
-	if c.typ == vtInt {
-		return strconv.FormatInt(c.n, 10)
-	}
-	return c.s
 }
 
 // Extract looks for a trace context in the record: attributes, then a map
@@ -390,51 +192,69 @@ func (c *candidate) corrString() string {
 // the ids.
 func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 	res.Source, res.Context, res.Invalid, res.CorrelationKey = SourceNone, Context{}, [NumReasons]uint32{}, ""
-	f, fb := &res.fa, &res.fb
-	f.reset()
-	fb.reset()
-	attrs := lr.Attributes()
-	e.scanMap(attrs, f)
-	if ctx, used, ok := f.resolve(&res.Invalid); ok {
+	res.corr, res.cprio = "", -1
+	if ctx, ok := e.scanMap(res, lr.Attributes()); ok {
 		res.Source, res.Context = SourceAttribute, ctx
-		if e.removeSource {
-			f.removeUsed(attrs, used)
-		}
 		return
 	}
-	corr := f.corr
+	if res.corr != "" {
+		res.cprio = -2 // a correlation key in the attributes wins over the body's
+	}
+	attrText := !(res.g.seen || res.gd.seen) && res.longStrings > 0
+	body := lr.Body()
+	bodyMap := e.fromBody && body.Type() == pcommon.ValueTypeMap
+	bodyText := false
 	if e.fromBody {
-		body := lr.Body()
+		var ctx Context
+		ok := false
 		switch body.Type() {
 		case pcommon.ValueTypeMap:
-			e.scanMap(body.Map(), fb)
-			if ctx, used, ok := fb.resolve(&res.Invalid); ok {
-				res.Source, res.Context = SourceBody, ctx
-				if e.removeSource {
-					fb.removeUsed(body.Map(), used)
-				}
-				return
-			}
+			ctx, ok = e.scanMap(res, body.Map())
+			bodyText = !(res.g.seen || res.gd.seen) && res.longStrings > 0
 		case pcommon.ValueTypeStr:
-			s := body.Str()
-			e.scanText(s, fb)
-			if ctx, _, ok := fb.resolve(&res.Invalid); ok {
-				res.Source, res.Context = SourceBody, ctx
-				return
-			}
-			if fb.has(kindTraceparent) {
-				// a keyed traceparent was found (and refused): do not
-				// count the same value again in the free-text scan
-			} else if ctx, ok := ScanTraceparent(s, &res.Invalid); ok {
-				res.Source, res.Context = SourceBody, ctx
-				return
-			}
+			ctx, ok = e.scanString(res, body.Str(), 0)
 		}
-		if !corr.set {
-			corr = fb.corr
+		if ok {
+			res.Source, res.Context = SourceBody, ctx
+			return
 		}
 	}
-	res.CorrelationKey = corr.corrString()
+	// last, text nested in the string values of a map that has no id
+	// fields of its own (a "log" field holding the app's JSON line)
+	if attrText {
+		if ctx, ok := e.scanMapStrings(res, lr.Attributes()); ok {
+			res.Source, res.Context = SourceAttribute, ctx
+			return
+		}
+	}
+	if bodyMap && bodyText {
+		if ctx, ok := e.scanMapStrings(res, body.Map()); ok {
+			res.Source, res.Context = SourceBody, ctx
+			return
+		}
+	}
+	res.CorrelationKey = res.corr
+}
+
+// scanMapStrings searches the top-level string values of m as text.
+func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) (Context, bool) {
+	var ctx Context
+	found, n := false, 0
+	m.Range(func(_ string, v pcommon.Value) bool {
+		if v.Type() != pcommon.ValueTypeStr {
+			return true
+		}
+		s := v.Str()
+		if len(s) < minNestedLen || !mayHoldField(s) {
+			return true
+		}
+		if n++; n > MaxNested {
+			return false
+		}
+		ctx, found = e.scanString(res, s, 1)
+		return !found
+	})
+	return ctx, found
 }
 
 // CorrelationKey returns the value of the first configured correlation key

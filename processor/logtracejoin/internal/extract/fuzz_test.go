@@ -5,6 +5,7 @@ package extract
 
 import (
 	"encoding/hex"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,19 @@ import (
 // never all zero.
 
 func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), sub) }
+
+// idInInput reports whether a trace id is written in the input: as hex
+// (leading zeros may be missing; X-Ray splits it with a '-'), or as a
+// decimal of its low 64 bits or of all 128 (Datadog).
+func idInInput(in string, tid [16]byte) bool {
+	h := strings.TrimLeft(hex.EncodeToString(tid[:]), "0")
+	if containsFold(in, h) || containsFold(strings.ReplaceAll(in, "-", ""), h) {
+		return true
+	}
+	lo := new(big.Int).SetBytes(tid[8:])
+	all := new(big.Int).SetBytes(tid[:])
+	return strings.Contains(in, lo.String()) || strings.Contains(in, all.String())
+}
 
 func FuzzParseTraceIDHex(f *testing.F) {
 	for _, s := range []string{tHex, "a3ce929d0e0e4736", strings.Repeat("0", 32), "xyz", ""} {
@@ -137,6 +151,14 @@ func FuzzExtractStringBody(f *testing.F) {
 		`{\"traceId\":\"` + tHex + `\"}`,
 		"uber-trace-id=abc:def:0:1",
 		"request_id=r1 x",
+		`{"otel":{"trace_id":"` + tHex + `"},"msg":"trace_id=x"}`,
+		`msg="a {\"trace_id\":\"` + tHex + `\"}" x`,
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+		"X-Cloud-Trace-Context: " + tHex + "/123;o=1",
+		"b3=" + tHex + "-" + sHex + "-1",
+		`{'trace_id': '` + tHex + `'}`,
+		`{"dd":{"trace_id":"94386005405806469283853436813476972262"}}`,
+		`{"Scopes":[{"TraceId":"` + tHex + `"}]}`,
 		strings.Repeat("=:-\"", 64),
 	} {
 		f.Add(s)
@@ -157,10 +179,7 @@ func FuzzExtractStringBody(f *testing.F) {
 		if allZero(tid[:]) {
 			t.Fatalf("zero trace id from %q", s)
 		}
-		h := strings.TrimLeft(hex.EncodeToString(tid[:]), "0")
-		dec := strconv.FormatUint(uint64(tid[8])<<56|uint64(tid[9])<<48|uint64(tid[10])<<40|uint64(tid[11])<<32|
-			uint64(tid[12])<<24|uint64(tid[13])<<16|uint64(tid[14])<<8|uint64(tid[15]), 10)
-		if !containsFold(s, h) && !strings.Contains(s, dec) {
+		if !idInInput(s, tid) {
 			t.Fatalf("trace id %x not in input %q", tid, s)
 		}
 		if res.Context.HasSpan && allZero(res.Context.SpanID[:]) {
@@ -190,11 +209,62 @@ func FuzzExtractAttributes(f *testing.F) {
 		if allZero(tid[:]) {
 			t.Fatalf("zero trace id from %q", in)
 		}
-		h := strings.TrimLeft(hex.EncodeToString(tid[:]), "0")
-		dec := strconv.FormatUint(uint64(tid[8])<<56|uint64(tid[9])<<48|uint64(tid[10])<<40|uint64(tid[11])<<32|
-			uint64(tid[12])<<24|uint64(tid[13])<<16|uint64(tid[14])<<8|uint64(tid[15]), 10)
-		if !containsFold(in, h) && !strings.Contains(in, dec) {
+		if !idInInput(in, tid) {
 			t.Fatalf("trace id %x not in input %q", tid, in)
+		}
+	})
+}
+
+// FuzzParseUint128Decimal checks the Datadog 128-bit decimal parser
+// against math/big.
+func FuzzParseUint128Decimal(f *testing.F) {
+	for _, s := range []string{"1", "94386005405806469283853436813476972262", "340282366920938463463374607431768211455", "340282366920938463463374607431768211456", "0", "12a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, r := ParseUint128Decimal(s)
+		want, ok := new(big.Int).SetString(s, 10)
+		if !ok || !isDigits(s) || len(s) > 39 || want.BitLen() > 128 || want.Sign() == 0 {
+			if r == ReasonNone {
+				t.Fatalf("%q accepted", s)
+			}
+			return
+		}
+		if r != ReasonNone {
+			t.Fatalf("%q refused: %v", s, r)
+		}
+		if got := new(big.Int).SetBytes(id[:]); got.Cmp(want) != 0 {
+			t.Fatalf("%q: got %s", s, got)
+		}
+	})
+}
+
+// FuzzParseHeaders runs the B3 single, X-Ray and X-Cloud-Trace-Context
+// parsers: an accepted value has a non-zero trace id written in it, and a
+// span id only when it is non-zero.
+func FuzzParseHeaders(f *testing.F) {
+	for _, s := range []string{
+		tHex + "-" + sHex + "-1", tHex[16:] + "-" + sHex + "-d-" + sHex, "0",
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1", "1-5759e988-bd862e3fe1be46a994272793",
+		tHex + "/123;o=1", tHex, tHex + "/;o=0",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, p := range []func(string) (Context, Reason){ParseB3Single, ParseXRay, ParseCloudTraceContext} {
+			c, r := p(s)
+			if r != ReasonNone {
+				if c != (Context{}) {
+					t.Fatalf("refused %q with a context", s)
+				}
+				continue
+			}
+			if allZero(c.TraceID[:]) || !idInInput(s, c.TraceID) {
+				t.Fatalf("trace id %x from %q", c.TraceID, s)
+			}
+			if c.HasSpan && allZero(c.SpanID[:]) {
+				t.Fatalf("zero span id from %q", s)
+			}
 		}
 	})
 }

@@ -81,17 +81,7 @@ func loadGolden(t *testing.T) []goldenCase {
 	return cases
 }
 
-func defaultKeys() Keys {
-	return Keys{
-		TraceID:         []string{"trace_id", "traceId", "traceID", "TraceId", "trace.id", "otelTraceID", "dd.trace_id", "x-b3-traceid", "X-B3-TraceId"},
-		SpanID:          []string{"span_id", "spanId", "spanID", "SpanId", "span.id", "otelSpanID", "dd.span_id", "x-b3-spanid", "X-B3-SpanId"},
-		TraceFlags:      []string{"trace_flags", "traceFlags", "trace_sampled"},
-		Traceparent:     []string{"traceparent"},
-		GoogleTrace:     []string{"logging.googleapis.com/trace"},
-		Jaeger:          []string{"uber-trace-id"},
-		CorrelationKeys: []string{"http.request.header.x-request-id", "request_id", "requestID", "x_request_id"},
-	}
-}
+func defaultKeys() Keys { return DefaultKeys() }
 
 func sourceName(s Source) string {
 	switch s {

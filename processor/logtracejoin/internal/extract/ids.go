@@ -6,7 +6,11 @@
 // conventions, without regular expressions: every parser is a linear scan.
 package extract // import "github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 
-import "strings"
+import (
+	"encoding/binary"
+	"math/bits"
+	"strings"
+)
 
 // Reason says why a value that looked like an id was refused.
 type Reason uint8
@@ -81,6 +85,9 @@ var hexVal = func() (t [256]byte) {
 // decodeHexRight decodes s (len(s) <= 2*len(dst)) into the low (right) end
 // of dst, left-padding with zeros. It reports ReasonNotHex on a bad digit.
 func decodeHexRight(dst []byte, s string) Reason {
+	if len(s) == 2*len(dst) {
+		return decodeHexFull(dst, s)
+	}
 	clear(dst)
 	// walk from the right, two digits per byte
 	j := len(dst) - 1
@@ -99,7 +106,30 @@ func decodeHexRight(dst []byte, s string) Reason {
 	return ReasonNone
 }
 
+// decodeHexFull decodes exactly 2*len(dst) hex digits, without a branch
+// per digit: an invalid digit maps to 0xff, whose high bits are checked once.
+func decodeHexFull(dst []byte, s string) Reason {
+	s = s[:2*len(dst)]
+	var bad byte
+	for i := range dst {
+		hi, lo := hexVal[s[2*i]], hexVal[s[2*i+1]]
+		bad |= hi | lo
+		dst[i] = hi<<4 | lo
+	}
+	if bad&0xf0 != 0 {
+		clear(dst)
+		return ReasonNotHex
+	}
+	return ReasonNone
+}
+
 func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c != 0 {
 			return false
@@ -108,11 +138,21 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// Short hex ids: Jaeger clients (jaeger-client-java's Long.toHexString,
+// older Go clients' %x) omit the leading zeros of 64-bit ids. A 64-bit id
+// of up to padDigits fewer digits is left-padded; shorter values are
+// refused, so that a word or a number is never taken for an id (ids with
+// more than three leading zero nibbles, 1 in 4096 of random ids, are lost).
+// 128-bit ids must be whole: 31 digits is far more often a truncated id
+// than a padded one, and a wrong id is worse than none.
+const padDigits = 3
+
 // ParseTraceIDHex parses a hex trace id of 32 digits, or of 16 digits (a
-// 64-bit B3/Jaeger id, left-padded with zeros). Case-insensitive.
+// 64-bit B3/Jaeger id, left-padded with zeros; up to three leading zeros
+// may be missing from it). Case-insensitive.
 func ParseTraceIDHex(s string) ([16]byte, Reason) {
 	var id [16]byte
-	if len(s) != 32 && len(s) != 16 {
+	if n := len(s); n < 16-padDigits || n > 16 && n != 32 {
 		return id, ReasonLength
 	}
 	if r := decodeHexRight(id[:], s); r != ReasonNone {
@@ -124,10 +164,11 @@ func ParseTraceIDHex(s string) ([16]byte, Reason) {
 	return id, ReasonNone
 }
 
-// ParseSpanIDHex parses a span id of 16 hex digits.
+// ParseSpanIDHex parses a span id of 16 hex digits (up to three leading
+// zeros may be missing).
 func ParseSpanIDHex(s string) ([8]byte, Reason) {
 	var id [8]byte
-	if len(s) != 16 {
+	if len(s) < 16-padDigits || len(s) > 16 {
 		return id, ReasonLength
 	}
 	if r := decodeHexRight(id[:], s); r != ReasonNone {
@@ -263,8 +304,10 @@ func ParseGoogleTrace(s string) ([16]byte, Reason) {
 // ParseGoogleSpanID parses a Google Cloud Logging spanId: 16 hex digits, or
 // a decimal 64-bit integer (older Cloud Trace span ids).
 func ParseGoogleSpanID(s string) ([8]byte, Reason) {
-	if id, r := ParseSpanIDHex(s); r == ReasonNone {
-		return id, r
+	if len(s) == 16 {
+		if id, r := ParseSpanIDHex(s); r == ReasonNone {
+			return id, r
+		}
 	}
 	if v, r := ParseUint64Decimal(s); r == ReasonNone {
 		return SpanIDFromUint64(v), r
@@ -330,4 +373,198 @@ func ParseFlagsString(s string) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(f[0]) & 0xff, true
+}
+
+// ParseUint128Decimal parses a non-zero decimal unsigned integer of up to
+// 128 bits (39 digits), as Datadog logs 128-bit trace ids, into a trace id
+// (big-endian).
+func ParseUint128Decimal(s string) ([16]byte, Reason) {
+	var id [16]byte
+	if len(s) == 0 || len(s) > 39 {
+		return id, ReasonLength
+	}
+	var hi, lo uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return id, ReasonFormat
+		}
+		// (hi,lo) = (hi,lo)*10 + d
+		h1, l1 := bits.Mul64(lo, 10)
+		h2, h2lo := bits.Mul64(hi, 10)
+		if h2 != 0 {
+			return [16]byte{}, ReasonLength
+		}
+		var carry uint64
+		lo, carry = bits.Add64(l1, uint64(c-'0'), 0)
+		var c2 uint64
+		hi, c2 = bits.Add64(h2lo, h1, carry)
+		if c2 != 0 {
+			return [16]byte{}, ReasonLength
+		}
+	}
+	putUint64(id[:8], hi)
+	putUint64(id[8:], lo)
+	if hi == 0 && lo == 0 {
+		return id, ReasonAllZero
+	}
+	return id, ReasonNone
+}
+
+// ParseB3Single parses a B3 single header, "{trace}-{span}[-{sampling}[-{parent}]]":
+// a 16 or 32 hex trace id, a 16 hex span id, sampling "1", "0" or "d"
+// (debug, which implies sampled).
+func ParseB3Single(s string) (Context, Reason) {
+	var c Context
+	if len(s) > 128 {
+		return c, ReasonLength
+	}
+	i := strings.IndexByte(s, '-')
+	if i < 0 {
+		return c, ReasonFormat
+	}
+	tid, rest := s[:i], s[i+1:]
+	if len(tid) != 16 && len(tid) != 32 {
+		return c, ReasonLength
+	}
+	sid, rest, more := strings.Cut(rest, "-")
+	if len(sid) != 16 {
+		return c, ReasonLength
+	}
+	var r Reason
+	if c.TraceID, r = ParseTraceIDHex(tid); r != ReasonNone {
+		return Context{}, r
+	}
+	if c.SpanID, r = ParseSpanIDHex(sid); r != ReasonNone {
+		return Context{}, r
+	}
+	c.HasSpan = true
+	if more {
+		sampling, parent, hasParent := strings.Cut(rest, "-")
+		switch sampling {
+		case "1", "d":
+			c.Flags, c.HasFlags = sampledFlag, true
+		case "0":
+			c.HasFlags = true
+		default:
+			return Context{}, ReasonFormat
+		}
+		if hasParent && len(parent) != 16 {
+			return Context{}, ReasonFormat
+		}
+	}
+	return c, ReasonNone
+}
+
+// ParseXRayTraceID parses an AWS X-Ray trace id, "1-<8 hex time>-<24 hex>",
+// into the 128-bit id the OTel X-Ray propagator makes of it (the two parts
+// concatenated).
+func ParseXRayTraceID(s string) ([16]byte, Reason) {
+	var id [16]byte
+	if len(s) != 35 {
+		return id, ReasonLength
+	}
+	if s[0] != '1' || s[1] != '-' || s[10] != '-' {
+		return id, ReasonFormat
+	}
+	var buf [32]byte
+	copy(buf[:8], s[2:10])
+	copy(buf[8:], s[11:])
+	if r := decodeHexRight(id[:], string(buf[:])); r != ReasonNone {
+		return [16]byte{}, r
+	}
+	if allZero(id[:]) {
+		return id, ReasonAllZero
+	}
+	return id, ReasonNone
+}
+
+// ParseXRay parses an X-Amzn-Trace-Id header value,
+// "Root=1-xxxxxxxx-yyyyyyyyyyyyyyyyyyyyyyyy;Parent=<16 hex>;Sampled=1" (fields
+// in any order, others such as Self= and Lineage= ignored), or a bare X-Ray
+// trace id as AWS Lambda Powertools logs it in xray_trace_id.
+func ParseXRay(s string) (Context, Reason) {
+	var c Context
+	if len(s) > 512 {
+		return c, ReasonLength
+	}
+	if strings.HasPrefix(s, "1-") {
+		id, r := ParseXRayTraceID(s)
+		c.TraceID = id
+		if r != ReasonNone {
+			return Context{}, r
+		}
+		return c, ReasonNone
+	}
+	root := false
+	for s != "" {
+		var field string
+		field, s, _ = strings.Cut(s, ";")
+		k, v, ok := strings.Cut(strings.TrimSpace(field), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "Root":
+			id, r := ParseXRayTraceID(v)
+			if r != ReasonNone {
+				return Context{}, r
+			}
+			c.TraceID, root = id, true
+		case "Parent":
+			id, r := ParseSpanIDHex(v)
+			if r != ReasonNone || len(v) != 16 {
+				return Context{}, ReasonFormat
+			}
+			c.SpanID, c.HasSpan = id, true
+		case "Sampled":
+			switch v {
+			case "1":
+				c.Flags, c.HasFlags = sampledFlag, true
+			case "0":
+				c.Flags, c.HasFlags = 0, true
+			}
+		}
+	}
+	if !root {
+		return Context{}, ReasonFormat
+	}
+	return c, ReasonNone
+}
+
+// ParseCloudTraceContext parses a GCP X-Cloud-Trace-Context header value,
+// "<32 hex trace>/<decimal span>;o=<options>" (span and options optional;
+// o=1 means sampled).
+func ParseCloudTraceContext(s string) (Context, Reason) {
+	var c Context
+	if len(s) > 128 {
+		return c, ReasonLength
+	}
+	s, opts, hasOpts := strings.Cut(s, ";")
+	tid, sid, hasSpan := strings.Cut(s, "/")
+	if len(tid) != 32 {
+		return c, ReasonLength
+	}
+	var r Reason
+	if c.TraceID, r = ParseTraceIDHex(tid); r != ReasonNone {
+		return Context{}, r
+	}
+	if hasSpan && sid != "" {
+		v, r := ParseUint64Decimal(sid)
+		if r != ReasonNone {
+			return Context{}, r
+		}
+		c.SpanID, c.HasSpan = SpanIDFromUint64(v), true
+	}
+	if hasOpts {
+		switch opts {
+		case "o=1":
+			c.Flags, c.HasFlags = sampledFlag, true
+		case "o=0":
+			c.HasFlags = true
+		default:
+			return Context{}, ReasonFormat
+		}
+	}
+	return c, ReasonNone
 }

@@ -28,6 +28,12 @@ func TestParseTraceIDHex(t *testing.T) {
 		{strings.ToUpper(tHex), tHex, ReasonNone},
 		{"a3ce929d0e0e4736", "0000000000000000a3ce929d0e0e4736", ReasonNone},
 		{tHex[:31], "", ReasonLength},
+		// Jaeger ids printed without their leading zeros (jaeger-client-java
+		// Long.toHexString): 13-15 digits are left-padded, shorter refused
+		{"3ce929d0e0e4736", "00000000000000000" + "3ce929d0e0e4736", ReasonNone},
+		{"929d0e0e4736a", strings.Repeat("0", 19) + "929d0e0e4736a", ReasonNone},
+		{"29d0e0e4736a", "", ReasonLength},
+		{tHex[:20], "", ReasonLength},
 		{tHex + "0", "", ReasonLength},
 		{"", "", ReasonLength},
 		{strings.Repeat("0", 32), "", ReasonAllZero},
@@ -48,7 +54,10 @@ func TestParseSpanIDHex(t *testing.T) {
 	id, r := ParseSpanIDHex(sHex)
 	require.Equal(t, ReasonNone, r)
 	assert.Equal(t, sHex, hex.EncodeToString(id[:]))
-	_, r = ParseSpanIDHex(sHex[:15])
+	id, r = ParseSpanIDHex("f067aa0ba902b7") // 14 digits: Jaeger without leading zeros
+	require.Equal(t, ReasonNone, r)
+	assert.Equal(t, sHex, hex.EncodeToString(id[:]))
+	_, r = ParseSpanIDHex(sHex[4:])
 	assert.Equal(t, ReasonLength, r)
 	_, r = ParseSpanIDHex("000000000000000g")
 	assert.Equal(t, ReasonNotHex, r)

@@ -18,9 +18,17 @@ const (
 	kindGoogleSpan
 	kindGoogleSampled
 	kindJaeger
+	kindB3
+	kindXRay
+	kindCloudTrace
 	kindCorrelation
 	numKinds
 )
+
+// headerKind reports kinds whose value is a whole trace header
+// ("Root=1-…;Parent=…;Sampled=1", "<trace>/<span>;o=1"): an unquoted value
+// of such a key runs up to white space, not up to ';'.
+func (k kind) header() bool { return k == kindXRay || k == kindCloudTrace || k == kindB3 }
 
 // keyInfo describes one configured key.
 type keyInfo struct {
@@ -34,29 +42,27 @@ type keyInfo struct {
 	corrPrio int16
 }
 
-// nestedKey is a dotted key looked up as a path through nested maps
-// (ECS `trace.id` as {"trace":{"id":...}}, Datadog {"dd":{"trace_id":...}}).
-type nestedKey struct {
-	path []string
-	full string
-	info keyInfo
-}
-
 // Keys configures which keys hold what.
 type Keys struct {
-	TraceID         []string
-	SpanID          []string
-	TraceFlags      []string
-	Traceparent     []string
-	GoogleTrace     []string
-	Jaeger          []string
-	CorrelationKeys []string
+	TraceID           []string
+	SpanID            []string
+	TraceFlags        []string
+	Traceparent       []string
+	GoogleTrace       []string
+	Jaeger            []string
+	B3                []string
+	XRay              []string
+	CloudTraceContext []string
+	CorrelationKeys   []string
 }
 
-// keySet is the compiled lookup structure for Keys.
+// keySet is the compiled lookup structure for Keys. Dotted keys are also
+// compiled into a trie (children): ECS `trace.id` matches a flat
+// "trace.id" field and {"trace":{"id":…}} alike, as one field of the level
+// it is found at.
 type keySet struct {
-	byName map[string]keyInfo
-	nested map[string][]nestedKey
+	byName   map[string]keyInfo
+	children map[string]*keySet
 	// table is a small hash table over (length, first byte, last byte):
 	// cheaper than hashing the whole string, and most keys of a log line
 	// land in an empty bucket. A bucket holds 1 + the index of its first
@@ -64,11 +70,9 @@ type keySet struct {
 	// entries of one bucket are chained by next.
 	table   [tableSize]uint32
 	entries []keyEntry
-	// last marks the bytes configured keys end with, and last2 (a bit per
-	// pair of bytes) the two bytes they end with: the scanner rejects most
-	// separators by the two bytes before them, before reading the key
+	// last2 (a bit per pair of bytes) marks the two bytes configured keys
+	// end with: the scanners reject most keys by their last two bytes
 	// ("time", "level", "msg" are rejected; "user_id" is looked up).
-	last  [256]bool
 	last2 [256 * 256 / 64]uint64
 }
 
@@ -82,6 +86,10 @@ const tableSize = 512
 
 func bucket(name string) int {
 	return int((uint(len(name))*131 + uint(name[0])*31 + uint(name[len(name)-1])) % tableSize)
+}
+
+func newEmptyKeySet() *keySet {
+	return &keySet{byName: map[string]keyInfo{}, children: map[string]*keySet{}}
 }
 
 func (ks *keySet) add(name string, info keyInfo) {
@@ -98,12 +106,16 @@ func (ks *keySet) add(name string, info keyInfo) {
 			prev = info
 		}
 		ks.byName[name] = prev
-		return
+	} else {
+		ks.byName[name] = info
 	}
-	ks.byName[name] = info
 	if i := strings.IndexByte(name, '.'); i > 0 && i < len(name)-1 {
-		path := strings.Split(name, ".")
-		ks.nested[path[0]] = append(ks.nested[path[0]], nestedKey{path: path[1:], full: name, info: info})
+		child := ks.children[name[:i]]
+		if child == nil {
+			child = newEmptyKeySet()
+			ks.children[name[:i]] = child
+		}
+		child.add(name[i+1:], info)
 	}
 }
 
@@ -118,7 +130,7 @@ func googleSibling(key, leaf string) string {
 }
 
 func newKeySet(k Keys) *keySet {
-	ks := &keySet{byName: map[string]keyInfo{}, nested: map[string][]nestedKey{}}
+	ks := newEmptyKeySet()
 	addList := func(names []string, kd kind) {
 		for i, n := range names {
 			ks.add(n, keyInfo{kind: kd, prio: uint16(i), decimal: strings.HasPrefix(n, "dd."), corrPrio: -1})
@@ -134,16 +146,23 @@ func newKeySet(k Keys) *keySet {
 		ks.add(googleSibling(n, "trace_sampled"), keyInfo{kind: kindGoogleSampled, prio: uint16(i), corrPrio: -1})
 	}
 	addList(k.Jaeger, kindJaeger)
+	addList(k.B3, kindB3)
+	addList(k.XRay, kindXRay)
+	addList(k.CloudTraceContext, kindCloudTrace)
 	for i, n := range k.CorrelationKeys {
 		ks.add(n, keyInfo{kind: kindCorrelation, corrPrio: int16(i)})
 	}
+	ks.compile()
+	return ks
+}
+
+func (ks *keySet) compile() {
 	for name, info := range ks.byName {
 		b := bucket(name)
 		// appended at the head of its bucket's chain
 		ks.entries = append(ks.entries, keyEntry{name: name, info: info, next: ks.table[b]})
 		ks.table[b] = uint32(len(ks.entries))
 		c := name[len(name)-1]
-		ks.last[c] = true
 		if len(name) == 1 {
 			for b := range 256 {
 				ks.setLast2(byte(b), c)
@@ -152,7 +171,9 @@ func newKeySet(k Keys) *keySet {
 			ks.setLast2(name[len(name)-2], c)
 		}
 	}
-	return ks
+	for _, c := range ks.children {
+		c.compile()
+	}
 }
 
 func (ks *keySet) setLast2(b, c byte) {
@@ -168,7 +189,8 @@ func (ks *keySet) endsLike(b, c byte) bool {
 
 // lookup returns the key's info.
 func (ks *keySet) lookup(name string) (keyInfo, bool) {
-	if len(name) == 0 {
+	n := len(name)
+	if n == 0 || n >= 2 && !ks.endsLike(name[n-2], name[n-1]) {
 		return keyInfo{}, false
 	}
 	for i := ks.table[bucket(name)]; i != 0; {
@@ -179,4 +201,52 @@ func (ks *keySet) lookup(name string) (keyInfo, bool) {
 		i = e.next
 	}
 	return keyInfo{}, false
+}
+
+// child returns the trie node under a parent key ("trace" of "trace.id"),
+// or nil.
+func (ks *keySet) child(name string) *keySet {
+	if len(ks.children) == 0 {
+		return nil
+	}
+	return ks.children[name]
+}
+
+// lookupSuffix looks up the part of a dotted key after its last dot
+// ("otel.trace_id" → "trace_id"): a group or namespace prefix written into
+// the key by a text encoder.
+func (ks *keySet) lookupSuffix(name string) (keyInfo, bool) {
+	n := len(name)
+	if n < 2 || !ks.endsLike(name[n-2], name[n-1]) {
+		return keyInfo{}, false
+	}
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 || i == n-1 {
+		return keyInfo{}, false
+	}
+	return ks.lookup(name[i+1:])
+}
+
+// DefaultKeys are the keys of the conventions real logging libraries write
+// (the processor's default configuration). Within a list, the earlier key
+// wins when several hold a valid id in one field set.
+func DefaultKeys() Keys {
+	return Keys{
+		TraceID: []string{
+			"trace_id", "traceId", "traceID", "TraceId", "TraceID", "trace.id", "otelTraceID",
+			"dd.trace_id", "x-b3-traceid", "X-B3-TraceId", "@tr",
+		},
+		SpanID: []string{
+			"span_id", "spanId", "spanID", "SpanId", "SpanID", "span.id", "otelSpanID",
+			"dd.span_id", "x-b3-spanid", "X-B3-SpanId", "@sp", "transaction.id",
+		},
+		TraceFlags:        []string{"trace_flags", "traceFlags", "TraceFlags", "trace_sampled", "otelTraceSampled"},
+		Traceparent:       []string{"traceparent"},
+		GoogleTrace:       []string{"logging.googleapis.com/trace"},
+		Jaeger:            []string{"uber-trace-id"},
+		B3:                []string{"b3"},
+		XRay:              []string{"X-Amzn-Trace-Id", "x-amzn-trace-id", "xray_trace_id", "AWS-XRAY-TRACE-ID"},
+		CloudTraceContext: []string{"X-Cloud-Trace-Context", "x-cloud-trace-context"},
+		CorrelationKeys:   []string{"http.request.header.x-request-id", "request_id", "requestID", "x_request_id"},
+	}
 }

@@ -39,8 +39,8 @@ func FuzzJoinerOps(f *testing.F) {
 			// hashes are the keys themselves so that contexts can be checked
 			switch op & 3 {
 			case 0:
-				b := NewBatch([]uint64{key}, nil, now)
-				all = append(all, &b.Held[0])
+				b := NewBatch([]uint64{key}, 0, now)
+				all = append(all, b.Held(0))
 				j.Hold([]*Batch{b}, 0, now)
 			case 1:
 				j.IndexSpans([]Span{{Hash: key, Context: sc(byte(key)), Rank: Rank(op>>5) % 3}}, now)

@@ -85,9 +85,9 @@ func TestIndexGrowsInOrder(t *testing.T) {
 }
 
 func hold(j *Joiner, key string, at time.Time) *Held {
-	b := NewBatch([]uint64{Hash(key)}, nil, at)
+	b := NewBatch([]uint64{Hash(key)}, 0, at)
 	j.Hold([]*Batch{b}, 0, at)
-	return &b.Held[0]
+	return b.Held(0)
 }
 
 func TestHoldMatchExpire(t *testing.T) {

@@ -6,8 +6,6 @@ package join // import "github.com/prodscope/prodscope/processor/logtracejoin/in
 import (
 	"sync"
 	"time"
-
-	"go.opentelemetry.io/collector/pdata/plog"
 )
 
 // Outcome says why a held log left the waiting queue.
@@ -24,52 +22,20 @@ const (
 	Shutdown
 )
 
-// Batch is the log records of one incoming ScopeLogs that wait for their
-// spans. They are moved once, together, into a plog.Logs of their own (with
-// their resource and scope), and leave from there: when all of a batch's
-// records leave in one flush, that plog.Logs is sent on as it is, so a held
-// record is moved at most twice and usually once.
-type Batch struct {
-	// Logs holds one ResourceLogs with one ScopeLogs: the records' own
-	// resource and scope. Records is that ScopeLogs' record slice.
-	Logs    plog.Logs
-	Records plog.LogRecordSlice
-	Owner   any // the logs pipeline instance the records go back to
-	Arrived time.Time
-	// Held has one entry per record of Records, in the same order.
-	Held []Held
-
-	// Mu guards Sent and the records once they are released; the
-	// emitter's, not the Joiner's.
-	Mu sync.Mutex
-	// Sent counts the records already moved out and sent on their own.
-	Sent int
-}
-
-// NewBatch returns a batch of len(hashes) held records, the i-th waiting
-// for correlation key hash hashes[i]. Logs and Records are left to the
-// caller.
-func NewBatch(hashes []uint64, owner any, arrived time.Time) *Batch {
-	b := &Batch{Owner: owner, Arrived: arrived, Held: make([]Held, len(hashes))}
-	for i, h := range hashes {
-		b.Held[i] = Held{Batch: b, Index: int32(i), hash: h}
-	}
-	return b
-}
-
-// Held is one log record waiting for its span: Batch.Records.At(Index).
+// Held is one log record waiting for its span: batch.records.At(index).
 type Held struct {
-	Batch   *Batch
-	Index   int32
 	Outcome Outcome
-	// Sent and Mark belong to the emitter: Sent is set (under Batch.Mu)
-	// once the record was moved out of the batch; Mark is scratch space
-	// for the one flush that took the record.
-	Sent    bool
-	Mark    int32
 	Context SpanContext
 	// Waited is how long it waited, set when it left the queue.
 	Waited time.Duration
+
+	batch *Batch
+	index int32
+	// sent and mark belong to the release (release.go): sent is set (under
+	// batch.mu) once the record was moved out of the batch; mark is
+	// scratch space for the one flush that took the record.
+	sent bool
+	mark int32
 
 	hash       uint64
 	prev, next *Held // FIFO by arrival
@@ -136,7 +102,7 @@ func (j *Joiner) release(h *Held, outcome Outcome, now time.Time) {
 			outcome, h.Context = Matched, sc
 		}
 	}
-	h.Outcome, h.Waited = outcome, now.Sub(h.Batch.Arrived)
+	h.Outcome, h.Waited = outcome, now.Sub(h.batch.arrived)
 	j.ready = append(j.ready, h)
 }
 
@@ -205,8 +171,8 @@ func (j *Joiner) Hold(batches []*Batch, entryGen uint64, now time.Time) {
 	defer j.mu.Unlock()
 	recheck := j.entryGen != entryGen
 	for _, b := range batches {
-		for i := range b.Held {
-			h := &b.Held[i]
+		for i := range b.held {
+			h := &b.held[i]
 			if j.closed {
 				j.release(h, Shutdown, now)
 				continue
@@ -234,7 +200,7 @@ func (j *Joiner) Hold(batches []*Batch, entryGen uint64, now time.Time) {
 func (j *Joiner) Expire(now time.Time) Evictions {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for j.head != nil && now.Sub(j.head.Batch.Arrived) >= j.wait {
+	for j.head != nil && now.Sub(j.head.batch.arrived) >= j.wait {
 		o := j.head
 		j.popKeyHead(o)
 		j.unlinkFIFO(o)
