@@ -30,9 +30,11 @@ type metricGroup struct {
 	ts      int64
 	fields  []Field
 	// names holds the metrics that already have a value in the group: a
-	// second point of the same metric opens a new event instead of
-	// overwriting the first.
+	// second point of the same metric goes to the next group of the same
+	// key (opened when needed) instead of overwriting the first.
 	names map[string]struct{}
+	// next is the next group of the same key, -1 for none.
+	next int32
 }
 
 // metricState is the grouping state of one Metrics call.
@@ -41,7 +43,7 @@ type metricState struct {
 	// of the data points it carries.
 	groups  [][]int32
 	events  []metricGroup
-	latest  map[groupKey]int32
+	first   map[groupKey]int32
 	key     []byte
 	parts   []string
 	buckets []bucket
@@ -54,7 +56,7 @@ func (s *metricState) reset() {
 	s.groups = s.groups[:0]
 	clear(s.events)
 	s.events = s.events[:0]
-	clear(s.latest)
+	clear(s.first)
 }
 
 // MetricGroups maps each metric event (by item index) of the last Metrics
@@ -74,10 +76,11 @@ var percentiles = [...]float64{0.5, 0.9, 0.95, 0.99}
 // its group; MetricGroups lists the data points each carries. A point that
 // cannot be sent (a number point without a value) is counted in
 // Stats.PointsRefused; so are the points of an event the batcher refuses.
+// Metric value fields are Fixed: trimming drops attributes, never a value.
 func (m *Mapper) Metrics(md pmetric.Metrics) {
 	st := &m.metrics
-	if st.latest == nil {
-		st.latest = map[groupKey]int32{}
+	if st.first == nil {
+		st.first = map[groupKey]int32{}
 	}
 	dp := int32(0)
 	rms := md.ResourceMetrics()
@@ -88,19 +91,27 @@ func (m *Mapper) Metrics(md pmetric.Metrics) {
 		group := func(name string, attrs pcommon.Map, ts pcommon.Timestamp) *metricGroup {
 			sec := time.Unix(0, int64(ts)).Truncate(time.Second).UnixNano()
 			key := groupKey{res: resKey, ts: sec, attrs: m.canonicalAttrs(attrs, "")}
-			g, ok := st.latest[key]
-			if ok {
-				if _, dup := st.events[g].names[name]; dup {
-					ok = false
+			g, ok := st.first[key]
+			last := int32(-1)
+			for ok {
+				if _, dup := st.events[g].names[name]; !dup {
+					break
 				}
+				last = g
+				g = st.events[g].next
+				ok = g >= 0
 			}
 			if !ok {
 				g = int32(len(st.events))
-				st.latest[key] = g
+				if last >= 0 {
+					st.events[last].next = g
+				} else {
+					st.first[key] = g
+				}
 				fields := []Field{strField("meta.signal_type", "metric", true)}
 				fields = append(fields, m.res...)
 				fields, _ = appendAttrs(fields, attrs)
-				st.events = append(st.events, metricGroup{dataset: m.dataset, ts: sec, fields: fields, names: map[string]struct{}{}})
+				st.events = append(st.events, metricGroup{dataset: m.dataset, ts: sec, fields: fields, names: map[string]struct{}{}, next: -1})
 				if len(st.groups) < len(st.events) {
 					st.groups = append(st.groups, nil)
 				}
@@ -176,10 +187,10 @@ func (m *Mapper) numberPoints(name string, dps pmetric.NumberDataPointSlice, dp 
 		switch p.ValueType() {
 		case pmetric.NumberDataPointValueTypeInt:
 			g := group(name, p.Attributes(), p.Timestamp())
-			g.fields = append(g.fields, intField(name, p.IntValue(), false))
+			g.fields = append(g.fields, intField(name, p.IntValue(), true))
 		case pmetric.NumberDataPointValueTypeDouble:
 			g := group(name, p.Attributes(), p.Timestamp())
-			g.fields = append(g.fields, floatField(name, p.DoubleValue(), false))
+			g.fields = append(g.fields, floatField(name, p.DoubleValue(), true))
 		default:
 			m.batch.Stats.PointsRefused[ReasonNoValue]++
 			*dp++
@@ -188,18 +199,18 @@ func (m *Mapper) numberPoints(name string, dps pmetric.NumberDataPointSlice, dp 
 }
 
 func appendAggregate(fields []Field, name string, count uint64, hasSum bool, sum float64, hasMin bool, minV float64, hasMax bool, maxV float64) []Field {
-	fields = append(fields, intField(name+".count", int64(min(count, 1<<63-1)), false))
+	fields = append(fields, intField(name+".count", int64(min(count, 1<<63-1)), true))
 	if hasSum {
-		fields = append(fields, floatField(name+".sum", sum, false))
+		fields = append(fields, floatField(name+".sum", sum, true))
 		if count > 0 {
-			fields = append(fields, floatField(name+".avg", sum/float64(count), false))
+			fields = append(fields, floatField(name+".avg", sum/float64(count), true))
 		}
 	}
 	if hasMin {
-		fields = append(fields, floatField(name+".min", minV, false))
+		fields = append(fields, floatField(name+".min", minV, true))
 	}
 	if hasMax {
-		fields = append(fields, floatField(name+".max", maxV, false))
+		fields = append(fields, floatField(name+".max", maxV, true))
 	}
 	return fields
 }
@@ -207,22 +218,22 @@ func appendAggregate(fields []Field, name string, count uint64, hasSum bool, sum
 func appendSummary(fields []Field, name string, p pmetric.SummaryDataPoint) []Field {
 	count := p.Count()
 	fields = append(fields,
-		intField(name+".count", int64(min(count, 1<<63-1)), false),
-		floatField(name+".sum", p.Sum(), false),
+		intField(name+".count", int64(min(count, 1<<63-1)), true),
+		floatField(name+".sum", p.Sum(), true),
 	)
 	if count > 0 {
-		fields = append(fields, floatField(name+".avg", p.Sum()/float64(count), false))
+		fields = append(fields, floatField(name+".avg", p.Sum()/float64(count), true))
 	}
 	qs := p.QuantileValues()
 	for i := 0; i < qs.Len(); i++ {
 		q := qs.At(i)
 		switch {
 		case q.Quantile() == 0:
-			fields = append(fields, floatField(name+".min", q.Value(), false))
+			fields = append(fields, floatField(name+".min", q.Value(), true))
 		case q.Quantile() == 1:
-			fields = append(fields, floatField(name+".max", q.Value(), false))
+			fields = append(fields, floatField(name+".max", q.Value(), true))
 		case q.Quantile() > 0 && q.Quantile() < 1:
-			fields = append(fields, floatField(QuantileKey(name, q.Quantile()), q.Value(), false))
+			fields = append(fields, floatField(QuantileKey(name, q.Quantile()), q.Value(), true))
 		}
 		// A quantile outside [0, 1] (or NaN) is not a quantile: left out.
 	}
@@ -320,7 +331,7 @@ func appendPercentiles(fields []Field, name string, buckets []bucket, count uint
 	for _, q := range percentiles {
 		v, ok := bucketQuantile(buckets, total, q)
 		if ok {
-			fields = append(fields, floatField(QuantileKey(name, q), v, false))
+			fields = append(fields, floatField(QuantileKey(name, q), v, true))
 		}
 	}
 	return fields
