@@ -46,6 +46,13 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, mutate func(*Config)) *testEnv {
 	t.Helper()
+	return newTestEnvFor(t, signalTraces, mutate)
+}
+
+// newTestEnvFor builds the exporter instance of one signal; the sink
+// accepts testKey only.
+func newTestEnvFor(t *testing.T, sig signal, mutate func(*Config)) *testEnv {
+	t.Helper()
 	sink := hcsink.New(testKey)
 	srv := httptest.NewServer(sink)
 	tt := componenttest.NewTelemetry()
@@ -59,7 +66,7 @@ func newTestEnv(t *testing.T, mutate func(*Config)) *testEnv {
 	require.NoError(t, cfg.Validate())
 	set := metadatatest.NewSettings(tt)
 	set.Logger = zap.New(core)
-	exp, err := newEventsExporter(cfg, set, signalTraces)
+	exp, err := newEventsExporter(cfg, set, sig)
 	require.NoError(t, err)
 	require.NoError(t, exp.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() {
