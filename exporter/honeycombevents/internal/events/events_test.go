@@ -459,3 +459,30 @@ func TestTrimmingManyLargeStringsIsLinear(t *testing.T) {
 	evs := decodeBatches(t, FormatJSON, batches)
 	assert.Len(t, evs[0].Data, 2000, "truncation sufficed: no field dropped")
 }
+
+func TestBatchSplitKeepsEveryEventOnce(t *testing.T) {
+	for _, f := range []Format{FormatJSON, FormatMsgpack} {
+		for _, n := range []int{2, 3, 7} {
+			b := NewBatcher(f, goldenLimits, nil)
+			for i := range n {
+				ev := Event{SampleRate: int64(i + 1), TimeUnixNano: int64(i) * 1e9, Fields: []Field{strField("name", fmt.Sprintf("e%d", i), true), intField("i", int64(i), false)}}
+				_, ok := b.Add("ds", &ev, int32(i*10))
+				require.True(t, ok)
+			}
+			batches := b.Finish()
+			require.Len(t, batches, 1)
+			all := decodeBatches(t, f, batches)
+			first, second := batches[0].Split(f)
+			assert.Equal(t, n/2, first.Len())
+			assert.Equal(t, n-n/2, second.Len())
+			assert.Equal(t, "ds", second.Dataset)
+			halves := decodeBatches(t, f, []*Batch{first, second})
+			assert.Equal(t, all, halves, "format %d, %d events", f, n)
+			assert.Equal(t, batches[0].Items, append(append([]int32{}, first.Items...), second.Items...))
+			if n > 3 { // halves split again
+				a, c := second.Split(f)
+				assert.Equal(t, halves[n/2:], decodeBatches(t, f, []*Batch{a, c}))
+			}
+		}
+	}
+}
