@@ -353,8 +353,6 @@ func (e *eventsExporter) sendBatch(s *pushState, b *events.Batch) {
 	e.telemetry.ExporterHoneycombeventsBytesUncompressed.Add(ctx, int64(len(b.Body)))
 	e.telemetry.ExporterHoneycombeventsBytesCompressed.Add(ctx, int64(len(body)))
 
-	var msg string // the error body of a 403, read once
-
 	switch {
 	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted:
 		e.handleStatuses(ctx, resp, b, groups, out)
@@ -370,15 +368,21 @@ func (e *eventsExporter) sendBatch(s *pushState, b *events.Batch) {
 		retryAll(reasonRequestFailed, fmt.Errorf("events API failed the batch to dataset %q: HTTP %d %s", b.Dataset, resp.StatusCode, msg))
 	case resp.StatusCode == http.StatusRequestEntityTooLarge && b.Len() > 1:
 		// The server's limit is below ours: send each half on its own,
-		// down to single events.
+		// down to single events. This response is done with first.
 		_, _ = io.CopyN(io.Discard, resp.Body, maxErrorBodyBytes)
+		_ = resp.Body.Close()
 		first, second := b.Split(e.format)
 		e.telemetry.ExporterHoneycombeventsBatchesSplit.Add(ctx, 1)
 		e.sendBatch(s, first)
 		e.sendBatch(s, second)
-	case resp.StatusCode == http.StatusForbidden && isThrottleMessage(readErrorMessageInto(resp, &msg)):
+	case resp.StatusCode == http.StatusForbidden:
 		// Honeycomb answers 403 for administrative throttling too; only
 		// the body tells it from a key without permission.
+		msg := readErrorMessage(resp)
+		if !isThrottleMessage(msg) {
+			e.refuseBatch(ctx, b, resp.StatusCode, msg, out)
+			return
+		}
 		err := fmt.Errorf("events API throttled the batch to dataset %q (administrative throttling): HTTP 403 %s", b.Dataset, msg)
 		if delay, ok := retryAfter(resp.Header.Get(headerRetryAfter)); ok {
 			err = exporterhelper.NewThrottleRetry(err, delay)
@@ -387,16 +391,19 @@ func (e *eventsExporter) sendBatch(s *pushState, b *events.Batch) {
 			zap.String("dataset", b.Dataset), zap.String("server_message", msg), zap.Int("events", b.Len()))
 		retryAll(reasonThrottled, err)
 	default:
-		if resp.StatusCode != http.StatusForbidden {
-			readErrorMessageInto(resp, &msg)
-		}
-		cause := permanentCause(resp.StatusCode)
-		out.permErr = fmt.Errorf("events API rejected the batch to dataset %q: HTTP %d (%s) %s", b.Dataset, resp.StatusCode, cause, msg)
-		e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(b.Len()), metric.WithAttributes(attrRequestRejected, attribute.Int("status_code", resp.StatusCode)))
-		e.sampled.Error("Events API rejected a batch; its events are dropped",
-			zap.Int("status_code", resp.StatusCode), zap.String("cause", cause),
-			zap.String("dataset", b.Dataset), zap.String("server_message", msg), zap.Int("events", b.Len()))
+		e.refuseBatch(ctx, b, resp.StatusCode, readErrorMessage(resp), out)
 	}
+}
+
+// refuseBatch drops a batch the server refused for good: counted, logged
+// with the likely cause (never the key), and a permanent error.
+func (e *eventsExporter) refuseBatch(ctx context.Context, b *events.Batch, status int, msg string, out *pushOutcome) {
+	cause := permanentCause(status)
+	out.permErr = fmt.Errorf("events API rejected the batch to dataset %q: HTTP %d (%s) %s", b.Dataset, status, cause, msg)
+	e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(b.Len()), metric.WithAttributes(attrRequestRejected, attribute.Int("status_code", status)))
+	e.sampled.Error("Events API rejected a batch; its events are dropped",
+		zap.Int("status_code", status), zap.String("cause", cause),
+		zap.String("dataset", b.Dataset), zap.String("server_message", msg), zap.Int("events", b.Len()))
 }
 
 // handleStatuses maps the per-event statuses of a 200 response back to the
@@ -523,12 +530,6 @@ func permanentCause(code int) string {
 	default:
 		return http.StatusText(code)
 	}
-}
-
-// readErrorMessageInto reads the error message into *msg and returns it.
-func readErrorMessageInto(resp *http.Response, msg *string) string {
-	*msg = readErrorMessage(resp)
-	return *msg
 }
 
 // isThrottleMessage tells Honeycomb's 403 for administrative throttling
