@@ -232,20 +232,20 @@ func BenchmarkEncodeSpans(b *testing.B) {
 		name := map[events.Format]string{events.FormatJSON: "json", events.FormatMsgpack: "msgpack"}[format]
 		b.Run(name, func(b *testing.B) {
 			td := benchTraces("svc", benchSpansPerReq)[0]
-			m := events.NewMapper(events.Config{UnknownDataset: "u", SampleRateAttribute: "SampleRate"},
-				events.NewBatcher(format, events.Limits{MaxBatchBytes: 5_000_000, MaxEventBytes: 1_000_000, MaxFields: 2000}))
+			batcher := events.NewBatcher(format, events.Limits{MaxBatchBytes: 5_000_000, MaxEventBytes: 1_000_000, MaxFields: 2000}, nil)
+			m := events.NewMapper(events.Config{UnknownDataset: "u"}, batcher)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				m.Reset()
 				m.Traces(td)
-				m.B.Finish()
+				batcher.Finish()
 			}
 			b.StopTimer()
 			perOp := testing.AllocsPerRun(10, func() {
 				m.Reset()
 				m.Traces(td)
-				m.B.Finish()
+				batcher.Finish()
 			})
 			b.ReportMetric(perOp/benchSpansPerReq, "allocs/event")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSpansPerReq, "ns/event")
@@ -267,7 +267,7 @@ func BenchmarkPushTraces(b *testing.B) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ClientConfig.Endpoint = srv.URL
 	cfg.APIKey = testKey
-	exp, err := newEventsExporter(cfg, exportertestSettings())
+	exp, err := newEventsExporter(cfg, exportertestSettings(), signalTraces)
 	require.NoError(b, err)
 	require.NoError(b, exp.start(context.Background(), componenttest.NewNopHost()))
 	defer func() { _ = exp.shutdown(context.Background()) }()

@@ -4,6 +4,7 @@
 package honeycombevents // import "github.com/prodscope/prodscope/exporter/honeycombevents"
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -40,6 +41,8 @@ const (
 	minEventBytes = 1024
 	// minFields leaves room for the fixed fields of a span event.
 	minFields = 20
+	// maxDatasetLen is the longest dataset name Honeycomb accepts.
+	maxDatasetLen = 255
 )
 
 // Config defines the configuration of the honeycombevents exporter.
@@ -54,15 +57,22 @@ type Config struct {
 	// APIKey is sent as X-Honeycomb-Team. It is never logged.
 	APIKey configopaque.String `mapstructure:"api_key"`
 	// Dataset, when set, is the dataset of every event. When empty the
-	// dataset is the service.name resource attribute of each event.
+	// dataset is the service.name resource attribute of each event
+	// (environment keys only: a classic key needs a dataset).
 	Dataset string `mapstructure:"dataset"`
 	// UnknownDataset is the dataset of events without service.name when
-	// Dataset is empty.
+	// Dataset is empty. Empty: unknown_service for traces and metrics,
+	// unknown_log_source for logs (Honeycomb's names).
 	UnknownDataset string `mapstructure:"unknown_dataset"`
+	// Traces, Logs and Metrics override Dataset and UnknownDataset per signal.
+	Traces  SignalConfig  `mapstructure:"traces"`
+	Logs    SignalConfig  `mapstructure:"logs"`
+	Metrics MetricsConfig `mapstructure:"metrics"`
 	// Encoding is json or msgpack.
 	Encoding Encoding `mapstructure:"encoding"`
-	// SampleRateAttribute names the attribute that carries the sample rate;
-	// it is removed from the event's fields.
+	// SampleRateAttribute names the one attribute that carries the sample
+	// rate; it is removed from the event's fields. Empty (the default):
+	// Honeycomb's rule, `sampleRate` and then `SampleRate`.
 	SampleRateAttribute string `mapstructure:"sample_rate_attribute"`
 	// MaxBatchBytes bounds one uncompressed batch body; batches are split before it.
 	MaxBatchBytes int `mapstructure:"max_batch_bytes"`
@@ -75,7 +85,94 @@ type Config struct {
 	_ struct{}
 }
 
+// SignalConfig picks the datasets of one signal.
+type SignalConfig struct {
+	// Dataset, when set, is the dataset of every event of the signal.
+	Dataset string `mapstructure:"dataset"`
+	// UnknownDataset replaces the exporter's unknown_dataset for the signal.
+	UnknownDataset string `mapstructure:"unknown_dataset"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// MetricsConfig is the metrics signal's SignalConfig and its options.
+type MetricsConfig struct {
+	SignalConfig `mapstructure:",squash"`
+	// HistogramPercentiles adds <name>.p50/.p90/.p95/.p99 estimated from
+	// the buckets of histograms and exponential histograms.
+	HistogramPercentiles bool `mapstructure:"histogram_percentiles"`
+}
+
 var _ component.Config = (*Config)(nil)
+
+const (
+	unknownService   = "unknown_service"
+	unknownLogSource = "unknown_log_source"
+)
+
+// datasets returns the dataset and unknown dataset of a signal: the
+// signal's own, else the exporter's, else Honeycomb's fallback name.
+func (cfg *Config) datasets(sig signal) (dataset, unknown string) {
+	var sc SignalConfig
+	fallback := unknownService
+	switch sig {
+	case signalTraces:
+		sc = cfg.Traces
+	case signalLogs:
+		sc, fallback = cfg.Logs, unknownLogSource
+	case signalMetrics:
+		sc = cfg.Metrics.SignalConfig
+	}
+	dataset = cmp.Or(sc.Dataset, cfg.Dataset)
+	unknown = cmp.Or(sc.UnknownDataset, cfg.UnknownDataset, fallback)
+	return dataset, unknown
+}
+
+// isClassicKey reports whether key is a Honeycomb Classic key: 32 lowercase
+// hex digits, or a 64-character classic ingest key (hc<letter>ic_ then
+// lowercase letters and digits). Classic environments route by dataset,
+// never by service.name.
+func isClassicKey(key string) bool {
+	switch len(key) {
+	case 32:
+		for i := range len(key) {
+			if c := key[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	case 64:
+		if key[:2] != "hc" || key[2] < 'a' || key[2] > 'z' || key[3:6] != "ic_" {
+			return false
+		}
+		for i := 6; i < len(key); i++ {
+			if c := key[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// validateDatasetName rejects a configured dataset name the Events API
+// would refuse or that is almost certainly a mistake.
+func validateDatasetName(key, v string) error {
+	switch {
+	case v == "":
+		return nil
+	case strings.TrimSpace(v) == "":
+		return fmt.Errorf("%s: must not be blank", key)
+	case strings.TrimSpace(v) != v:
+		return fmt.Errorf("%s: must not start or end with white space, got %q", key, v)
+	case strings.Contains(v, "/"):
+		return fmt.Errorf("%s: must not contain \"/\" (the Events API refuses it), got %q", key, v)
+	case len(v) > maxDatasetLen:
+		return fmt.Errorf("%s: must be at most %d bytes, got %d", key, maxDatasetLen, len(v))
+	}
+	return nil
+}
 
 // Validate checks the configuration; every message names the YAML key.
 func (cfg *Config) Validate() error {
@@ -94,8 +191,25 @@ func (cfg *Config) Validate() error {
 	if strings.TrimSpace(string(cfg.APIKey)) == "" {
 		errs = append(errs, errors.New("api_key: must be set (for example ${env:HONEYCOMB_API_KEY})"))
 	}
-	if cfg.Dataset == "" && strings.TrimSpace(cfg.UnknownDataset) == "" {
-		errs = append(errs, errors.New("unknown_dataset: must be set when dataset is empty"))
+	for _, d := range []struct{ key, v string }{
+		{"dataset", cfg.Dataset}, {"unknown_dataset", cfg.UnknownDataset},
+		{"traces::dataset", cfg.Traces.Dataset}, {"traces::unknown_dataset", cfg.Traces.UnknownDataset},
+		{"logs::dataset", cfg.Logs.Dataset}, {"logs::unknown_dataset", cfg.Logs.UnknownDataset},
+		{"metrics::dataset", cfg.Metrics.Dataset}, {"metrics::unknown_dataset", cfg.Metrics.UnknownDataset},
+	} {
+		if err := validateDatasetName(d.key, d.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if isClassicKey(string(cfg.APIKey)) {
+		for _, sig := range []struct {
+			name string
+			sig  signal
+		}{{"traces", signalTraces}, {"logs", signalLogs}, {"metrics", signalMetrics}} {
+			if ds, _ := cfg.datasets(sig.sig); ds == "" {
+				errs = append(errs, fmt.Errorf("dataset: a Honeycomb Classic api_key sends to a fixed dataset: set dataset (or %s::dataset)", sig.name))
+			}
+		}
 	}
 	switch cfg.Encoding {
 	case EncodingJSON, EncodingMsgpack:

@@ -5,6 +5,7 @@ package honeycombevents
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,10 +37,19 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, "https://api.honeycomb.io", cfg.ClientConfig.Endpoint)
 	assert.Equal(t, configopaque.String("default-key"), cfg.APIKey)
 	assert.Empty(t, cfg.Dataset)
-	assert.Equal(t, "unknown_service", cfg.UnknownDataset)
+	assert.Empty(t, cfg.UnknownDataset, "Honeycomb's fallback per signal")
+	for sig, want := range map[signal][2]string{
+		signalTraces:  {"", "unknown_service"},
+		signalLogs:    {"", "unknown_log_source"},
+		signalMetrics: {"", "unknown_service"},
+	} {
+		ds, unknown := cfg.datasets(sig)
+		assert.Equal(t, want, [2]string{ds, unknown}, "signal %d", sig)
+	}
+	assert.False(t, cfg.Metrics.HistogramPercentiles)
 	assert.Equal(t, EncodingJSON, cfg.Encoding)
 	assert.Equal(t, configcompression.TypeZstd, cfg.ClientConfig.Compression)
-	assert.Equal(t, "SampleRate", cfg.SampleRateAttribute)
+	assert.Empty(t, cfg.SampleRateAttribute, "Honeycomb's rule: sampleRate, then SampleRate")
 	assert.Equal(t, 5_000_000, cfg.MaxBatchBytes)
 	assert.Equal(t, 1_000_000, cfg.MaxEventBytes)
 	assert.Equal(t, 2000, cfg.MaxFields)
@@ -58,6 +68,15 @@ func TestLoadConfigFull(t *testing.T) {
 	assert.Equal(t, EncodingMsgpack, cfg.Encoding)
 	assert.Equal(t, configcompression.TypeGzip, cfg.ClientConfig.Compression)
 	assert.Equal(t, "sampling.rate", cfg.SampleRateAttribute)
+	for sig, want := range map[signal][2]string{
+		signalTraces:  {"spans", "nameless"},
+		signalLogs:    {"checkout", "nameless-logs"},
+		signalMetrics: {"metrics", "nameless"},
+	} {
+		ds, unknown := cfg.datasets(sig)
+		assert.Equal(t, want, [2]string{ds, unknown}, "signal %d", sig)
+	}
+	assert.True(t, cfg.Metrics.HistogramPercentiles)
 	assert.Equal(t, 1_000_000, cfg.MaxBatchBytes)
 	assert.Equal(t, 100_000, cfg.MaxEventBytes)
 	assert.Equal(t, 500, cfg.MaxFields)
@@ -70,7 +89,7 @@ func TestLoadConfigFull(t *testing.T) {
 	assert.Equal(t, "file_storage/honeycomb", cfg.QueueConfig.Get().StorageID.String(), "persistent queue via file_storage")
 	assert.Equal(t, 60*time.Second, cfg.RetryConfig.MaxElapsedTime)
 	// The batch URL keeps the endpoint's host and drops the trailing slash.
-	e, err := newEventsExporter(cfg, exportertestSettings())
+	e, err := newEventsExporter(cfg, exportertestSettings(), signalTraces)
 	require.NoError(t, err)
 	assert.Equal(t, "https://api.eu1.honeycomb.io/1/batch/", e.batchURL)
 }
@@ -79,7 +98,7 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 	cfg := loadConfig(t, "invalid")
 	err := confmap.Validate(cfg)
 	require.Error(t, err)
-	for _, key := range []string{"endpoint:", "api_key:", "unknown_dataset:", "encoding:", "compression:", "max_batch_bytes:", "max_event_bytes:", "max_fields:"} {
+	for _, key := range []string{"endpoint:", "api_key:", "unknown_dataset:", "traces::dataset:", "encoding:", "compression:", "max_batch_bytes:", "max_event_bytes:", "max_fields:"} {
 		assert.Contains(t, err.Error(), key)
 	}
 }
@@ -97,6 +116,23 @@ func TestValidateCases(t *testing.T) {
 		{"event larger than batch", func(c *Config) { c.MaxBatchBytes = 2000; c.MaxEventBytes = 1999 }, "max_event_bytes:"},
 		{"negative timeout", func(c *Config) { c.ClientConfig.Timeout = -time.Second }, "timeout:"},
 		{"fixed dataset needs no fallback", func(c *Config) { c.Dataset = "d"; c.UnknownDataset = "" }, ""},
+		{"blank dataset", func(c *Config) { c.Dataset = "   " }, "dataset: must not be blank"},
+		{"padded dataset", func(c *Config) { c.Dataset = " shop" }, "dataset: must not start or end with white space"},
+		{"padded unknown_dataset", func(c *Config) { c.UnknownDataset = "fallback\t" }, "unknown_dataset: must not start or end"},
+		{"blank logs unknown_dataset", func(c *Config) { c.Logs.UnknownDataset = " " }, "logs::unknown_dataset: must not be blank"},
+		{"padded metrics dataset", func(c *Config) { c.Metrics.Dataset = "metrics " }, "metrics::dataset: must not start or end"},
+		{"slash in dataset", func(c *Config) { c.Traces.Dataset = "a/b" }, "traces::dataset: must not contain"},
+		{"dataset over 255 bytes", func(c *Config) { c.Dataset = strings.Repeat("d", 256) }, "dataset: must be at most 255"},
+		{"classic key without dataset", func(c *Config) { c.APIKey = "0123456789abcdef0123456789abcdef" }, "Honeycomb Classic api_key"},
+		{"classic ingest key without logs dataset", func(c *Config) {
+			c.APIKey = configopaque.String("hcxic_" + strings.Repeat("a1", 29))
+			c.Traces.Dataset, c.Metrics.Dataset = "t", "m"
+		}, "logs::dataset"},
+		{"classic key with dataset", func(c *Config) { c.APIKey = "0123456789abcdef0123456789abcdef"; c.Dataset = "d" }, ""},
+		{"environment key without dataset", func(c *Config) { c.APIKey = "hcaik_01hzzzzzzzzzzzzzzzzzzzzz" }, ""},
+		{"per-signal datasets", func(c *Config) {
+			c.Traces.Dataset, c.Logs.UnknownDataset, c.Metrics.Dataset = "spans", "nameless logs", "otel metrics"
+		}, ""},
 		{"compression none", func(c *Config) { c.ClientConfig.Compression = "none" }, ""},
 	}
 	for _, tt := range tests {

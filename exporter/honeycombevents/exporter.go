@@ -75,17 +75,47 @@ type eventsExporter struct {
 
 	client     *http.Client
 	compressor *bodyCompressor
-	workers    sync.Pool
+	states     sync.Pool
 }
 
-// worker holds the reusable state of one push: mapping, batches and the
-// compressed body buffer.
-type worker struct {
-	mapper *events.Mapper
-	wire   []byte
+// pushState is the reusable state of one push: the mapper and batcher with
+// their buffers, the compressed body buffer, and (while a push runs) where
+// the batches the batcher fills go: it is the batcher's sink.
+type pushState struct {
+	e       *eventsExporter
+	mapper  *events.Mapper
+	batcher *events.Batcher
+	wire    []byte
+
+	ctx     context.Context
+	out     *pushOutcome
+	metrics bool
 }
 
-func newEventsExporter(cfg *Config, set exporter.Settings) (*eventsExporter, error) {
+// SendBatch sends a batch the batcher closed because it was full.
+func (s *pushState) SendBatch(b *events.Batch) {
+	s.e.sendBatch(s, b)
+}
+
+// groups maps metric events to their data points; nil for spans and logs,
+// whose events map to their items directly.
+func (s *pushState) groups() [][]int32 {
+	if s.metrics {
+		return s.mapper.MetricGroups()
+	}
+	return nil
+}
+
+// signal names the pipeline an exporter instance serves.
+type signal int
+
+const (
+	signalTraces signal = iota
+	signalLogs
+	signalMetrics
+)
+
+func newEventsExporter(cfg *Config, set exporter.Settings, sig signal) (*eventsExporter, error) {
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
@@ -108,14 +138,19 @@ func newEventsExporter(cfg *Config, set exporter.Settings) (*eventsExporter, err
 	} else {
 		e.format, e.contentType = events.FormatJSON, contentTypeJSON
 	}
+	dataset, unknown := cfg.datasets(sig)
 	mapCfg := events.Config{
-		Dataset:             cfg.Dataset,
-		UnknownDataset:      cfg.UnknownDataset,
-		SampleRateAttribute: cfg.SampleRateAttribute,
+		Dataset:              dataset,
+		UnknownDataset:       unknown,
+		SampleRateAttribute:  cfg.SampleRateAttribute,
+		HistogramPercentiles: sig == signalMetrics && cfg.Metrics.HistogramPercentiles,
 	}
 	limits := events.Limits{MaxBatchBytes: cfg.MaxBatchBytes, MaxEventBytes: cfg.MaxEventBytes, MaxFields: cfg.MaxFields}
-	e.workers.New = func() any {
-		return &worker{mapper: events.NewMapper(mapCfg, events.NewBatcher(e.format, limits))}
+	e.states.New = func() any {
+		s := &pushState{e: e}
+		s.batcher = events.NewBatcher(e.format, limits, s)
+		s.mapper = events.NewMapper(mapCfg, s.batcher)
+		return s
 	}
 	return e, nil
 }
@@ -146,51 +181,52 @@ func (e *eventsExporter) shutdown(context.Context) error {
 	return nil
 }
 
-func (e *eventsExporter) getWorker() *worker {
-	w := e.workers.Get().(*worker)
-	w.mapper.Reset()
-	return w
+// beginPush takes a push state from the pool, ready for a new request.
+func (e *eventsExporter) beginPush(ctx context.Context, items int, metrics bool) *pushState {
+	s := e.states.Get().(*pushState)
+	s.mapper.Reset()
+	s.ctx, s.out, s.metrics = ctx, &pushOutcome{items: items}, metrics
+	return s
+}
+
+// endPush sends the batches still open after mapping, records the
+// batcher's counters and returns the state to the pool.
+func (e *eventsExporter) endPush(s *pushState) *pushOutcome {
+	for _, b := range s.batcher.Finish() {
+		e.sendBatch(s, b)
+	}
+	e.recordBatcherStats(s.ctx, &s.batcher.Stats)
+	out := s.out
+	s.ctx, s.out = nil, nil
+	e.states.Put(s)
+	return out
 }
 
 func (e *eventsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	w := e.getWorker()
-	defer e.workers.Put(w)
-	out := &pushOutcome{items: td.SpanCount()}
-	e.sendFull(ctx, w, out, noGroups)
-	w.mapper.Traces(td)
-	e.sendAll(ctx, w, out, nil)
-	return out.err(func(err error, keep events.ItemSet) error {
+	s := e.beginPush(ctx, td.SpanCount(), false)
+	s.mapper.Traces(td)
+	return e.endPush(s).err(func(err error, keep events.ItemSet) error {
 		return consumererror.NewTraces(err, events.SubsetTraces(td, keep))
 	})
 }
 
 func (e *eventsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
-	w := e.getWorker()
-	defer e.workers.Put(w)
-	out := &pushOutcome{items: ld.LogRecordCount()}
-	e.sendFull(ctx, w, out, noGroups)
-	w.mapper.Logs(ld)
-	e.sendAll(ctx, w, out, nil)
-	return out.err(func(err error, keep events.ItemSet) error {
+	s := e.beginPush(ctx, ld.LogRecordCount(), false)
+	s.mapper.Logs(ld)
+	return e.endPush(s).err(func(err error, keep events.ItemSet) error {
 		return consumererror.NewLogs(err, events.SubsetLogs(ld, keep))
 	})
 }
 
 func (e *eventsExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
-	w := e.getWorker()
-	defer e.workers.Put(w)
-	out := &pushOutcome{items: md.DataPointCount()}
-	// A metric group's data points are all known once its event is
-	// encoded: groups are emitted after their resource is fully read.
-	e.sendFull(ctx, w, out, func() [][]int32 { return w.mapper.Groups })
-	w.mapper.Metrics(md)
-	e.sendAll(ctx, w, out, w.mapper.Groups)
-	return out.err(func(err error, keep events.ItemSet) error {
+	// Metric events are emitted once the whole request is read, so a
+	// group's data points are all known when its batch is sent.
+	s := e.beginPush(ctx, md.DataPointCount(), true)
+	s.mapper.Metrics(md)
+	return e.endPush(s).err(func(err error, keep events.ItemSet) error {
 		return consumererror.NewMetrics(err, events.SubsetMetrics(md, keep))
 	})
 }
-
-func noGroups() [][]int32 { return nil }
 
 // pushOutcome gathers what happened to the batches of one push.
 type pushOutcome struct {
@@ -236,25 +272,6 @@ func (o *pushOutcome) err(partial func(error, events.ItemSet) error) error {
 	return nil
 }
 
-// sendAll sends the batches that are still open after mapping and records
-// the batcher's counters. Batches that filled up during mapping were sent by
-// sendFull already.
-func (e *eventsExporter) sendAll(ctx context.Context, w *worker, out *pushOutcome, groups [][]int32) *pushOutcome {
-	for _, b := range w.mapper.B.Finish() {
-		e.sendBatch(ctx, w, b, groups, out)
-	}
-	e.recordBatcherStats(ctx, &w.mapper.B.Stats)
-	w.mapper.B.OnFull = nil
-	return out
-}
-
-// sendFull makes the batcher send each batch as soon as it is full.
-func (e *eventsExporter) sendFull(ctx context.Context, w *worker, out *pushOutcome, groups func() [][]int32) {
-	w.mapper.B.OnFull = func(b *events.Batch) {
-		e.sendBatch(ctx, w, b, groups(), out)
-	}
-}
-
 var (
 	attrRejected        = attribute.String("reason", reasonRejected)
 	attrRequestRejected = attribute.String("reason", reasonRequestRejected)
@@ -265,6 +282,12 @@ func reasonOpt(reason string) metric.AddOption {
 }
 
 func (e *eventsExporter) recordBatcherStats(ctx context.Context, st *events.Stats) {
+	for r := events.Reason(0); r < events.Reason(len(st.PointsRefused)); r++ {
+		if n := st.PointsRefused[r]; n > 0 {
+			e.telemetry.ExporterHoneycombeventsPointsRefused.Add(ctx, int64(n), reasonOpt(r.String()))
+			e.sampled.Warn("Metric data points refused", zap.String("reason", r.String()), zap.Int("data_points", n))
+		}
+	}
 	for r := events.Reason(0); r < events.Reason(len(st.Trimmed)); r++ {
 		if n := st.Trimmed[r]; n > 0 {
 			e.telemetry.ExporterHoneycombeventsEventsTrimmed.Add(ctx, int64(n), reasonOpt(r.String()))
@@ -283,7 +306,8 @@ type eventStatus struct {
 	Error  string `json:"error,omitempty" msgpack:"error,omitempty"`
 }
 
-func (e *eventsExporter) sendBatch(ctx context.Context, w *worker, b *events.Batch, groups [][]int32, out *pushOutcome) {
+func (e *eventsExporter) sendBatch(s *pushState, b *events.Batch) {
+	ctx, out, groups := s.ctx, s.out, s.groups()
 	retryAll := func(reason string, err error) {
 		for i := range b.Items {
 			out.markRetry(b, i, groups)
@@ -295,13 +319,13 @@ func (e *eventsExporter) sendBatch(ctx context.Context, w *worker, b *events.Bat
 		e.telemetry.ExporterHoneycombeventsEventsRetried.Add(ctx, int64(b.Len()), reasonOpt(reason))
 	}
 
-	body, err := e.compressor.compress(w.wire, b.Body)
+	body, err := e.compressor.compress(s.wire, b.Body)
 	if err != nil {
 		retryAll(reasonRequestFailed, fmt.Errorf("compressing batch: %w", err))
 		return
 	}
 	if e.compressor.contentEncoding() != "" {
-		w.wire = body
+		s.wire = body
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.batchURL+url.PathEscape(b.Dataset), bytes.NewReader(body))
 	if err != nil {
@@ -342,15 +366,44 @@ func (e *eventsExporter) sendBatch(ctx context.Context, w *worker, b *events.Bat
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
 		msg := readErrorMessage(resp)
 		retryAll(reasonRequestFailed, fmt.Errorf("events API failed the batch to dataset %q: HTTP %d %s", b.Dataset, resp.StatusCode, msg))
-	default:
+	case resp.StatusCode == http.StatusRequestEntityTooLarge && b.Len() > 1:
+		// The server's limit is below ours: send each half on its own,
+		// down to single events. This response is done with first.
+		_, _ = io.CopyN(io.Discard, resp.Body, maxErrorBodyBytes)
+		_ = resp.Body.Close()
+		first, second := b.Split(e.format)
+		e.telemetry.ExporterHoneycombeventsBatchesSplit.Add(ctx, 1)
+		e.sendBatch(s, first)
+		e.sendBatch(s, second)
+	case resp.StatusCode == http.StatusForbidden:
+		// Honeycomb answers 403 for administrative throttling too; only
+		// the body tells it from a key without permission.
 		msg := readErrorMessage(resp)
-		cause := permanentCause(resp.StatusCode)
-		out.permErr = fmt.Errorf("events API rejected the batch to dataset %q: HTTP %d (%s) %s", b.Dataset, resp.StatusCode, cause, msg)
-		e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(b.Len()), metric.WithAttributes(attrRequestRejected, attribute.Int("status_code", resp.StatusCode)))
-		e.sampled.Error("Events API rejected a batch; its events are dropped",
-			zap.Int("status_code", resp.StatusCode), zap.String("cause", cause),
+		if !isThrottleMessage(msg) {
+			e.refuseBatch(ctx, b, resp.StatusCode, msg, out)
+			return
+		}
+		err := fmt.Errorf("events API throttled the batch to dataset %q (administrative throttling): HTTP 403 %s", b.Dataset, msg)
+		if delay, ok := retryAfter(resp.Header.Get(headerRetryAfter)); ok {
+			err = exporterhelper.NewThrottleRetry(err, delay)
+		}
+		e.sampled.Warn("Events API throttled a batch (administrative throttling, HTTP 403); it will be retried",
 			zap.String("dataset", b.Dataset), zap.String("server_message", msg), zap.Int("events", b.Len()))
+		retryAll(reasonThrottled, err)
+	default:
+		e.refuseBatch(ctx, b, resp.StatusCode, readErrorMessage(resp), out)
 	}
+}
+
+// refuseBatch drops a batch the server refused for good: counted, logged
+// with the likely cause (never the key), and a permanent error.
+func (e *eventsExporter) refuseBatch(ctx context.Context, b *events.Batch, status int, msg string, out *pushOutcome) {
+	cause := permanentCause(status)
+	out.permErr = fmt.Errorf("events API rejected the batch to dataset %q: HTTP %d (%s) %s", b.Dataset, status, cause, msg)
+	e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(b.Len()), metric.WithAttributes(attrRequestRejected, attribute.Int("status_code", status)))
+	e.sampled.Error("Events API rejected a batch; its events are dropped",
+		zap.Int("status_code", status), zap.String("cause", cause),
+		zap.String("dataset", b.Dataset), zap.String("server_message", msg), zap.Int("events", b.Len()))
 }
 
 // handleStatuses maps the per-event statuses of a 200 response back to the
@@ -469,14 +522,21 @@ func permanentCause(code int) string {
 	case http.StatusUnauthorized:
 		return "API key rejected: check api_key"
 	case http.StatusForbidden:
-		return "API key lacks permission to send events to this dataset"
+		return "API key lacks permission to send events to this dataset (not throttling)"
 	case http.StatusNotFound:
 		return "not found: check endpoint and dataset"
 	case http.StatusRequestEntityTooLarge:
-		return "batch too large: lower max_batch_bytes"
+		return "event too large for the server even alone: lower max_event_bytes"
 	default:
 		return http.StatusText(code)
 	}
+}
+
+// isThrottleMessage tells Honeycomb's 403 for administrative throttling
+// ("event dropped due to administrative throttling") from a 403 for a key
+// without permission.
+func isThrottleMessage(msg string) bool {
+	return strings.Contains(strings.ToLower(msg), "throttl")
 }
 
 // readErrorMessage reads at most maxErrorBodyBytes of an error body and

@@ -46,6 +46,13 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, mutate func(*Config)) *testEnv {
 	t.Helper()
+	return newTestEnvFor(t, signalTraces, mutate)
+}
+
+// newTestEnvFor builds the exporter instance of one signal; the sink
+// accepts testKey only.
+func newTestEnvFor(t *testing.T, sig signal, mutate func(*Config)) *testEnv {
+	t.Helper()
 	sink := hcsink.New(testKey)
 	srv := httptest.NewServer(sink)
 	tt := componenttest.NewTelemetry()
@@ -59,7 +66,7 @@ func newTestEnv(t *testing.T, mutate func(*Config)) *testEnv {
 	require.NoError(t, cfg.Validate())
 	set := metadatatest.NewSettings(tt)
 	set.Logger = zap.New(core)
-	exp, err := newEventsExporter(cfg, set)
+	exp, err := newEventsExporter(cfg, set, sig)
 	require.NoError(t, err)
 	require.NoError(t, exp.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() {
@@ -113,7 +120,7 @@ func TestWireFormatPerEncodingAndCompression(t *testing.T) {
 				reqs := env.sink.Requests()
 				require.Len(t, reqs, 1)
 				r := reqs[0]
-				assert.Equal(t, "shop / eu", r.Dataset, "dataset is path-escaped and arrives intact")
+				assert.Equal(t, "shop - eu", r.Dataset, "the slash the Events API refuses is replaced; the spaces are path-escaped and arrive intact")
 				assert.Equal(t, testKey, r.Team)
 				wantType := map[Encoding]string{EncodingJSON: "application/json", EncodingMsgpack: "application/msgpack"}[enc]
 				assert.Equal(t, wantType, r.ContentType)
@@ -154,7 +161,7 @@ func TestSamplerateOmittedWhenOne(t *testing.T) {
 	cfg.ClientConfig.Endpoint = srv.URL
 	cfg.ClientConfig.Compression = "none"
 	cfg.APIKey = "k"
-	exp, err := newEventsExporter(cfg, exportertestSettings())
+	exp, err := newEventsExporter(cfg, exportertestSettings(), signalTraces)
 	require.NoError(t, err)
 	require.NoError(t, exp.start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(t, exp.shutdown(context.Background())) }()
@@ -305,7 +312,6 @@ func TestPermanentRequestErrorsNameTheCauseNotTheKey(t *testing.T) {
 		{http.StatusUnauthorized, "API key rejected: check api_key"},
 		{http.StatusForbidden, "lacks permission"},
 		{http.StatusNotFound, "check endpoint and dataset"},
-		{http.StatusRequestEntityTooLarge, "lower max_batch_bytes"},
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			env := newTestEnv(t, nil)
@@ -366,7 +372,7 @@ func TestResponseBodiesAreReadThroughACap(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ClientConfig.Endpoint = srv.URL
 	cfg.APIKey = "k"
-	exp, err := newEventsExporter(cfg, exportertestSettings())
+	exp, err := newEventsExporter(cfg, exportertestSettings(), signalTraces)
 	require.NoError(t, err)
 	require.NoError(t, exp.start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(t, exp.shutdown(context.Background())) }()
@@ -388,7 +394,7 @@ func TestEmptyOKBodyAcknowledgesTheBatch(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ClientConfig.Endpoint = srv.URL
 	cfg.APIKey = "k"
-	exp, err := newEventsExporter(cfg, exportertestSettings())
+	exp, err := newEventsExporter(cfg, exportertestSettings(), signalTraces)
 	require.NoError(t, err)
 	require.NoError(t, exp.start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(t, exp.shutdown(context.Background())) }()

@@ -20,10 +20,8 @@ import (
 )
 
 const (
-	defaultEndpoint       = "https://api.honeycomb.io"
-	defaultUnknownDataset = "unknown_service"
-	defaultSampleRateAttr = "SampleRate"
-	defaultTimeout        = 30 * time.Second
+	defaultEndpoint = "https://api.honeycomb.io"
+	defaultTimeout  = 30 * time.Second
 )
 
 // NewFactory creates the factory of the honeycombevents exporter.
@@ -43,15 +41,13 @@ func createDefaultConfig() component.Config {
 	client.Timeout = defaultTimeout
 	client.Compression = configcompression.TypeZstd
 	return &Config{
-		ClientConfig:        client,
-		QueueConfig:         configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
-		RetryConfig:         configretry.NewDefaultBackOffConfig(),
-		UnknownDataset:      defaultUnknownDataset,
-		Encoding:            EncodingJSON,
-		SampleRateAttribute: defaultSampleRateAttr,
-		MaxBatchBytes:       apiMaxBatchBytes,
-		MaxEventBytes:       apiMaxEventBytes,
-		MaxFields:           apiMaxFields,
+		ClientConfig:  client,
+		QueueConfig:   configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
+		RetryConfig:   configretry.NewDefaultBackOffConfig(),
+		Encoding:      EncodingJSON,
+		MaxBatchBytes: apiMaxBatchBytes,
+		MaxEventBytes: apiMaxEventBytes,
+		MaxFields:     apiMaxFields,
 	}
 }
 
@@ -69,7 +65,7 @@ func helperOptions(cfg *Config, e *eventsExporter) []exporterhelper.Option {
 
 func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 	c := cfg.(*Config)
-	e, err := newEventsExporter(c, set)
+	e, err := newEventsExporter(c, set, signalTraces)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +74,7 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 	c := cfg.(*Config)
-	e, err := newEventsExporter(c, set)
+	e, err := newEventsExporter(c, set, signalLogs)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +83,7 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 
 func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
 	c := cfg.(*Config)
-	e, err := newEventsExporter(c, set)
+	e, err := newEventsExporter(c, set, signalMetrics)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@
 package events // import "github.com/prodscope/prodscope/exporter/honeycombevents/internal/events"
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -16,9 +17,10 @@ import (
 // (as Honeycomb does); deeper values are written as JSON strings.
 const maxFlattenDepth = 5
 
-// appendValue appends the field(s) of one attribute: scalars as they are,
-// maps flattened into "key.sub" fields, arrays and bytes as JSON strings.
-// It reports whether it produced a flattened (composed) key.
+// appendValue appends the field(s) of one attribute as Honeycomb's ingest
+// does: scalars as they are, maps flattened into "key.sub" fields, arrays,
+// bytes and maps deeper than maxFlattenDepth as JSON strings. It reports
+// whether it produced a flattened (composed) key.
 func appendValue(dst []Field, key string, v pcommon.Value, depth int) ([]Field, bool) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
@@ -31,33 +33,48 @@ func appendValue(dst []Field, key string, v pcommon.Value, depth int) ([]Field, 
 		return append(dst, boolField(key, v.Bool(), false)), false
 	case pcommon.ValueTypeMap:
 		if depth >= maxFlattenDepth {
-			return append(dst, Field{Key: key, Str: jsonString(v), Kind: KindString}), false
+			return appendJSONField(dst, key, v), false
 		}
 		for k, sub := range v.Map().All() {
 			dst, _ = appendValue(dst, key+"."+k, sub, depth+1)
 		}
 		return dst, true
 	case pcommon.ValueTypeSlice, pcommon.ValueTypeBytes:
-		return append(dst, Field{Key: key, Str: jsonString(v), Kind: KindString}), false
+		return appendJSONField(dst, key, v), false
 	default: // empty
 		return dst, false
 	}
 }
 
-func jsonString(v pcommon.Value) string {
-	b, err := json.Marshal(v.AsRaw())
-	if err != nil {
-		return v.AsString()
+// appendJSONField appends v as a JSON string field, encoded as Honeycomb's
+// ingest encodes it: HTML escaping off, map keys sorted, bytes as base64,
+// and the trailing newline of a JSON stream encoder. A value JSON cannot
+// hold (a NaN or infinity inside an array) leaves the field out, as
+// Honeycomb's ingest does.
+func appendJSONField(dst []Field, key string, v pcommon.Value) []Field {
+	s, ok := jsonString(v)
+	if !ok {
+		return dst
 	}
-	return string(b)
+	return append(dst, Field{Key: key, Str: s, Kind: KindString})
 }
 
-// appendAttrs appends every attribute of m except the one named skip. It
-// reports whether any map attribute was flattened.
-func appendAttrs(dst []Field, m pcommon.Map, skip string) ([]Field, bool) {
+func jsonString(v pcommon.Value) (string, bool) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v.AsRaw()); err != nil {
+		return "", false
+	}
+	return buf.String(), true
+}
+
+// appendAttrs appends every attribute of m. It reports whether any map
+// attribute was flattened.
+func appendAttrs(dst []Field, m pcommon.Map) ([]Field, bool) {
 	flattened := false
 	for k, v := range m.All() {
-		if k == "" || k == skip {
+		if k == "" {
 			continue
 		}
 		var f bool
@@ -67,76 +84,126 @@ func appendAttrs(dst []Field, m pcommon.Map, skip string) ([]Field, bool) {
 	return dst, flattened
 }
 
-// sampleRateOf reads a sample rate from an attribute value: int, double or
-// a decimal string; 0 or less means "not set".
-func sampleRateOf(v pcommon.Value) int64 {
+// sampleRateOfField reads a sample rate from a field as Honeycomb's ingest
+// does: ints as they are, floats and decimal strings rounded half up,
+// anything at or over MaxInt32 clamped to it, and everything else (bools,
+// unparsable strings, 0, negative, NaN) read as 1.
+func sampleRateOfField(f *Field) int64 {
 	var r int64
-	switch v.Type() {
-	case pcommon.ValueTypeInt:
-		r = v.Int()
-	case pcommon.ValueTypeDouble:
-		d := v.Double()
-		if d >= math.MaxInt32 {
-			r = math.MaxInt32
-		} else if d >= 1 {
-			r = int64(math.Round(d))
-		}
-	case pcommon.ValueTypeStr:
-		s := strings.TrimSpace(v.Str())
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			r = i
-		} else if d, err := strconv.ParseFloat(s, 64); err == nil && d >= 1 && !math.IsInf(d, 0) {
-			r = int64(math.Round(min(d, math.MaxInt32)))
+	switch f.Kind {
+	case KindInt:
+		r = min(int64(f.Num), math.MaxInt32)
+	case KindFloat:
+		r = rateFromFloat(math.Float64frombits(f.Num))
+	case KindString:
+		if d, err := strconv.ParseFloat(f.Str, 64); err == nil {
+			r = rateFromFloat(d)
 		}
 	}
-	return min(r, math.MaxInt32)
+	if r <= 0 {
+		return 1
+	}
+	return r
 }
 
-// SampleRateFromTraceState returns the sample rate implied by the `th`
-// (rejection threshold) sub-key of the `ot` entry of a W3C tracestate
-// (OpenTelemetry consistent probability sampling): the sampling
-// probability is 1 - th/2^56, the rate its inverse, rounded. It returns 0
-// when there is no valid threshold.
-func SampleRateFromTraceState(ts string) int64 {
+func rateFromFloat(d float64) int64 {
+	switch {
+	case math.IsNaN(d):
+		return 1
+	case d >= math.MaxInt32:
+		return math.MaxInt32
+	case d < 0:
+		return 1
+	}
+	return int64(d + 0.5)
+}
+
+// AdjustedCountFromTraceState returns the adjusted count (the inverse of
+// the sampling probability) that a W3C tracestate's OpenTelemetry
+// rejection threshold implies, found as Honeycomb's ingest finds it: the
+// `th` sub-key of the `ot` member (`ot=th:8`, probability 1 - 8/16), else
+// a legacy `th=8` among the ";"-separated pairs of the whole tracestate.
+// It reports false when there is no valid threshold.
+func AdjustedCountFromTraceState(ts string) (float64, bool) {
+	th, ok := otThreshold(ts)
+	if !ok {
+		th, ok = legacyThreshold(ts)
+	}
+	if !ok {
+		return 0, false
+	}
+	return adjustedCount(th)
+}
+
+func otThreshold(ts string) (string, bool) {
 	for ts != "" {
 		var member string
 		member, ts, _ = strings.Cut(ts, ",")
-		member = strings.TrimSpace(member)
-		ot, ok := strings.CutPrefix(member, "ot=")
+		// W3C tracestate allows optional white space around members;
+		// Honeycomb's ingest does not trim it (a deliberate difference).
+		ot, ok := strings.CutPrefix(strings.TrimSpace(member), "ot=")
 		if !ok {
 			continue
 		}
 		for ot != "" {
 			var kv string
 			kv, ot, _ = strings.Cut(ot, ";")
-			th, ok := strings.CutPrefix(kv, "th:")
-			if !ok {
-				continue
+			if k, v, ok := strings.Cut(kv, ":"); ok && k == "th" && !strings.Contains(v, ":") {
+				return v, true
 			}
-			return sampleRateFromThreshold(th)
 		}
-		return 0
 	}
-	return 0
+	return "", false
 }
 
-func sampleRateFromThreshold(th string) int64 {
+// legacyThreshold reads the pre-specification form `th=<hex>`: the
+// tracestate split at ";" into key=value pairs.
+func legacyThreshold(ts string) (string, bool) {
+	th, found := "", false
+	for ts != "" {
+		var kv string
+		kv, ts, _ = strings.Cut(ts, ";")
+		if strings.Count(kv, "=") != 1 {
+			continue
+		}
+		if k, v, _ := strings.Cut(kv, "="); k == "th" {
+			th, found = v, true // the last one wins, as in a map
+		}
+	}
+	return th, found
+}
+
+// adjustedCount converts a threshold (1 to 14 hex digits, right-padded
+// with zeros to 56 bits) to its adjusted count 2^56 / (2^56 - threshold).
+func adjustedCount(th string) (float64, bool) {
 	if th == "" || len(th) > 14 {
-		return 0
+		return 0, false
 	}
 	t, err := strconv.ParseUint(th, 16, 64)
 	if err != nil {
-		return 0
+		return 0, false
 	}
-	// Pad to 14 hex digits (56 bits): "8" means 0x80000000000000.
 	t <<= 4 * uint(14-len(th))
 	const maxThreshold = uint64(1) << 56
-	if t >= maxThreshold {
-		return 0
-	}
-	rate := float64(maxThreshold) / float64(maxThreshold-t)
-	if rate >= math.MaxInt32 {
+	return float64(maxThreshold) / float64(maxThreshold-t), true
+}
+
+// wholeSampleRate turns an adjusted count into the whole sample rate an
+// event can carry, as Honeycomb's ingest does: over 100 it is truncated
+// (within 1 %); below, it is the floor or the ceiling at random, the
+// ceiling with probability equal to the fractional part, so that weighted
+// counts stay unbiased (th:5, 16/11 = 1.4545: 2 with p = 0.4545, else 1).
+// Rates are clamped to MaxInt32 (Honeycomb's ingest overflows instead).
+func wholeSampleRate(count float64, rnd func() float64) int64 {
+	if count >= math.MaxInt32 {
 		return math.MaxInt32
 	}
-	return max(int64(math.Round(rate)), 1)
+	lo := math.Floor(count)
+	if lo > 100 || lo == count {
+		return max(int64(lo), 1)
+	}
+	if rnd() < count-lo {
+		return int64(lo) + 1
+	}
+	return max(int64(lo), 1)
 }

@@ -37,6 +37,8 @@ const (
 	ReasonEventTooLarge
 	// ReasonTooManyFields: the event had more than max_fields fields.
 	ReasonTooManyFields
+	// ReasonNoValue: a metric number point without a value.
+	ReasonNoValue
 	numReasons
 )
 
@@ -49,6 +51,8 @@ func (r Reason) String() string {
 		return "event_too_large"
 	case ReasonTooManyFields:
 		return "too_many_fields"
+	case ReasonNoValue:
+		return "no_value"
 	}
 	return "unknown"
 }
@@ -58,6 +62,17 @@ type Stats struct {
 	Events  int
 	Trimmed [numReasons]int
 	Refused [numReasons]int
+	// PointsRefused counts metric data points that are in no event: their
+	// event was refused, or they had no value.
+	PointsRefused [numReasons]int
+}
+
+// BatchSink receives each batch the batcher closes because it reached
+// max_batch_bytes, as soon as it is closed; the batch is reused once
+// SendBatch returns. This bounds a request's memory to one open batch per
+// dataset.
+type BatchSink interface {
+	SendBatch(*Batch)
 }
 
 // Batch is one request body for one dataset.
@@ -68,7 +83,9 @@ type Batch struct {
 	// Items holds, per event in the body, the index of the source item the
 	// event came from (span, log record, or metric group).
 	Items []int32
-	open  bool
+	// ends holds, per event, the offset in Body where its encoding ends.
+	ends []int
+	open bool
 }
 
 // Len is the number of events in the batch.
@@ -85,17 +102,15 @@ type Batcher struct {
 	last    *Batch
 	scratch []byte
 	order   []int
+	sink    BatchSink
 	Stats   Stats
-	// OnFull, when set, receives each batch closed because it reached
-	// max_batch_bytes, as soon as it is closed; the batch is reused once
-	// OnFull returns. This bounds a request's memory to one open batch per
-	// dataset. Without OnFull, full batches wait for Finish.
-	OnFull func(*Batch)
 }
 
-// NewBatcher returns a batcher for the given format and limits.
-func NewBatcher(format Format, limits Limits) *Batcher {
-	return &Batcher{format: format, limits: limits, open: map[string]*Batch{}}
+// NewBatcher returns a batcher for the given format and limits. Batches
+// that fill up go to sink as soon as they are full; with a nil sink they
+// wait for Finish.
+func NewBatcher(format Format, limits Limits, sink BatchSink) *Batcher {
+	return &Batcher{format: format, limits: limits, sink: sink, open: map[string]*Batch{}}
 }
 
 // Reset drops all batches (keeping their buffers for reuse) and the stats.
@@ -115,6 +130,7 @@ func (b *Batcher) Reset() {
 func (b *Batcher) release(bt *Batch) {
 	bt.Body = bt.Body[:0]
 	bt.Items = bt.Items[:0]
+	bt.ends = bt.ends[:0]
 	bt.Dataset = ""
 	bt.open = false
 	b.free = append(b.free, bt)
@@ -164,8 +180,8 @@ func (b *Batcher) close(bt *Batch) {
 
 // Add encodes ev into the batch of its dataset. It applies the string,
 // field-count and size limits, trimming the event or refusing it; it returns
-// false when the event was refused. ev.Fields may be modified.
-func (b *Batcher) Add(dataset string, ev *Event, item int32) bool {
+// false and the reason when the event was refused. ev.Fields may be modified.
+func (b *Batcher) Add(dataset string, ev *Event, item int32) (Reason, bool) {
 	b.Stats.Events++
 	for i := range ev.Fields {
 		if f := &ev.Fields[i]; f.Kind == KindString && len(f.Str) > MaxStringBytes {
@@ -176,7 +192,7 @@ func (b *Batcher) Add(dataset string, ev *Event, item int32) bool {
 	if len(ev.Fields) > b.limits.MaxFields {
 		if !b.dropFields(ev) {
 			b.Stats.Refused[ReasonTooManyFields]++
-			return false
+			return ReasonTooManyFields, false
 		}
 		b.Stats.Trimmed[ReasonTooManyFields]++
 	}
@@ -191,7 +207,7 @@ func (b *Batcher) Add(dataset string, ev *Event, item int32) bool {
 		bt.Body = bt.Body[:start]
 		if !b.trimToSize(ev) {
 			b.Stats.Refused[ReasonEventTooLarge]++
-			return false
+			return ReasonEventTooLarge, false
 		}
 		b.Stats.Trimmed[ReasonEventTooLarge]++
 		if b.format == FormatJSON && len(bt.Items) > 0 {
@@ -206,9 +222,9 @@ func (b *Batcher) Add(dataset string, ev *Event, item int32) bool {
 		bt.Body = bt.Body[:start]
 		delete(b.open, dataset)
 		b.close(bt)
-		if b.OnFull != nil {
+		if b.sink != nil {
 			b.done = b.done[:len(b.done)-1]
-			b.OnFull(bt)
+			b.sink.SendBatch(bt)
 			b.release(bt)
 		}
 		bt = b.newBatch(dataset)
@@ -217,7 +233,52 @@ func (b *Batcher) Add(dataset string, ev *Event, item int32) bool {
 		bt.Body = append(bt.Body, b.scratch...)
 	}
 	bt.Items = append(bt.Items, item)
-	return true
+	bt.ends = append(bt.ends, len(bt.Body))
+	return 0, true
+}
+
+// Split returns two new batches holding the first and the second half of
+// b's events (for a server that refuses b as too large). b must hold at
+// least two events and be closed.
+func (b *Batch) Split(format Format) (first, second *Batch) {
+	n := len(b.Items) / 2
+	return b.slice(format, 0, n), b.slice(format, n, len(b.Items))
+}
+
+// slice builds a closed batch of events [i, j) of b.
+func (b *Batch) slice(format Format, i, j int) *Batch {
+	start := func(k int) int {
+		if k == 0 {
+			if format == FormatMsgpack {
+				return msgpackArrayHeaderLen
+			}
+			return 1
+		}
+		if format == FormatJSON {
+			return b.ends[k-1] + 1 // the comma
+		}
+		return b.ends[k-1]
+	}
+	out := &Batch{Dataset: b.Dataset}
+	if format == FormatMsgpack {
+		out.Body = make([]byte, msgpackArrayHeaderLen, msgpackArrayHeaderLen+b.ends[j-1]-start(i))
+		out.Body[0] = 0xdd
+		binary.BigEndian.PutUint32(out.Body[1:], uint32(j-i))
+	} else {
+		out.Body = append(make([]byte, 0, b.ends[j-1]-start(i)+2), '[')
+	}
+	for k := i; k < j; k++ {
+		if format == FormatJSON && k > i {
+			out.Body = append(out.Body, ',')
+		}
+		out.Body = append(out.Body, b.Body[start(k):b.ends[k]]...)
+		out.ends = append(out.ends, len(out.Body))
+	}
+	if format == FormatJSON {
+		out.Body = append(out.Body, ']')
+	}
+	out.Items = append([]int32(nil), b.Items[i:j]...)
+	return out
 }
 
 // dropFields removes non-fixed fields from the end until the event fits

@@ -94,47 +94,77 @@ func TestOmitsTimeAndUnitSampleRate(t *testing.T) {
 	assert.Equal(t, `{"data":{"a":"b"}}`, string(AppendEvent(nil, FormatJSON, &ev)))
 }
 
-func TestSampleRateFromTraceState(t *testing.T) {
+// Expected counts worked out by hand from the OTel sampling spec: the
+// threshold is right-padded to 14 hex digits, count = 2^56 / (2^56 - th).
+// Where the member is found follows Honeycomb's ingest (husky
+// otlp/common.go getSampleRateFromOTelSamplingThreshold).
+func TestAdjustedCountFromTraceState(t *testing.T) {
 	for _, tc := range []struct {
 		ts   string
-		want int64
+		want float64 // 0: no threshold
 	}{
 		{"ot=th:0", 1},
 		{"ot=th:8", 2},
 		{"ot=th:c", 4},
 		{"ot=th:fc", 64},
+		{"ot=th:5", 16.0 / 11},
 		{"ot=rv:abcdef12345678;th:e", 8},
 		{"vendor=a,ot=th:8", 2},
+		{"vendor=a, ot=th:8", 2}, // W3C optional white space (husky would miss it)
+		{"th=8", 2},              // legacy form
+		{"th=c;rv=1", 4},         // legacy form, pairs split at ";"
+		{"a=b,th=8", 0},          // legacy form only as a ";" pair, as husky reads it
 		{"ot=rv:1", 0},
 		{"vendor=th:8", 0},
 		{"ot=th:", 0},
 		{"ot=th:xyz", 0},
 		{"ot=th:123456789abcdef0", 0}, // more than 14 digits
-		{"ot=th:ffffffffffffff", 72057594037927936 & math.MaxInt32},
 		{"", 0},
 	} {
-		got := SampleRateFromTraceState(tc.ts)
-		if tc.ts == "ot=th:ffffffffffffff" {
-			assert.Equal(t, int64(math.MaxInt32), got, tc.ts)
+		got, ok := AdjustedCountFromTraceState(tc.ts)
+		if tc.want == 0 {
+			assert.False(t, ok, tc.ts)
 			continue
 		}
-		assert.Equal(t, tc.want, got, tc.ts)
+		assert.True(t, ok, tc.ts)
+		assert.InDelta(t, tc.want, got, 1e-12, tc.ts)
 	}
 }
 
-func TestSampleRateAttributeTypes(t *testing.T) {
-	m := pcommon.NewMap()
-	m.PutInt("i", 5)
-	m.PutDouble("d", 2.6)
-	m.PutStr("s", " 12 ")
-	m.PutStr("sf", "3.0")
-	m.PutStr("bad", "many")
-	m.PutInt("zero", 0)
-	m.PutBool("b", true)
-	want := map[string]int64{"i": 5, "d": 3, "s": 12, "sf": 3, "bad": 0, "zero": 0, "b": 0}
-	for k, w := range want {
-		v, _ := m.Get(k)
-		assert.Equal(t, w, sampleRateOf(v), k)
+func TestWholeSampleRate(t *testing.T) {
+	never := func() float64 { return 0.999999 }
+	always := func() float64 { return 0 }
+	assert.Equal(t, int64(1), wholeSampleRate(16.0/11, never))
+	assert.Equal(t, int64(2), wholeSampleRate(16.0/11, always))
+	assert.Equal(t, int64(4), wholeSampleRate(4, always), "whole counts are not randomised")
+	assert.Equal(t, int64(128), wholeSampleRate(128.9, always), "over 100: truncated, as husky")
+	assert.Equal(t, int64(math.MaxInt32), wholeSampleRate(float64(1<<56), always), "clamped to int32")
+}
+
+// Expected values from husky's getSampleRateFromAnyValue: ints as they are,
+// floats and strings (strconv.ParseFloat, no trimming) rounded half up,
+// everything else or <= 0 is 1.
+func TestSampleRateFieldTypes(t *testing.T) {
+	for _, tc := range []struct {
+		f    Field
+		want int64
+	}{
+		{intField("r", 5, false), 5},
+		{floatField("r", 2.6, false), 3},
+		{floatField("r", 2.4, false), 2},
+		{floatField("r", 2.5, false), 3},
+		{strField("r", " 12 ", false), 1},
+		{strField("r", "3.0", false), 3},
+		{strField("r", "7", false), 7},
+		{strField("r", "many", false), 1},
+		{strField("r", "NaN", false), 1},
+		{intField("r", 0, false), 1},
+		{intField("r", -3, false), 1},
+		{intField("r", 1<<40, false), math.MaxInt32},
+		{floatField("r", 3e10, false), math.MaxInt32},
+		{boolField("r", true, false), 1},
+	} {
+		assert.Equal(t, tc.want, sampleRateOfField(&tc.f), "%v", tc.f.Value())
 	}
 }
 
@@ -149,7 +179,7 @@ func mapOneSpan(t *testing.T, cfg Config, limits Limits, setup func(ptrace.Span,
 	span.SetStartTimestamp(ts(0))
 	span.SetEndTimestamp(ts(time.Millisecond))
 	setup(span, rs.Resource())
-	b := NewBatcher(FormatJSON, limits)
+	b := NewBatcher(FormatJSON, limits, nil)
 	NewMapper(cfg, b).Traces(td)
 	return b, decodeBatches(t, FormatJSON, b.Finish())
 }
@@ -223,9 +253,11 @@ func TestTooManyFieldsTrimsAttributes(t *testing.T) {
 }
 
 func TestTooManyFixedFieldsRefused(t *testing.T) {
-	b := NewBatcher(FormatJSON, Limits{MaxBatchBytes: 10000, MaxEventBytes: 5000, MaxFields: 2})
+	b := NewBatcher(FormatJSON, Limits{MaxBatchBytes: 10000, MaxEventBytes: 5000, MaxFields: 2}, nil)
 	ev := Event{SampleRate: 1, Fields: []Field{strField("a", "1", true), strField("b", "2", true), strField("c", "3", true)}}
-	assert.False(t, b.Add("d", &ev, 0))
+	r, ok := b.Add("d", &ev, 0)
+	assert.False(t, ok)
+	assert.Equal(t, ReasonTooManyFields, r)
 	assert.Equal(t, 1, b.Stats.Refused[ReasonTooManyFields])
 	assert.Empty(t, b.Finish())
 }
@@ -259,9 +291,11 @@ func TestOversizedEventDropsFieldsThenRefuses(t *testing.T) {
 	assert.Equal(t, 1, b.Stats.Trimmed[ReasonEventTooLarge])
 
 	// Fixed fields alone over the limit: refused.
-	b = NewBatcher(FormatJSON, limits)
+	b = NewBatcher(FormatJSON, limits, nil)
 	ev := Event{SampleRate: 1, Fields: []Field{strField("name", strings.Repeat("n", 2000), true)}}
-	assert.False(t, b.Add("d", &ev, 0))
+	r, ok := b.Add("d", &ev, 0)
+	assert.False(t, ok)
+	assert.Equal(t, ReasonEventTooLarge, r)
 	assert.Equal(t, 1, b.Stats.Refused[ReasonEventTooLarge])
 }
 
@@ -279,7 +313,7 @@ func TestLongStringsCutAt64KiB(t *testing.T) {
 func TestBatchesSplitUnderMaxBatchBytes(t *testing.T) {
 	for _, f := range []Format{FormatJSON, FormatMsgpack} {
 		limits := Limits{MaxBatchBytes: 4096, MaxEventBytes: 2048, MaxFields: 100}
-		b := NewBatcher(f, limits)
+		b := NewBatcher(f, limits, nil)
 		td := ptrace.NewTraces()
 		rs := td.ResourceSpans().AppendEmpty()
 		rs.Resource().Attributes().PutStr("service.name", "svc")
@@ -311,7 +345,7 @@ func TestBatchesSplitUnderMaxBatchBytes(t *testing.T) {
 }
 
 func TestBatcherResetReusesBuffers(t *testing.T) {
-	b := NewBatcher(FormatJSON, goldenLimits)
+	b := NewBatcher(FormatJSON, goldenLimits, nil)
 	m := NewMapper(goldenCfg, b)
 	td := goldenTraces()
 	m.Traces(td)
@@ -343,12 +377,12 @@ func TestSubsets(t *testing.T) {
 	assert.Equal(t, "order.shipped", subL.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).EventName())
 
 	md := goldenMetrics()
-	b := NewBatcher(FormatJSON, goldenLimits)
+	b := NewBatcher(FormatJSON, goldenLimits, nil)
 	m := NewMapper(goldenCfg, b)
 	m.Metrics(md)
-	require.Len(t, m.Groups, 4)
+	require.Len(t, m.MetricGroups(), 4)
 	mk := NewItemSet(md.DataPointCount())
-	for _, dp := range m.Groups[0] { // /checkout at second 0: requests + active
+	for _, dp := range m.MetricGroups()[0] { // /checkout at second 0: requests + active
 		mk.Add(dp)
 	}
 	subM := SubsetMetrics(md, mk)
@@ -366,7 +400,7 @@ func TestLogTimestampFallsBackToObserved(t *testing.T) {
 	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
 	lr.SetObservedTimestamp(ts(0))
 	lr.Body().SetInt(42)
-	b := NewBatcher(FormatJSON, goldenLimits)
+	b := NewBatcher(FormatJSON, goldenLimits, nil)
 	NewMapper(goldenCfg, b).Logs(ld)
 	evs := decodeBatches(t, FormatJSON, b.Finish())
 	require.Len(t, evs, 1)
@@ -374,16 +408,10 @@ func TestLogTimestampFallsBackToObserved(t *testing.T) {
 	assert.EqualValues(t, 42, evs[0].Data["body"])
 }
 
-func TestOnFullSendsBatchesEarlyAndReusesThem(t *testing.T) {
+func TestSinkReceivesFullBatchesEarlyAndTheyAreReused(t *testing.T) {
 	limits := Limits{MaxBatchBytes: 4096, MaxEventBytes: 2048, MaxFields: 100}
-	b := NewBatcher(FormatJSON, limits)
-	var early []goldenEvent
-	seen := map[*Batch]bool{}
-	b.OnFull = func(bt *Batch) {
-		seen[bt] = true
-		assert.LessOrEqual(t, len(bt.Body), limits.MaxBatchBytes)
-		early = append(early, decodeBatches(t, FormatJSON, []*Batch{bt})...)
-	}
+	sink := &collectingSink{t: t, limit: limits.MaxBatchBytes, seen: map[*Batch]bool{}}
+	b := NewBatcher(FormatJSON, limits, sink)
 	td := ptrace.NewTraces()
 	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
 	for i := range 50 {
@@ -394,25 +422,67 @@ func TestOnFullSendsBatchesEarlyAndReusesThem(t *testing.T) {
 	NewMapper(goldenCfg, b).Traces(td)
 	rest := b.Finish()
 	require.Len(t, rest, 1, "only the last, still open batch is left for Finish")
-	assert.Equal(t, 50, len(early)+rest[0].Len())
-	assert.Greater(t, len(early), 20)
-	assert.LessOrEqual(t, len(seen), 2, "full batches are reused, not accumulated")
+	assert.Equal(t, 50, len(sink.early)+rest[0].Len())
+	assert.Greater(t, len(sink.early), 20)
+	assert.LessOrEqual(t, len(sink.seen), 2, "full batches are reused, not accumulated")
+}
+
+// collectingSink decodes the batches the batcher sends early.
+type collectingSink struct {
+	t     *testing.T
+	limit int
+	seen  map[*Batch]bool
+	early []goldenEvent
+}
+
+func (s *collectingSink) SendBatch(bt *Batch) {
+	s.seen[bt] = true
+	assert.LessOrEqual(s.t, len(bt.Body), s.limit)
+	s.early = append(s.early, decodeBatches(s.t, FormatJSON, []*Batch{bt})...)
 }
 
 func TestTrimmingManyLargeStringsIsLinear(t *testing.T) {
 	// 2,000 strings of 1,000 bytes (2 MB) into 1 MB: one planning round
 	// cuts them all, instead of re-encoding once per string.
 	limits := Limits{MaxBatchBytes: 5_000_000, MaxEventBytes: 1_000_000, MaxFields: 2000}
-	b := NewBatcher(FormatJSON, limits)
+	b := NewBatcher(FormatJSON, limits, nil)
 	ev := Event{SampleRate: 1, Fields: []Field{strField("name", "n", true)}}
 	for i := range 1999 {
 		ev.Fields = append(ev.Fields, strField(fmt.Sprintf("f%04d", i), strings.Repeat("x", 1000), false))
 	}
-	require.True(t, b.Add("d", &ev, 0))
+	_, ok := b.Add("d", &ev, 0)
+	require.True(t, ok)
 	batches := b.Finish()
 	require.Len(t, batches, 1)
 	assert.LessOrEqual(t, len(batches[0].Body), limits.MaxEventBytes+2)
 	assert.Equal(t, 1, b.Stats.Trimmed[ReasonEventTooLarge])
 	evs := decodeBatches(t, FormatJSON, batches)
 	assert.Len(t, evs[0].Data, 2000, "truncation sufficed: no field dropped")
+}
+
+func TestBatchSplitKeepsEveryEventOnce(t *testing.T) {
+	for _, f := range []Format{FormatJSON, FormatMsgpack} {
+		for _, n := range []int{2, 3, 7} {
+			b := NewBatcher(f, goldenLimits, nil)
+			for i := range n {
+				ev := Event{SampleRate: int64(i + 1), TimeUnixNano: int64(i) * 1e9, Fields: []Field{strField("name", fmt.Sprintf("e%d", i), true), intField("i", int64(i), false)}}
+				_, ok := b.Add("ds", &ev, int32(i*10))
+				require.True(t, ok)
+			}
+			batches := b.Finish()
+			require.Len(t, batches, 1)
+			all := decodeBatches(t, f, batches)
+			first, second := batches[0].Split(f)
+			assert.Equal(t, n/2, first.Len())
+			assert.Equal(t, n-n/2, second.Len())
+			assert.Equal(t, "ds", second.Dataset)
+			halves := decodeBatches(t, f, []*Batch{first, second})
+			assert.Equal(t, all, halves, "format %d, %d events", f, n)
+			assert.Equal(t, batches[0].Items, append(append([]int32{}, first.Items...), second.Items...))
+			if n > 3 { // halves split again
+				a, c := second.Split(f)
+				assert.Equal(t, halves[n/2:], decodeBatches(t, f, []*Batch{a, c}))
+			}
+		}
+	}
 }

@@ -15,13 +15,20 @@ import (
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/hcsink"
 )
 
-func FuzzSampleRateFromTraceState(f *testing.F) {
-	for _, s := range []string{"ot=th:8", "ot=rv:abc;th:c", "a=b,ot=th:0", "ot=th:", "ot=th:ffffffffffffff", ",,ot=;;th:1"} {
+func FuzzAdjustedCountFromTraceState(f *testing.F) {
+	for _, s := range []string{"ot=th:8", "ot=rv:abc;th:c", "a=b,ot=th:0", "ot=th:", "ot=th:ffffffffffffff", ",,ot=;;th:1", "th=8", "th=;th=5"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, ts string) {
-		r := SampleRateFromTraceState(ts)
-		if r < 0 || r > math.MaxInt32 {
+		c, ok := AdjustedCountFromTraceState(ts)
+		if !ok {
+			return
+		}
+		if c < 1 || math.IsNaN(c) || math.IsInf(c, 0) {
+			t.Fatalf("adjusted count %v out of range for %q", c, ts)
+		}
+		r := wholeSampleRate(c, func() float64 { return 0.5 })
+		if r < 1 || r > math.MaxInt32 {
 			t.Fatalf("rate %d out of range for %q", r, ts)
 		}
 	})

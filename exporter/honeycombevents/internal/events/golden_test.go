@@ -219,7 +219,7 @@ func normalizeJSON(t *testing.T, v any) any {
 
 func runGolden(t *testing.T, name string, input []byte, mapFn func(*Mapper)) {
 	for _, f := range []Format{FormatJSON, FormatMsgpack} {
-		b := NewBatcher(f, goldenLimits)
+		b := NewBatcher(f, goldenLimits, nil)
 		m := NewMapper(goldenCfg, b)
 		mapFn(m)
 		got := decodeBatches(t, f, b.Finish())

@@ -34,11 +34,11 @@ func (m *Mapper) Logs(ld plog.Logs) {
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
-		m.setResource(rl.Resource())
+		m.setResource(rl.Resource(), rl.SchemaUrl())
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
-			m.setScope(sl.Scope(), true)
+			m.setScope(sl.Scope(), sl.SchemaUrl())
 			records := sl.LogRecords()
 			for k := 0; k < records.Len(); k++ {
 				m.log(records.At(k), item)
@@ -79,10 +79,15 @@ func (m *Mapper) log(lr plog.LogRecord, item int32) {
 		// Honeycomb flattens a map body into body.* fields and keeps the
 		// whole body as a JSON string under "body".
 		fields, flattened = appendValue(fields, "body", body, 0)
-		fields = append(fields, strField("body", jsonString(body), true))
+		if s, ok := jsonString(body); ok {
+			fields = append(fields, strField("body", s, true))
+		}
 	default:
+		n := len(fields)
 		fields, _ = appendValue(fields, "body", body, 0)
-		fields[len(fields)-1].Fixed = true
+		if len(fields) > n {
+			fields[n].Fixed = true
+		}
 	}
 	fields = m.appendItemAttrs(fields, lr.Attributes(), flattened)
 
@@ -90,8 +95,9 @@ func (m *Mapper) log(lr plog.LogRecord, item int32) {
 	if ts == 0 {
 		ts = lr.ObservedTimestamp()
 	}
+	fields, rate, _ := m.takeSampleRate(fields)
 	m.ev.Fields = fields
 	m.ev.TimeUnixNano = int64(ts)
-	m.ev.SampleRate = rateOrOne(m.itemRate(lr.Attributes()))
-	m.B.Add(m.dataset, &m.ev, item)
+	m.ev.SampleRate = rate
+	m.batch.Add(m.dataset, &m.ev, item)
 }

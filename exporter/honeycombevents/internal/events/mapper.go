@@ -4,6 +4,7 @@
 package events // import "github.com/prodscope/prodscope/exporter/honeycombevents/internal/events"
 
 import (
+	"math/rand/v2"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -16,13 +17,18 @@ type Config struct {
 	// UnknownDataset is used when Dataset is empty and the resource has no
 	// usable service.name.
 	UnknownDataset string
-	// SampleRateAttribute names the attribute carrying the sample rate; it
-	// is removed from the fields.
+	// SampleRateAttribute names the one attribute that carries the sample
+	// rate. Empty: Honeycomb's rule, `sampleRate` and then `SampleRate`.
+	// The attribute used is removed from the fields.
 	SampleRateAttribute string
+	// HistogramPercentiles adds <name>.p50/.p90/.p95/.p99 fields estimated
+	// from the buckets of histograms and exponential histograms.
+	HistogramPercentiles bool
 }
 
 // instrumentationLibraryPrefixes mark scopes that are OpenTelemetry
-// instrumentation libraries (Honeycomb sets telemetry.instrumentation_library).
+// instrumentation libraries (Honeycomb sets telemetry.instrumentation_library);
+// the list of Honeycomb's ingest.
 var instrumentationLibraryPrefixes = []string{
 	"io.opentelemetry",
 	"opentelemetry.instrumentation",
@@ -30,6 +36,9 @@ var instrumentationLibraryPrefixes = []string{
 	"OpenTelemetry::Instrumentation",
 	"go.opentelemetry.io/contrib/instrumentation",
 	"@opentelemetry/instrumentation",
+	"io.opentelemetry.contrib.php",
+	"github.com/open-telemetry/opentelemetry-collector",
+	"@honeycombio/",
 }
 
 // reservedKeys are the names of the fields the mapping sets itself; an
@@ -39,48 +48,51 @@ var reservedKeys = []string{
 	"trace.link.trace_id", "trace.link.span_id",
 	"name", "parent_name", "span.kind", "type", "duration_ms", "status_code",
 	"status_message", "error", "span.num_events", "span.num_links",
-	"meta.signal_type", "meta.annotation_type",
+	"meta.signal_type", "meta.annotation_type", "meta.invalid_duration",
+	"meta.time_since_span_start_ms", "meta.invalid_time_since_span_start",
 	"severity", "severity_code", "severity_text", "flags", "body", "event.name",
 }
+
+const (
+	attrResourceSchemaURL = "resource.schema_url"
+	attrScopeSchemaURL    = "scope.schema_url"
+	// MaxDatasetLen is the longest dataset name Honeycomb accepts.
+	MaxDatasetLen = 255
+)
 
 // Mapper turns pdata into events and hands them to its Batcher. It is not
 // safe for concurrent use; it reuses its buffers across calls.
 type Mapper struct {
-	cfg Config
-	// B receives the events.
-	B *Batcher
+	cfg   Config
+	batch *Batcher
+	rnd   *rand.Rand
 
-	ev        Event
-	res       []Field
-	base      []Field
-	baseKeys  map[string]struct{}
-	collides  bool
-	resRate   int64
-	scopeRate int64
-	dataset   string
-	seen      map[string]int
-	drop      []bool
+	ev       Event
+	res      []Field
+	base     []Field
+	baseKeys map[string]struct{}
+	collides bool
+	dataset  string
+	seen     map[string]int
+	drop     []bool
 
-	// Groups maps a metric event (its item index) to the global indexes
-	// of the data points it carries; only set by Metrics.
-	Groups [][]int32
-	groups map[groupKey]int32
+	metrics metricState
 }
 
 // NewMapper returns a mapper writing into b.
 func NewMapper(cfg Config, b *Batcher) *Mapper {
 	return &Mapper{
 		cfg:      cfg,
-		B:        b,
+		batch:    b,
+		rnd:      rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		baseKeys: map[string]struct{}{},
 		seen:     map[string]int{},
-		groups:   map[groupKey]int32{},
 	}
 }
 
 // Reset prepares the mapper and its batcher for a new request.
 func (m *Mapper) Reset() {
-	m.B.Reset()
+	m.batch.Reset()
 	// Drop the previous request's strings so a pooled mapper does not keep
 	// that request's pdata alive.
 	clear(m.ev.Fields[:cap(m.ev.Fields)])
@@ -88,26 +100,34 @@ func (m *Mapper) Reset() {
 	clear(m.base[:cap(m.base)])
 	m.ev.Fields, m.res, m.base = m.ev.Fields[:0], m.res[:0], m.base[:0]
 	m.dataset = ""
-	for i := range m.Groups {
-		m.Groups[i] = m.Groups[i][:0]
+	m.metrics.reset()
+}
+
+// DatasetName makes a service.name usable as a dataset the way Honeycomb
+// derives dataset slugs: surrounding white space trimmed, each "/" (which
+// the Events API refuses in a dataset name, even percent-encoded) replaced
+// by "-" (the character Honeycomb's slugs use for it), cut to
+// MaxDatasetLen bytes on a rune boundary.
+func DatasetName(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		s = strings.ReplaceAll(s, "/", "-")
 	}
-	m.Groups = m.Groups[:0]
-	clear(m.groups)
+	return strings.TrimSpace(truncateUTF8(s, MaxDatasetLen))
 }
 
 // setResource caches the flattened resource fields and picks the dataset.
-func (m *Mapper) setResource(res pcommon.Resource) {
+func (m *Mapper) setResource(res pcommon.Resource, schemaURL string) {
 	attrs := res.Attributes()
-	m.res, _ = appendAttrs(m.res[:0], attrs, m.cfg.SampleRateAttribute)
-	m.resRate = 0
-	if v, ok := attrs.Get(m.cfg.SampleRateAttribute); ok {
-		m.resRate = sampleRateOf(v)
+	m.res, _ = appendAttrs(m.res[:0], attrs)
+	if schemaURL != "" {
+		m.res = append(m.res, strField(attrResourceSchemaURL, schemaURL, false))
 	}
 	m.dataset = m.cfg.Dataset
 	if m.dataset == "" {
 		m.dataset = m.cfg.UnknownDataset
 		if v, ok := attrs.Get("service.name"); ok && v.Type() == pcommon.ValueTypeStr {
-			if name := strings.TrimSpace(v.Str()); name != "" && !strings.HasPrefix(name, "unknown_service") {
+			if name := DatasetName(v.Str()); name != "" && !strings.HasPrefix(name, "unknown_service") {
 				m.dataset = name
 			}
 		}
@@ -116,10 +136,9 @@ func (m *Mapper) setResource(res pcommon.Resource) {
 
 // setScope builds the resource+scope fields shared by every event of the
 // scope; scope attributes override resource attributes.
-func (m *Mapper) setScope(scope pcommon.InstrumentationScope, withLibrary bool) {
+func (m *Mapper) setScope(scope pcommon.InstrumentationScope, schemaURL string) {
 	base := append(m.base[:0], m.res...)
-	m.scopeRate = 0
-	if withLibrary {
+	{
 		if name := scope.Name(); name != "" {
 			base = append(base, strField("library.name", name, false))
 			for _, p := range instrumentationLibraryPrefixes {
@@ -132,9 +151,9 @@ func (m *Mapper) setScope(scope pcommon.InstrumentationScope, withLibrary bool) 
 		if v := scope.Version(); v != "" {
 			base = append(base, strField("library.version", v, false))
 		}
-		base, _ = appendAttrs(base, scope.Attributes(), m.cfg.SampleRateAttribute)
-		if v, ok := scope.Attributes().Get(m.cfg.SampleRateAttribute); ok {
-			m.scopeRate = sampleRateOf(v)
+		base, _ = appendAttrs(base, scope.Attributes())
+		if schemaURL != "" {
+			base = append(base, strField(attrScopeSchemaURL, schemaURL, false))
 		}
 	}
 	clear(m.baseKeys)
@@ -154,20 +173,56 @@ func (m *Mapper) setScope(scope pcommon.InstrumentationScope, withLibrary bool) 
 	m.base = base
 }
 
-// itemRate picks the sample rate of an item: its own attribute, then the
-// scope's, then the resource's; 0 when none is set.
-func (m *Mapper) itemRate(attrs pcommon.Map) int64 {
+// takeSampleRate finds the sample-rate attribute among the event's fields
+// (after precedence is resolved, so an item's value beats the scope's and the
+// resource's), removes it and returns its rate; found is false when there is
+// none. Honeycomb's rule: `sampleRate`, else `SampleRate`.
+func (m *Mapper) takeSampleRate(fields []Field) (out []Field, rate int64, found bool) {
+	i := -1
 	if m.cfg.SampleRateAttribute != "" {
-		if v, ok := attrs.Get(m.cfg.SampleRateAttribute); ok {
-			if r := sampleRateOf(v); r > 0 {
-				return r
-			}
+		i = fieldIndex(fields, m.cfg.SampleRateAttribute)
+	} else if i = fieldIndex(fields, "sampleRate"); i < 0 {
+		i = fieldIndex(fields, "SampleRate")
+	}
+	if i < 0 {
+		return fields, 1, false
+	}
+	rate = sampleRateOfField(&fields[i])
+	return append(fields[:i], fields[i+1:]...), rate, true
+}
+
+// dropSampleRate removes the sample-rate attributes from the fields of span
+// events and links, which carry their span's rate.
+func (m *Mapper) dropSampleRate(fields []Field) []Field {
+	if m.cfg.SampleRateAttribute != "" {
+		return removeField(fields, m.cfg.SampleRateAttribute)
+	}
+	return removeField(removeField(fields, "sampleRate"), "SampleRate")
+}
+
+func fieldIndex(fields []Field, key string) int {
+	for i := range fields {
+		if len(fields[i].Key) == len(key) && fields[i].Key == key {
+			return i
 		}
 	}
-	if m.scopeRate > 0 {
-		return m.scopeRate
+	return -1
+}
+
+func removeField(fields []Field, key string) []Field {
+	if i := fieldIndex(fields, key); i >= 0 {
+		return append(fields[:i], fields[i+1:]...)
 	}
-	return m.resRate
+	return fields
+}
+
+// setField replaces the field of f's key, or appends f.
+func setField(fields []Field, f Field) []Field {
+	if i := fieldIndex(fields, f.Key); i >= 0 {
+		fields[i] = f
+		return fields
+	}
+	return append(fields, f)
 }
 
 // appendItemAttrs appends the shared fields and then the item's attributes,
@@ -175,7 +230,7 @@ func (m *Mapper) itemRate(attrs pcommon.Map) int64 {
 func (m *Mapper) appendItemAttrs(fields []Field, attrs pcommon.Map, forceDedupe bool) []Field {
 	fields = append(fields, m.base...)
 	n := len(fields)
-	fields, flattened := appendAttrs(fields, attrs, m.cfg.SampleRateAttribute)
+	fields, flattened := appendAttrs(fields, attrs)
 	collide := forceDedupe || m.collides || flattened
 	if !collide {
 		for i := n; i < len(fields); i++ {
@@ -218,11 +273,4 @@ func (m *Mapper) dedupe(fields []Field) []Field {
 		}
 	}
 	return out
-}
-
-func rateOrOne(r int64) int64 {
-	if r <= 0 {
-		return 1
-	}
-	return r
 }

@@ -58,6 +58,13 @@ type Faults struct {
 	RequestStatuses []int
 	// RetryAfter is sent with injected 429/503 request statuses when set.
 	RetryAfter string
+	// RequestMessage is the error message of injected request statuses
+	// ("injected failure" when empty), e.g. Honeycomb's 403 for
+	// administrative throttling.
+	RequestMessage string
+	// MaxEventsPerRequest, when set, answers 413 to a batch with more
+	// events, as a server with a smaller body limit would.
+	MaxEventsPerRequest int
 	// Event500Pct, Event429Pct and Event400Pct are the percentages of
 	// events answered with that per-event status.
 	Event500Pct float64
@@ -160,7 +167,8 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dataset, err := url.PathUnescape(rawDataset)
-	if err != nil || dataset == "" {
+	// The Events API refuses a dataset name with a slash, even percent-encoded.
+	if err != nil || dataset == "" || strings.Contains(dataset, "/") {
 		http.Error(w, `{"error":"bad dataset"}`, http.StatusBadRequest)
 		return
 	}
@@ -202,10 +210,15 @@ func (s *Sink) handle(r *http.Request, req *Request) (int, []byte, string) {
 	if len(s.faults.RequestStatuses) > 0 {
 		st := s.faults.RequestStatuses[0]
 		s.faults.RequestStatuses = s.faults.RequestStatuses[1:]
+		msg := s.faults.RequestMessage
 		s.mu.Unlock()
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, MaxBodyBytes))
-		return st, errorBody("injected failure"), "application/json"
+		if msg == "" {
+			msg = "injected failure"
+		}
+		return st, errorBody(msg), "application/json"
 	}
+	maxEvents := s.faults.MaxEventsPerRequest
 	s.mu.Unlock()
 
 	compressed, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
@@ -230,6 +243,9 @@ func (s *Sink) handle(r *http.Request, req *Request) (int, []byte, string) {
 		return http.StatusBadRequest, errorBody("cannot decode batch: " + err.Error()), "application/json"
 	}
 	req.Events = len(evs)
+	if maxEvents > 0 && len(evs) > maxEvents {
+		return http.StatusRequestEntityTooLarge, errorBody("request body is too large"), "application/json"
+	}
 
 	statuses := make([]map[string]any, 0, len(evs))
 	s.mu.Lock()

@@ -27,12 +27,14 @@ type TelemetryBuilder struct {
 	mu                                       sync.Mutex
 	registrations                            []metric.Registration
 	ExporterHoneycombeventsBatchesSent       metric.Int64Counter
+	ExporterHoneycombeventsBatchesSplit      metric.Int64Counter
 	ExporterHoneycombeventsBytesCompressed   metric.Int64Counter
 	ExporterHoneycombeventsBytesUncompressed metric.Int64Counter
 	ExporterHoneycombeventsEventsRefused     metric.Int64Counter
 	ExporterHoneycombeventsEventsRetried     metric.Int64Counter
 	ExporterHoneycombeventsEventsSent        metric.Int64Counter
 	ExporterHoneycombeventsEventsTrimmed     metric.Int64Counter
+	ExporterHoneycombeventsPointsRefused     metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -70,6 +72,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{batch}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ExporterHoneycombeventsBatchesSplit, err = builder.meter.Int64Counter(
+		"otelcol_exporter_honeycombevents_batches_split",
+		metric.WithDescription("Batches split in two and resent because the server answered 413 (too large). [Development]"),
+		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterHoneycombeventsBytesCompressed, err = builder.meter.Int64Counter(
 		"otelcol_exporter_honeycombevents_bytes_compressed",
 		metric.WithDescription("Batch body bytes sent on the wire, after compression. [Development]"),
@@ -104,6 +112,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_honeycombevents_events_trimmed",
 		metric.WithDescription("Events sent after trimming to the configured limits, by reason (string_truncated, event_too_large, too_many_fields). [Development]"),
 		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterHoneycombeventsPointsRefused, err = builder.meter.Int64Counter(
+		"otelcol_exporter_honeycombevents_points_refused",
+		metric.WithDescription("Metric data points in no event sent, by reason (no_value, or the reason their event was refused). [Development]"),
+		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -20,13 +20,18 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.ExporterHoneycombeventsBatchesSent.Add(context.Background(), 1)
+	tb.ExporterHoneycombeventsBatchesSplit.Add(context.Background(), 1)
 	tb.ExporterHoneycombeventsBytesCompressed.Add(context.Background(), 1)
 	tb.ExporterHoneycombeventsBytesUncompressed.Add(context.Background(), 1)
 	tb.ExporterHoneycombeventsEventsRefused.Add(context.Background(), 1)
 	tb.ExporterHoneycombeventsEventsRetried.Add(context.Background(), 1)
 	tb.ExporterHoneycombeventsEventsSent.Add(context.Background(), 1)
 	tb.ExporterHoneycombeventsEventsTrimmed.Add(context.Background(), 1)
+	tb.ExporterHoneycombeventsPointsRefused.Add(context.Background(), 1)
 	AssertEqualExporterHoneycombeventsBatchesSent(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterHoneycombeventsBatchesSplit(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterHoneycombeventsBytesCompressed(t, testTel,
@@ -45,6 +50,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterHoneycombeventsEventsTrimmed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterHoneycombeventsPointsRefused(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
