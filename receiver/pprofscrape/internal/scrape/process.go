@@ -30,6 +30,9 @@ import (
 type targetState struct {
 	cfg      Target
 	trackers map[string]*delta.Tracker
+	// failures counts the scrapes in a row that got no profile: it puts the target
+	// behind the healthy ones for concurrency slots and spaces out its attempts.
+	failures int
 
 	logMu      sync.Mutex
 	lastLog    map[string]time.Time
@@ -81,7 +84,8 @@ type parsed struct {
 }
 
 // process turns one target's fetch results into telemetry, profiles and metrics.
-func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetched) {
+// It reports whether the target is up (at least one profile, or a busy CPU profiler).
+func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetched) bool {
 	tel := s.set.Telemetry
 	now := pcommon.NewTimestampFromTime(time.Now())
 	var ok []parsed
@@ -127,7 +131,7 @@ func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetch
 	}
 	tel.ReceiverPprofscrapeTargetUp.Record(ctx, upValue, metric.WithAttributes(attribute.String("endpoint", t.cfg.Endpoint)))
 	if len(ok) == 0 {
-		return
+		return up
 	}
 	if emit := s.set.Emit.Profiles; emit != nil {
 		pd, n := s.buildProfiles(t, ok, now)
@@ -141,6 +145,7 @@ func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetch
 			emit(ctx, md)
 		}
 	}
+	return up
 }
 
 // buildProfiles converts one target scrape into one ResourceProfiles.

@@ -59,7 +59,7 @@ type Settings struct {
 // Scheduler runs one scrape loop per target.
 type Scheduler struct {
 	set     Settings
-	slots   chan struct{}
+	slots   *slotPool
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	targets []*targetState
@@ -67,7 +67,7 @@ type Scheduler struct {
 
 // New returns a scheduler; nothing runs before Start.
 func New(set Settings) *Scheduler {
-	s := &Scheduler{set: set, slots: make(chan struct{}, set.MaxConcurrent)}
+	s := &Scheduler{set: set, slots: newSlotPool(set.MaxConcurrent)}
 	for _, t := range set.Targets {
 		s.targets = append(s.targets, newTargetState(t))
 	}
@@ -128,8 +128,20 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 	}
 	ticker := time.NewTicker(s.set.Interval)
 	defer ticker.Stop()
+	skip := 0
 	for {
-		s.scrapeTarget(ctx, t, time.Now().Add(s.set.Interval))
+		if skip > 0 {
+			skip--
+			s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
+				metric.WithAttributes(attribute.String("reason", "backoff")))
+		} else if up, ran := s.scrapeTarget(ctx, t, time.Now().Add(s.set.Interval)); ran {
+			if up {
+				t.failures = 0
+			} else {
+				t.failures++
+				skip = backoffIntervals(t.failures, s.set.Interval)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -138,23 +150,44 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 	}
 }
 
-// scrapeTarget runs one scrape of t if a concurrency slot frees up before the next one is due.
-func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) {
-	wait := time.NewTimer(time.Until(due))
-	defer wait.Stop()
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return
-	case <-wait.C:
+// maxBackoff bounds how long a failing target is left alone between two attempts.
+const maxBackoff = 5 * time.Minute
+
+// backoffIntervals is how many intervals a target skips after its n-th failed scrape in
+// a row: 0, 1, 3, 7, 15... (retried at once after one failure, then exponentially less
+// often), at most maxBackoff (and at most 63 intervals) between two attempts.
+func backoffIntervals(n int, interval time.Duration) int {
+	if n <= 1 {
+		return 0
+	}
+	limit := 63
+	if interval > 0 {
+		limit = min(limit, max(1, int(maxBackoff/interval)-1))
+	}
+	if n > 7 {
+		return limit
+	}
+	return min(limit, 1<<(n-1)-1)
+}
+
+// scrapeTarget runs one scrape of t if a concurrency slot frees up before the next one is
+// due. ran says whether it ran (and was not cut short by shutdown); up whether the target
+// answered at least one profile (or had its CPU profiler busy).
+func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) (up, ran bool) {
+	failing := t.failures > 0
+	if !s.slots.acquire(ctx, failing, due) {
+		if ctx.Err() != nil {
+			return false, false
+		}
 		s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
 			metric.WithAttributes(attribute.String("reason", "concurrency_limit")))
 		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy for a whole interval",
 			zap.String("endpoint", t.cfg.Endpoint))
-		return
+		return false, false
 	}
-	defer func() { <-s.slots }()
-	s.runScrape(ctx, t)
+	defer s.slots.release(failing)
+	up = s.runScrape(ctx, t)
+	return up, ctx.Err() == nil
 }
 
 // fetched is one profile type's fetch outcome.
@@ -167,7 +200,7 @@ type fetched struct {
 	duration time.Duration
 }
 
-func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
+func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 	results := make([]fetched, len(t.cfg.Types))
 	var wg sync.WaitGroup
 	for i, typ := range t.cfg.Types {
@@ -188,18 +221,19 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
 		}
 	}()
 	if ctx.Err() != nil {
-		return // shutting down: the requests were cancelled, nothing to report.
+		return false // shutting down: the requests were cancelled, nothing to report.
 	}
 	defer func() {
 		// A profile that trips a bug in parsing or conversion must not take the
 		// collector down: count it as a parse failure and carry on.
 		if rec := recover(); rec != nil {
+			up = false
 			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse")))
 			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
 				zap.String("endpoint", t.cfg.Endpoint), zap.Any("panic", rec), zap.StackSkip("stack", 1))
 		}
 	}()
-	s.process(ctx, t, results)
+	return s.process(ctx, t, results)
 }
 
 // free releases the pooled body once it has been parsed (or was not needed).
