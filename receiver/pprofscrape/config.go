@@ -13,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/collector/config/confighttp"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
 
@@ -32,10 +33,22 @@ type Config struct {
 	InitialDelay time.Duration `mapstructure:"initial_delay"`
 	// CPUDuration is the N of /debug/pprof/profile?seconds=N.
 	CPUDuration time.Duration `mapstructure:"cpu_duration"`
-	// MaxBodyBytes caps both the response body and its decompressed size.
+	// MaxBodyBytes caps a response body as received (before decompression).
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// MaxDecompressedBytes caps a profile's uncompressed protobuf; with it the memory one
+	// scrape may take while decoding, parsing and converting is bounded (see README).
+	MaxDecompressedBytes int64 `mapstructure:"max_decompressed_bytes"`
+	// MaxSamples caps the samples of one profile.
+	MaxSamples int64 `mapstructure:"max_samples"`
+	// MaxLocations caps the locations (and, separately, the functions and mappings) of one profile.
+	MaxLocations int64 `mapstructure:"max_locations"`
+	// MaxStrings caps the string table of one profile.
+	MaxStrings int64 `mapstructure:"max_strings"`
 	// MaxConcurrentScrapes caps the targets scraped at the same time.
 	MaxConcurrentScrapes int `mapstructure:"max_concurrent_scrapes"`
+	// MaxConcurrentParses caps the target scrapes decoded, parsed and converted at the
+	// same time, across all targets: the receiver's memory bound.
+	MaxConcurrentParses int `mapstructure:"max_concurrent_parses"`
 	// Profiles lists the profile types scraped from every target without its own list.
 	Profiles []string `mapstructure:"profiles"`
 	// TopFunctions is the N of the top-N functions metrics (by flat and by cum).
@@ -49,6 +62,8 @@ type Config struct {
 
 // TargetConfig is one scraped Go program.
 type TargetConfig struct {
+	// Name is the target's `target` attribute in the self-telemetry (default: the endpoint).
+	Name string `mapstructure:"name"`
 	// Endpoint is the base URL; profiles are fetched from <endpoint>/debug/pprof/<type>.
 	Endpoint string `mapstructure:"endpoint"`
 	// ResourceAttributes are set on the resource of every profile and metric of this target.
@@ -86,6 +101,20 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max_body_bytes must be positive, got %d", cfg.MaxBodyBytes))
 	}
+	for _, l := range []struct {
+		key string
+		v   int64
+	}{
+		{"max_decompressed_bytes", cfg.MaxDecompressedBytes},
+		{"max_samples", cfg.MaxSamples},
+		{"max_locations", cfg.MaxLocations},
+		{"max_strings", cfg.MaxStrings},
+		{"max_concurrent_parses", int64(cfg.MaxConcurrentParses)},
+	} {
+		if l.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %d", l.key, l.v))
+		}
+	}
 	if cfg.MaxConcurrentScrapes <= 0 {
 		errs = append(errs, fmt.Errorf("max_concurrent_scrapes must be positive, got %d", cfg.MaxConcurrentScrapes))
 	}
@@ -105,7 +134,7 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("endpoint: %w", err))
 		}
 	}
-	seen := map[string]int{}
+	seen, names := map[string]int{}, map[string]int{}
 	for i, t := range cfg.Targets {
 		key := fmt.Sprintf("targets[%d]", i)
 		if err := validateEndpoint(t.Endpoint); err != nil {
@@ -115,6 +144,12 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.endpoint: %q repeats targets[%d].endpoint", key, t.Endpoint, j))
 		}
 		seen[t.Endpoint] = i
+		if t.Name != "" {
+			if j, dup := names[t.Name]; dup {
+				errs = append(errs, fmt.Errorf("%s.name: %q repeats targets[%d].name", key, t.Name, j))
+			}
+			names[t.Name] = i
+		}
 		errs = append(errs, validateProfiles(key+".profiles", t.Profiles)...)
 	}
 	return errors.Join(errs...)
@@ -161,4 +196,14 @@ func normalizeEndpoint(endpoint string) string {
 		return "http://" + endpoint
 	}
 	return endpoint
+}
+
+// limits are the per-profile decoding limits of the configuration.
+func (cfg *Config) limits() fetch.Limits {
+	return fetch.Limits{
+		MaxDecompressedBytes: cfg.MaxDecompressedBytes,
+		MaxSamples:           cfg.MaxSamples,
+		MaxLocations:         cfg.MaxLocations,
+		MaxStrings:           cfg.MaxStrings,
+	}
 }

@@ -26,6 +26,8 @@ import (
 
 // Target is one scraped program.
 type Target struct {
+	// Name identifies the target in the self-telemetry (`target` attribute); empty: Endpoint.
+	Name     string
 	Endpoint string
 	Resource map[string]string
 	Types    []string
@@ -46,7 +48,12 @@ type Settings struct {
 	Timeout       time.Duration
 	CPUDuration   time.Duration
 	MaxBodyBytes  int64
-	MaxConcurrent int
+	// Limits bound each profile's decoding (inflated bytes, samples, locations, strings).
+	Limits fetch.Limits
+	// MaxConcurrent caps the targets scraped at once; MaxConcurrentParses the target
+	// scrapes decoded, parsed and converted at once (0: MaxConcurrent).
+	MaxConcurrent       int
+	MaxConcurrentParses int
 	TopN          int
 	Client        *http.Client
 	Telemetry     *metadata.TelemetryBuilder
@@ -60,6 +67,7 @@ type Settings struct {
 type Scheduler struct {
 	set     Settings
 	slots   *slotPool
+	parses  chan struct{}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	targets []*targetState
@@ -67,7 +75,10 @@ type Scheduler struct {
 
 // New returns a scheduler; nothing runs before Start.
 func New(set Settings) *Scheduler {
-	s := &Scheduler{set: set, slots: newSlotPool(set.MaxConcurrent)}
+	if set.MaxConcurrentParses <= 0 {
+		set.MaxConcurrentParses = max(1, set.MaxConcurrent)
+	}
+	s := &Scheduler{set: set, slots: newSlotPool(set.MaxConcurrent), parses: make(chan struct{}, set.MaxConcurrentParses)}
 	for _, t := range set.Targets {
 		s.targets = append(s.targets, newTargetState(t))
 	}
@@ -182,7 +193,7 @@ func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.T
 		s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
 			metric.WithAttributes(attribute.String("reason", "concurrency_limit")))
 		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy for a whole interval",
-			zap.String("endpoint", t.cfg.Endpoint))
+			zap.String("target", t.name))
 		return false, false
 	}
 	defer s.slots.release(failing)
@@ -193,14 +204,16 @@ func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.T
 // fetched is one profile type's fetch outcome.
 type fetched struct {
 	typ      string
-	data     []byte
-	release  func() // returns data's pooled buffer; nil when not pooled
+	res      fetch.Result // its Data lives in a pooled buffer until free
 	err      error
-	wire     int64
 	duration time.Duration
 }
 
+// runScrape fetches every profile type of t, then decodes, parses and converts them
+// under one of the max_concurrent_parses slots; all of it within one timeout.
 func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
+	sctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+	defer cancel()
 	results := make([]fetched, len(t.cfg.Types))
 	var wg sync.WaitGroup
 	for i, typ := range t.cfg.Types {
@@ -208,10 +221,8 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			rctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-			defer cancel()
-			res, err := fetch.Get(rctx, s.set.Client, t.cfg.Endpoint+Path(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
-			results[i] = fetched{typ: typ, data: res.Data, release: res.Release, err: err, wire: res.WireBytes, duration: time.Since(start)}
+			res, err := fetch.Get(sctx, s.set.Client, t.cfg.Endpoint+Path(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
+			results[i] = fetched{typ: typ, res: res, err: err, duration: time.Since(start)}
 		}()
 	}
 	wg.Wait()
@@ -223,26 +234,38 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 	if ctx.Err() != nil {
 		return false // shutting down: the requests were cancelled, nothing to report.
 	}
+	if slices.ContainsFunc(results, func(r fetched) bool { return r.err == nil }) {
+		select {
+		case s.parses <- struct{}{}:
+			defer func() { <-s.parses }()
+		case <-sctx.Done():
+			if ctx.Err() != nil {
+				return false
+			}
+			// The target answered, but no parse slot freed up within the timeout.
+			for i := range results {
+				if results[i].err == nil {
+					results[i].err = &fetch.Error{Reason: fetch.ReasonTimeout, Err: errors.New("no max_concurrent_parses slot within timeout")}
+				}
+			}
+		}
+	}
 	defer func() {
 		// A profile that trips a bug in parsing or conversion must not take the
 		// collector down: count it as a parse failure and carry on.
 		if rec := recover(); rec != nil {
 			up = false
-			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse")))
+			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse"), attribute.String("target", t.name)))
 			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
-				zap.String("endpoint", t.cfg.Endpoint), zap.Any("panic", rec), zap.StackSkip("stack", 1))
+				zap.String("target", t.name), zap.Any("panic", rec), zap.StackSkip("stack", 1))
 		}
 	}()
-	return s.process(ctx, t, results)
+	return s.process(sctx, ctx, t, results)
 }
 
 // free releases the pooled body once it has been parsed (or was not needed).
 func (f *fetched) free() {
-	if f.release != nil {
-		f.release()
-		f.release = nil
-	}
-	f.data = nil
+	f.res.Release()
 }
 
 // logLimited logs msg at most once a minute per target and key, with the number of
