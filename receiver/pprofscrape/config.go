@@ -51,6 +51,10 @@ type Config struct {
 	MaxConcurrentParses int `mapstructure:"max_concurrent_parses"`
 	// Profiles lists the profile types scraped from every target without its own list.
 	Profiles []string `mapstructure:"profiles"`
+	// TraceIDLabel and SpanIDLabel are the pprof label keys whose values link a sample to
+	// a span (OTLP link table); empty TraceIDLabel or SpanIDLabel: no links.
+	TraceIDLabel string `mapstructure:"trace_id_label"`
+	SpanIDLabel  string `mapstructure:"span_id_label"`
 	// TopFunctions is the N of the top-N functions metrics (by flat and by cum).
 	TopFunctions int `mapstructure:"top_functions"`
 	// Targets is the static list of targets.
@@ -120,6 +124,11 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.TopFunctions < 0 || cfg.TopFunctions > maxTopFunctions {
 		errs = append(errs, fmt.Errorf("top_functions must be between 0 and %d, got %d", maxTopFunctions, cfg.TopFunctions))
+	}
+	if (cfg.TraceIDLabel == "") != (cfg.SpanIDLabel == "") {
+		errs = append(errs, fmt.Errorf("trace_id_label (%q) and span_id_label (%q) must both be set or both be empty", cfg.TraceIDLabel, cfg.SpanIDLabel))
+	} else if cfg.TraceIDLabel != "" && cfg.TraceIDLabel == cfg.SpanIDLabel {
+		errs = append(errs, fmt.Errorf("trace_id_label and span_id_label must differ, both are %q", cfg.TraceIDLabel))
 	}
 	if len(cfg.Profiles) == 0 {
 		errs = append(errs, errors.New("profiles must list at least one profile type"))

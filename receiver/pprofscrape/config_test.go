@@ -44,6 +44,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, 16, cfg.MaxConcurrentScrapes)
 	assert.Equal(t, []string{"cpu", "heap", "goroutine"}, cfg.Profiles)
 	assert.Equal(t, 10, cfg.TopFunctions)
+	assert.Equal(t, "trace_id", cfg.TraceIDLabel)
+	assert.Equal(t, "span_id", cfg.SpanIDLabel)
 	require.Len(t, cfg.Targets, 1)
 	assert.Equal(t, "http://127.0.0.1:6060", cfg.Targets[0].Endpoint)
 }
@@ -141,6 +143,8 @@ func TestValidateMore(t *testing.T) {
 			c.Targets = append(c.Targets, TargetConfig{Endpoint: "http://127.0.0.1:6060"})
 		},
 		"endpoint: invalid URL": func(c *Config) { c.ClientConfig.Endpoint = "http://[::1" },
+		`trace_id_label ("trace_id") and span_id_label ("") must both be set`: func(c *Config) { c.SpanIDLabel = "" },
+		`trace_id_label and span_id_label must differ`:                        func(c *Config) { c.SpanIDLabel = "trace_id" },
 		`targets[1].name: "shop" repeats targets[0].name`: func(c *Config) {
 			c.Targets[0].Name = "shop"
 			c.Targets = append(c.Targets, TargetConfig{Endpoint: "http://127.0.0.1:6061", Name: "shop"})

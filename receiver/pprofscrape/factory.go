@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/xreceiver"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/sharedcomponent"
 )
@@ -60,6 +61,8 @@ func createDefaultConfig() component.Config {
 		MaxConcurrentParses:  defaultMaxConcurrentParses,
 		Profiles:             []string{"cpu", "heap", "goroutine"},
 		TopFunctions:         defaultTopFunctions,
+		TraceIDLabel:         convert.DefaultTraceIDLabel,
+		SpanIDLabel:          convert.DefaultSpanIDLabel,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
@@ -108,6 +109,7 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		MaxConcurrent:       r.cfg.MaxConcurrentScrapes,
 		MaxConcurrentParses: r.cfg.MaxConcurrentParses,
 		TopN:                r.cfg.TopFunctions,
+		Links:               convert.LinkLabels{TraceID: r.cfg.TraceIDLabel, SpanID: r.cfg.SpanIDLabel},
 		Client:              client,
 		Telemetry:           tel,
 		Logger:              r.set.Logger,

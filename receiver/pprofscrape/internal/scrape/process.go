@@ -173,7 +173,7 @@ func (s *Scheduler) buildProfiles(t *targetState, ok []parsed, now pcommon.Times
 	sp.Scope().SetVersion(s.set.ScopeVersion)
 	n := 0
 	for _, pp := range ok {
-		n += b.Append(sp, convert.Input{Profile: pp.p, Type: pp.typ, Cumulative: pp.cumulative, Delta: pp.delta, Time: now})
+		n += b.Append(sp, convert.Input{Profile: pp.p, Type: pp.typ, Cumulative: pp.cumulative, Delta: pp.delta, Time: now, Links: s.set.Links})
 	}
 	return pd, n
 }

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 )
@@ -42,23 +43,25 @@ type Emitter struct {
 
 // Settings configure a Scheduler.
 type Settings struct {
-	Targets       []Target
-	Interval      time.Duration
-	InitialDelay  time.Duration
-	Timeout       time.Duration
-	CPUDuration   time.Duration
-	MaxBodyBytes  int64
+	Targets      []Target
+	Interval     time.Duration
+	InitialDelay time.Duration
+	Timeout      time.Duration
+	CPUDuration  time.Duration
+	MaxBodyBytes int64
 	// Limits bound each profile's decoding (inflated bytes, samples, locations, strings).
 	Limits fetch.Limits
 	// MaxConcurrent caps the targets scraped at once; MaxConcurrentParses the target
 	// scrapes decoded, parsed and converted at once (0: MaxConcurrent).
 	MaxConcurrent       int
 	MaxConcurrentParses int
-	TopN          int
-	Client        *http.Client
-	Telemetry     *metadata.TelemetryBuilder
-	Logger        *zap.Logger
-	Emit          Emitter
+	TopN                int
+	// Links names the pprof labels that carry a span's trace id and span id.
+	Links     convert.LinkLabels
+	Client    *http.Client
+	Telemetry *metadata.TelemetryBuilder
+	Logger    *zap.Logger
+	Emit      Emitter
 	// ScopeVersion is written as the instrumentation scope version.
 	ScopeVersion string
 }
