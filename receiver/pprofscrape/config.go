@@ -13,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/collector/config/confighttp"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
 
@@ -32,12 +33,28 @@ type Config struct {
 	InitialDelay time.Duration `mapstructure:"initial_delay"`
 	// CPUDuration is the N of /debug/pprof/profile?seconds=N.
 	CPUDuration time.Duration `mapstructure:"cpu_duration"`
-	// MaxBodyBytes caps both the response body and its decompressed size.
+	// MaxBodyBytes caps a response body as received (before decompression).
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// MaxDecompressedBytes caps a profile's uncompressed protobuf; with it the memory one
+	// scrape may take while decoding, parsing and converting is bounded (see README).
+	MaxDecompressedBytes int64 `mapstructure:"max_decompressed_bytes"`
+	// MaxSamples caps the samples of one profile.
+	MaxSamples int64 `mapstructure:"max_samples"`
+	// MaxLocations caps the locations (and, separately, the functions and mappings) of one profile.
+	MaxLocations int64 `mapstructure:"max_locations"`
+	// MaxStrings caps the string table of one profile.
+	MaxStrings int64 `mapstructure:"max_strings"`
 	// MaxConcurrentScrapes caps the targets scraped at the same time.
 	MaxConcurrentScrapes int `mapstructure:"max_concurrent_scrapes"`
+	// MaxConcurrentParses caps the target scrapes decoded, parsed and converted at the
+	// same time, across all targets: the receiver's memory bound.
+	MaxConcurrentParses int `mapstructure:"max_concurrent_parses"`
 	// Profiles lists the profile types scraped from every target without its own list.
 	Profiles []string `mapstructure:"profiles"`
+	// TraceIDLabel and SpanIDLabel are the pprof label keys whose values link a sample to
+	// a span (OTLP link table); empty TraceIDLabel or SpanIDLabel: no links.
+	TraceIDLabel string `mapstructure:"trace_id_label"`
+	SpanIDLabel  string `mapstructure:"span_id_label"`
 	// TopFunctions is the N of the top-N functions metrics (by flat and by cum).
 	TopFunctions int `mapstructure:"top_functions"`
 	// Targets is the static list of targets.
@@ -49,6 +66,8 @@ type Config struct {
 
 // TargetConfig is one scraped Go program.
 type TargetConfig struct {
+	// Name is the target's `target` attribute in the self-telemetry (default: the endpoint).
+	Name string `mapstructure:"name"`
 	// Endpoint is the base URL; profiles are fetched from <endpoint>/debug/pprof/<type>.
 	Endpoint string `mapstructure:"endpoint"`
 	// ResourceAttributes are set on the resource of every profile and metric of this target.
@@ -86,11 +105,30 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max_body_bytes must be positive, got %d", cfg.MaxBodyBytes))
 	}
+	for _, l := range []struct {
+		key string
+		v   int64
+	}{
+		{"max_decompressed_bytes", cfg.MaxDecompressedBytes},
+		{"max_samples", cfg.MaxSamples},
+		{"max_locations", cfg.MaxLocations},
+		{"max_strings", cfg.MaxStrings},
+		{"max_concurrent_parses", int64(cfg.MaxConcurrentParses)},
+	} {
+		if l.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %d", l.key, l.v))
+		}
+	}
 	if cfg.MaxConcurrentScrapes <= 0 {
 		errs = append(errs, fmt.Errorf("max_concurrent_scrapes must be positive, got %d", cfg.MaxConcurrentScrapes))
 	}
 	if cfg.TopFunctions < 0 || cfg.TopFunctions > maxTopFunctions {
 		errs = append(errs, fmt.Errorf("top_functions must be between 0 and %d, got %d", maxTopFunctions, cfg.TopFunctions))
+	}
+	if (cfg.TraceIDLabel == "") != (cfg.SpanIDLabel == "") {
+		errs = append(errs, fmt.Errorf("trace_id_label (%q) and span_id_label (%q) must both be set or both be empty", cfg.TraceIDLabel, cfg.SpanIDLabel))
+	} else if cfg.TraceIDLabel != "" && cfg.TraceIDLabel == cfg.SpanIDLabel {
+		errs = append(errs, fmt.Errorf("trace_id_label and span_id_label must differ, both are %q", cfg.TraceIDLabel))
 	}
 	if len(cfg.Profiles) == 0 {
 		errs = append(errs, errors.New("profiles must list at least one profile type"))
@@ -105,7 +143,7 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("endpoint: %w", err))
 		}
 	}
-	seen := map[string]int{}
+	seen, names := map[string]int{}, map[string]int{}
 	for i, t := range cfg.Targets {
 		key := fmt.Sprintf("targets[%d]", i)
 		if err := validateEndpoint(t.Endpoint); err != nil {
@@ -115,6 +153,12 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.endpoint: %q repeats targets[%d].endpoint", key, t.Endpoint, j))
 		}
 		seen[t.Endpoint] = i
+		if t.Name != "" {
+			if j, dup := names[t.Name]; dup {
+				errs = append(errs, fmt.Errorf("%s.name: %q repeats targets[%d].name", key, t.Name, j))
+			}
+			names[t.Name] = i
+		}
 		errs = append(errs, validateProfiles(key+".profiles", t.Profiles)...)
 	}
 	return errors.Join(errs...)
@@ -161,4 +205,14 @@ func normalizeEndpoint(endpoint string) string {
 		return "http://" + endpoint
 	}
 	return endpoint
+}
+
+// limits are the per-profile decoding limits of the configuration.
+func (cfg *Config) limits() fetch.Limits {
+	return fetch.Limits{
+		MaxDecompressedBytes: cfg.MaxDecompressedBytes,
+		MaxSamples:           cfg.MaxSamples,
+		MaxLocations:         cfg.MaxLocations,
+		MaxStrings:           cfg.MaxStrings,
+	}
 }

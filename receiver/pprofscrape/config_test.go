@@ -35,10 +35,17 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, time.Second, cfg.InitialDelay)
 	assert.Equal(t, 30*time.Second, cfg.ClientConfig.Timeout)
 	assert.Equal(t, 10*time.Second, cfg.CPUDuration)
-	assert.Equal(t, int64(67108864), cfg.MaxBodyBytes)
+	assert.Equal(t, int64(8<<20), cfg.MaxBodyBytes)
+	assert.Equal(t, int64(8<<20), cfg.MaxDecompressedBytes)
+	assert.Equal(t, int64(100_000), cfg.MaxSamples)
+	assert.Equal(t, int64(100_000), cfg.MaxLocations)
+	assert.Equal(t, int64(200_000), cfg.MaxStrings)
+	assert.Equal(t, 2, cfg.MaxConcurrentParses)
 	assert.Equal(t, 16, cfg.MaxConcurrentScrapes)
 	assert.Equal(t, []string{"cpu", "heap", "goroutine"}, cfg.Profiles)
 	assert.Equal(t, 10, cfg.TopFunctions)
+	assert.Equal(t, "trace_id", cfg.TraceIDLabel)
+	assert.Equal(t, "span_id", cfg.SpanIDLabel)
 	require.Len(t, cfg.Targets, 1)
 	assert.Equal(t, "http://127.0.0.1:6060", cfg.Targets[0].Endpoint)
 }
@@ -98,6 +105,11 @@ func TestValidateNamesTheKey(t *testing.T) {
 		}},
 		{"limits", []string{
 			"max_body_bytes must be positive",
+			"max_decompressed_bytes must be positive",
+			"max_samples must be positive",
+			"max_locations must be positive",
+			"max_strings must be positive",
+			"max_concurrent_parses must be positive",
 			"max_concurrent_scrapes must be positive",
 			"top_functions must be between 0 and 1000",
 			"targets must list at least one target",
@@ -131,6 +143,12 @@ func TestValidateMore(t *testing.T) {
 			c.Targets = append(c.Targets, TargetConfig{Endpoint: "http://127.0.0.1:6060"})
 		},
 		"endpoint: invalid URL": func(c *Config) { c.ClientConfig.Endpoint = "http://[::1" },
+		`trace_id_label ("trace_id") and span_id_label ("") must both be set`: func(c *Config) { c.SpanIDLabel = "" },
+		`trace_id_label and span_id_label must differ`:                        func(c *Config) { c.SpanIDLabel = "trace_id" },
+		`targets[1].name: "shop" repeats targets[0].name`: func(c *Config) {
+			c.Targets[0].Name = "shop"
+			c.Targets = append(c.Targets, TargetConfig{Endpoint: "http://127.0.0.1:6061", Name: "shop"})
+		},
 	}
 	for want, mutate := range cases {
 		t.Run(want, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/xreceiver"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/sharedcomponent"
 )
@@ -23,8 +24,13 @@ const (
 	defaultInitialDelay         = time.Second
 	defaultTimeout              = 30 * time.Second
 	defaultCPUDuration          = 10 * time.Second
-	defaultMaxBodyBytes         = 64 << 20
+	defaultMaxBodyBytes         = 8 << 20
+	defaultMaxDecompressed      = 8 << 20
+	defaultMaxSamples           = 100_000
+	defaultMaxLocations         = 100_000
+	defaultMaxStrings           = 200_000
 	defaultMaxConcurrentScrapes = 16
+	defaultMaxConcurrentParses  = 2
 	defaultTopFunctions         = 10
 )
 
@@ -47,9 +53,16 @@ func createDefaultConfig() component.Config {
 		InitialDelay:         defaultInitialDelay,
 		CPUDuration:          defaultCPUDuration,
 		MaxBodyBytes:         defaultMaxBodyBytes,
+		MaxDecompressedBytes: defaultMaxDecompressed,
+		MaxSamples:           defaultMaxSamples,
+		MaxLocations:         defaultMaxLocations,
+		MaxStrings:           defaultMaxStrings,
 		MaxConcurrentScrapes: defaultMaxConcurrentScrapes,
+		MaxConcurrentParses:  defaultMaxConcurrentParses,
 		Profiles:             []string{"cpu", "heap", "goroutine"},
 		TopFunctions:         defaultTopFunctions,
+		TraceIDLabel:         convert.DefaultTraceIDLabel,
+		SpanIDLabel:          convert.DefaultSpanIDLabel,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
@@ -70,7 +71,7 @@ func (r *pprofReceiver) targets() []scrape.Target {
 		if len(types) == 0 {
 			types = r.cfg.Profiles
 		}
-		out = append(out, scrape.Target{Endpoint: t.Endpoint, Resource: t.ResourceAttributes, Types: types})
+		out = append(out, scrape.Target{Name: t.Name, Endpoint: t.Endpoint, Resource: t.ResourceAttributes, Types: types})
 	}
 	return out
 }
@@ -98,19 +99,22 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		emit.Metrics = r.consumeMetrics
 	}
 	r.scheduler = scrape.New(scrape.Settings{
-		Targets:       r.targets(),
-		Interval:      r.cfg.CollectionInterval,
-		InitialDelay:  r.cfg.InitialDelay,
-		Timeout:       r.cfg.ClientConfig.Timeout,
-		CPUDuration:   r.cfg.CPUDuration,
-		MaxBodyBytes:  r.cfg.MaxBodyBytes,
-		MaxConcurrent: r.cfg.MaxConcurrentScrapes,
-		TopN:          r.cfg.TopFunctions,
-		Client:        client,
-		Telemetry:     tel,
-		Logger:        r.set.Logger,
-		Emit:          emit,
-		ScopeVersion:  r.set.BuildInfo.Version,
+		Targets:             r.targets(),
+		Interval:            r.cfg.CollectionInterval,
+		InitialDelay:        r.cfg.InitialDelay,
+		Timeout:             r.cfg.ClientConfig.Timeout,
+		CPUDuration:         r.cfg.CPUDuration,
+		MaxBodyBytes:        r.cfg.MaxBodyBytes,
+		Limits:              r.cfg.limits(),
+		MaxConcurrent:       r.cfg.MaxConcurrentScrapes,
+		MaxConcurrentParses: r.cfg.MaxConcurrentParses,
+		TopN:                r.cfg.TopFunctions,
+		Links:               convert.LinkLabels{TraceID: r.cfg.TraceIDLabel, SpanID: r.cfg.SpanIDLabel},
+		Client:              client,
+		Telemetry:           tel,
+		Logger:              r.set.Logger,
+		Emit:                emit,
+		ScopeVersion:        r.set.BuildInfo.Version,
 	})
 	r.scheduler.Start()
 	return nil

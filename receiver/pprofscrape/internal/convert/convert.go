@@ -12,6 +12,7 @@ package convert // import "github.com/prodscope/prodscope/receiver/pprofscrape/i
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"path/filepath"
 	"slices"
 
@@ -30,6 +31,16 @@ const (
 	AttrDelta = "pprof.delta"
 	// AttrBuildID is set on mappings with a build id.
 	AttrBuildID = "pprof.mapping.build_id"
+	// The symbolization flags of a pprof mapping, set (true) on mappings that have them:
+	// without them `go tool pprof` re-symbolizes a rebuilt profile.
+	AttrHasFunctions    = "pprof.mapping.has_functions"
+	AttrHasFilenames    = "pprof.mapping.has_filenames"
+	AttrHasLineNumbers  = "pprof.mapping.has_line_numbers"
+	AttrHasInlineFrames = "pprof.mapping.has_inline_frames"
+	// DefaultTraceIDLabel and DefaultSpanIDLabel are the pprof label keys that carry a
+	// span's identity: span_id is what otel-profiling-go and Pyroscope's span profiles set.
+	DefaultTraceIDLabel = "trace_id"
+	DefaultSpanIDLabel  = "span_id"
 	// OriginalPayloadFormat names the source format.
 	OriginalPayloadFormat = "pprof"
 )
@@ -40,6 +51,12 @@ type Builder struct {
 	dict    pprofile.ProfilesDictionary
 	strings map[string]int32
 	attrs   map[attrKey]int32
+	links   map[linkKey]int32
+}
+
+type linkKey struct {
+	trace pcommon.TraceID
+	span  pcommon.SpanID
 }
 
 type attrKey struct {
@@ -51,7 +68,7 @@ type attrKey struct {
 // NewBuilder prepares the dictionary of pd: every table gets its zero entry at index 0.
 func NewBuilder(pd pprofile.Profiles) *Builder {
 	dict := pd.Dictionary()
-	b := &Builder{dict: dict, strings: map[string]int32{}, attrs: map[attrKey]int32{}}
+	b := &Builder{dict: dict, strings: map[string]int32{}, attrs: map[attrKey]int32{}, links: map[linkKey]int32{}}
 	if dict.StringTable().Len() == 0 {
 		dict.StringTable().Append("")
 	}
@@ -125,13 +142,23 @@ type Input struct {
 	Delta *delta.Result
 	// Time is used when the profile has no time of its own.
 	Time pcommon.Timestamp
+	// Links names the labels that carry a span's trace id and span id (empty: no links).
+	Links LinkLabels
+}
+
+// LinkLabels are the pprof label keys whose values (hex, as the OTel API prints them)
+// become an entry of the OTLP link table. A sample with both labels, valid and not all
+// zero, points at that link and keeps neither as an attribute; a sample with only one of
+// them (otel-profiling-go sets span_id alone) keeps it as an attribute.
+type LinkLabels struct {
+	TraceID, SpanID string
 }
 
 // Append converts in into Profiles of sp (one per emitted sample type) and returns the
 // number of samples written.
 func (b *Builder) Append(sp pprofile.ScopeProfiles, in Input) int {
 	p := in.Profile
-	conv := profileConv{b: b, p: p}
+	conv := profileConv{b: b, p: p, linkKeys: in.Links}
 	conv.mapIDs()
 
 	isCum := make([]int, len(p.SampleType)) // -1: raw, else column in the delta
@@ -208,7 +235,10 @@ type profileConv struct {
 	maps    idIndex
 	stacks  []int32   // per sample: stack index, 0 = not yet built
 	attrIdx [][]int32 // per sample: label attribute indices, nil = not yet built
+	links   []int32   // per sample: link index, 0 = none
 	built   []bool
+
+	linkKeys LinkLabels
 }
 
 // idIndex maps pprof IDs to dictionary indices, densely when the IDs allow it.
@@ -258,6 +288,7 @@ func (c *profileConv) mapIDs() {
 	c.locs = newIDIndex(maxID(p.Location, func(l *profile.Location) uint64 { return l.ID }), len(p.Location))
 	c.stacks = make([]int32, len(p.Sample))
 	c.attrIdx = make([][]int32, len(p.Sample))
+	c.links = make([]int32, len(p.Sample))
 	c.built = make([]bool, len(p.Sample))
 }
 
@@ -277,6 +308,19 @@ func (c *profileConv) mapping(m *profile.Mapping) int32 {
 	dm.SetFilenameStrindex(b.str(m.File))
 	if m.BuildID != "" {
 		dm.AttributeIndices().Append(b.attr(attrKey{key: AttrBuildID, str: m.BuildID}))
+	}
+	for _, f := range []struct {
+		key string
+		set bool
+	}{
+		{AttrHasFunctions, m.HasFunctions},
+		{AttrHasFilenames, m.HasFilenames},
+		{AttrHasLineNumbers, m.HasLineNumbers},
+		{AttrHasInlineFrames, m.HasInlineFrames},
+	} {
+		if f.set {
+			dm.AttributeIndices().Append(b.attr(attrKey{key: f.key, num: 1, isBool: true}))
+		}
 	}
 	c.maps.set(m.ID, i)
 	return i
@@ -333,6 +377,7 @@ func (c *profileConv) appendSample(samples pprofile.SampleSlice, si int, v int64
 	}
 	s := samples.AppendEmpty()
 	s.SetStackIndex(c.stacks[si])
+	s.SetLinkIndex(c.links[si])
 	s.Values().Append(v)
 	if a := c.attrIdx[si]; len(a) > 0 {
 		s.AttributeIndices().Append(a...)
@@ -351,7 +396,11 @@ func (c *profileConv) build(si int) {
 		li.Append(c.location(l))
 	}
 	var attrs []int32
+	linked := c.link(si)
 	for _, k := range sortedKeys(s.Label) {
+		if linked && (k == c.linkKeys.TraceID || k == c.linkKeys.SpanID) {
+			continue
+		}
 		for _, v := range s.Label[k] {
 			attrs = append(attrs, b.attr(attrKey{key: k, str: v}))
 		}
@@ -368,6 +417,42 @@ func (c *profileConv) build(si int) {
 	}
 	c.attrIdx[si] = attrs
 	c.built[si] = true
+}
+
+// link sets the link of sample si from its trace and span labels, and reports whether it did.
+func (c *profileConv) link(si int) bool {
+	if c.linkKeys.TraceID == "" || c.linkKeys.SpanID == "" {
+		return false
+	}
+	labels := c.p.Sample[si].Label
+	tv, sv := labels[c.linkKeys.TraceID], labels[c.linkKeys.SpanID]
+	if len(tv) != 1 || len(sv) != 1 {
+		return false
+	}
+	var k linkKey
+	if !decodeID(k.trace[:], tv[0]) || !decodeID(k.span[:], sv[0]) || k.trace.IsEmpty() || k.span.IsEmpty() {
+		return false
+	}
+	i, ok := c.b.links[k]
+	if !ok {
+		lt := c.b.dict.LinkTable()
+		i = int32(lt.Len())
+		l := lt.AppendEmpty()
+		l.SetTraceID(k.trace)
+		l.SetSpanID(k.span)
+		c.b.links[k] = i
+	}
+	c.links[si] = i
+	return true
+}
+
+// decodeID fills dst from exactly 2*len(dst) hex digits.
+func decodeID(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	_, err := hex.Decode(dst, []byte(s))
+	return err == nil
 }
 
 func newProfileID() pprofile.ProfileID {

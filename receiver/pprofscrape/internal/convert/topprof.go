@@ -17,7 +17,8 @@ import (
 // (one Profile per sample type, all with the same period type): samples with the same
 // stack and attributes are joined into one pprof sample with one value per sample type.
 // It is the inverse of Builder.Append, used to check conversions and by anyone who
-// needs the pprof form back.
+// needs the pprof form back. A sample's link becomes the labels DefaultTraceIDLabel and
+// DefaultSpanIDLabel again; mapping flags come back from their attributes.
 func ToPprof(dict pprofile.ProfilesDictionary, profiles []pprofile.Profile) (*profile.Profile, error) {
 	if len(profiles) == 0 {
 		return nil, errors.New("no profiles")
@@ -90,8 +91,17 @@ func ToPprof(dict pprofile.ProfilesDictionary, profiles []pprofile.Profile) (*pr
 			if err != nil {
 				return nil, err
 			}
-			if k == AttrBuildID {
+			switch k {
+			case AttrBuildID:
 				m.BuildID = v.Str()
+			case AttrHasFunctions:
+				m.HasFunctions = v.Bool()
+			case AttrHasFilenames:
+				m.HasFilenames = v.Bool()
+			case AttrHasLineNumbers:
+				m.HasLineNumbers = v.Bool()
+			case AttrHasInlineFrames:
+				m.HasInlineFrames = v.Bool()
 			}
 		}
 		out.Mapping = append(out.Mapping, m)
@@ -132,6 +142,7 @@ func ToPprof(dict pprofile.ProfilesDictionary, profiles []pprofile.Profile) (*pr
 
 	type sampleKey struct {
 		stack int32
+		link  int32
 		attrs string
 	}
 	index := map[sampleKey]*profile.Sample{}
@@ -147,7 +158,7 @@ func ToPprof(dict pprofile.ProfilesDictionary, profiles []pprofile.Profile) (*pr
 		for _, s := range pr.Samples().All() {
 			ai := s.AttributeIndices().AsRaw()
 			slices.Sort(ai)
-			key := sampleKey{stack: s.StackIndex(), attrs: fmt.Sprint(ai)}
+			key := sampleKey{stack: s.StackIndex(), link: s.LinkIndex(), attrs: fmt.Sprint(ai)}
 			ps := index[key]
 			if ps == nil {
 				ps, err = newSample(dict, s, location, ai)
@@ -185,6 +196,16 @@ func newSample(dict pprofile.ProfilesDictionary, s pprofile.Sample, location fun
 			return nil, err
 		}
 		ps.Location = append(ps.Location, l)
+	}
+	if li := s.LinkIndex(); li != 0 {
+		if li < 0 || int(li) >= dict.LinkTable().Len() {
+			return nil, fmt.Errorf("link index %d out of range", li)
+		}
+		l := dict.LinkTable().At(int(li))
+		ps.Label = map[string][]string{
+			DefaultTraceIDLabel: {l.TraceID().String()},
+			DefaultSpanIDLabel:  {l.SpanID().String()},
+		}
 	}
 	for _, ai := range attrs {
 		k, v, unit, err := attribute(dict, ai)

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	gzip "github.com/klauspost/compress/gzip"
 	"io"
 	"net"
 	"net/http"
@@ -31,8 +30,12 @@ const (
 	ReasonHTTP Reason = "http"
 	// ReasonParse: the body is not a pprof profile.
 	ReasonParse Reason = "parse"
-	// ReasonSize: the body or its decompressed form exceeds max_body_bytes.
+	// ReasonSize: the body exceeds max_body_bytes or its decompressed form max_decompressed_bytes.
 	ReasonSize Reason = "size"
+	// ReasonLimit: the profile has more samples, locations, functions or strings than allowed.
+	ReasonLimit Reason = "limit"
+	// ReasonNotPprof: a 200 answer whose body is not a pprof profile (HTML, JSON, text...).
+	ReasonNotPprof Reason = "not_pprof"
 )
 
 // Error is a classified fetch failure.
@@ -61,11 +64,13 @@ const errorBodyCap = 4096
 // busyMessage is what net/http/pprof answers (HTTP 500) when a CPU profile is already running.
 const busyMessage = "cpu profiling already in use"
 
-// Result is one fetched, decompressed profile.
+// Result is one fetched profile.
 type Result struct {
-	// Data is the uncompressed pprof protobuf. It lives in a pooled buffer: it is valid
-	// until Release.
+	// Data is the body as received (gzip or not); after Decode, the uncompressed pprof
+	// protobuf. It lives in a pooled buffer: it is valid until Release.
 	Data []byte
+	// ContentType is the answer's Content-Type header.
+	ContentType string
 	// WireBytes is how many body bytes were read from the network.
 	WireBytes int64
 
@@ -101,8 +106,8 @@ func putBuffer(b *bytes.Buffer) {
 	bufferPool.Put(b)
 }
 
-// Get fetches url with client and returns the decompressed body. The context carries the
-// per-request timeout. maxBytes caps the body and, separately, its decompressed size.
+// Get fetches url with client and returns the body as received, at most maxBytes of it
+// (Decode inflates and checks it). The context carries the scrape's deadline.
 func Get(ctx context.Context, client *http.Client, url string, maxBytes int64) (Result, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	if err != nil {
@@ -126,17 +131,15 @@ func Get(ctx context.Context, client *http.Client, url string, maxBytes int64) (
 		return Result{WireBytes: int64(len(snippet))}, classified(ReasonHTTP,
 			fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(printable(snippet, 200)))))
 	}
-	body := getBuffer()
 	if resp.ContentLength > maxBytes {
-		putBuffer(body)
 		return Result{}, classified(ReasonSize, fmt.Errorf("Content-Length %d exceeds max_body_bytes %d", resp.ContentLength, maxBytes))
 	}
-
+	body := getBuffer()
 	if resp.ContentLength > 0 {
 		body.Grow(int(resp.ContentLength) + bytes.MinRead)
 	}
 	n, err := readCapped(body, resp.Body, maxBytes)
-	res := Result{WireBytes: n}
+	res := Result{WireBytes: n, ContentType: resp.Header.Get("Content-Type")}
 	if err != nil {
 		putBuffer(body)
 		if errors.Is(err, errTooLarge) {
@@ -144,18 +147,7 @@ func Get(ctx context.Context, client *http.Client, url string, maxBytes int64) (
 		}
 		return res, classifyTransport(ctx, err)
 	}
-	if !isGzip(body.Bytes()) {
-		res.Data, res.buf = body.Bytes(), body
-		return res, nil
-	}
-	out := getBuffer()
-	err = inflate(out, body.Bytes(), maxBytes)
-	putBuffer(body)
-	if err != nil {
-		putBuffer(out)
-		return res, err
-	}
-	res.Data, res.buf = out.Bytes(), out
+	res.Data, res.buf = body.Bytes(), body
 	return res, nil
 }
 
@@ -175,41 +167,6 @@ func readCapped(buf *bytes.Buffer, r io.Reader, maxBytes int64) (int64, error) {
 }
 
 func isGzip(data []byte) bool { return len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b }
-
-// Decompress returns data itself, or its gzip decompression when data starts with the gzip
-// magic, refusing (ReasonSize) a decompressed size over maxBytes: the gzip bomb guard.
-func Decompress(data []byte, maxBytes int64) ([]byte, error) {
-	if !isGzip(data) {
-		return data, nil
-	}
-	var out bytes.Buffer
-	if err := inflate(&out, data, maxBytes); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
-}
-
-// inflate writes the gzip decompression of data into out, at most maxBytes of it.
-func inflate(out *bytes.Buffer, data []byte, maxBytes int64) error {
-	zr, _ := gzipPool.Get().(*gzip.Reader)
-	var err error
-	if zr == nil {
-		zr, err = gzip.NewReader(bytes.NewReader(data))
-	} else {
-		err = zr.Reset(bytes.NewReader(data))
-	}
-	if err != nil {
-		return classified(ReasonParse, fmt.Errorf("gzip header: %w", err))
-	}
-	defer gzipPool.Put(zr)
-	if _, err := readCapped(out, zr, maxBytes); err != nil {
-		if errors.Is(err, errTooLarge) {
-			return classified(ReasonSize, fmt.Errorf("decompressed body exceeds max_body_bytes %d", maxBytes))
-		}
-		return classified(ReasonParse, fmt.Errorf("gzip body: %w", err))
-	}
-	return nil
-}
 
 func classifyTransport(ctx context.Context, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -4,8 +4,6 @@
 package fetch
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"net/http"
 	"testing"
@@ -35,11 +33,19 @@ func TestGetRealProfile(t *testing.T) {
 	srv := pproftest.NewServer(t)
 	res, err := get(t, srv, "/debug/pprof/heap", 64<<20, 10*time.Second)
 	require.NoError(t, err)
+	defer res.Release()
 	assert.Positive(t, res.WireBytes)
 	require.NotEmpty(t, res.Data)
-	assert.NotEqual(t, byte(0x1f), res.Data[0], "returned uncompressed")
+	assert.Equal(t, byte(0x1f), res.Data[0], "returned as received: net/http/pprof gzips")
+	c, err := Decode(context.Background(), &res, generous)
+	require.NoError(t, err)
+	assert.NotEqual(t, byte(0x1f), res.Data[0], "decoded")
 	assert.Greater(t, int64(len(res.Data)), res.WireBytes, "the wire form was gzip")
+	assert.Positive(t, c.Samples)
+	assert.Positive(t, c.Strings)
 }
+
+var generous = Limits{MaxDecompressedBytes: 64 << 20, MaxSamples: 1 << 20, MaxLocations: 1 << 20, MaxStrings: 1 << 20}
 
 func TestGetFaults(t *testing.T) {
 	srv := pproftest.NewServer(t)
@@ -51,7 +57,6 @@ func TestGetFaults(t *testing.T) {
 		{pproftest.PrefixBusy, ReasonBusy, 5 * time.Second},
 		{pproftest.PrefixHang, ReasonTimeout, 200 * time.Millisecond},
 		{pproftest.PrefixHuge, ReasonSize, 10 * time.Second},
-		{pproftest.PrefixBomb, ReasonSize, 10 * time.Second},
 		{pproftest.PrefixMissing, ReasonHTTP, 5 * time.Second},
 	}
 	for _, tt := range tests {
@@ -62,10 +67,15 @@ func TestGetFaults(t *testing.T) {
 			assert.LessOrEqual(t, res.WireBytes, int64(1<<20), "never reads past max_body_bytes")
 		})
 	}
-	// Garbage passes the fetch (it is not gzip) and fails in parsing (tested in scrape).
-	res, err := get(t, srv, pproftest.PrefixGarbage+"/debug/pprof/heap", 1<<20, 5*time.Second)
-	require.NoError(t, err)
-	assert.Len(t, res.Data, 4096)
+	// The bomb and garbage pass the fetch and fail in Decode: the bomb's zeros are no
+	// protobuf (field number 0), refused after the first inflated chunk.
+	for prefix, reason := range map[string]Reason{pproftest.PrefixBomb: ReasonNotPprof, pproftest.PrefixGarbage: ReasonNotPprof} {
+		res, err := get(t, srv, prefix+"/debug/pprof/heap", 1<<20, 5*time.Second)
+		require.NoError(t, err)
+		_, err = Decode(context.Background(), &res, Limits{MaxDecompressedBytes: 1 << 20, MaxSamples: 10, MaxLocations: 10, MaxStrings: 10})
+		assert.Equal(t, reason, ReasonOf(err), "%s: %v", prefix, err)
+		res.Release()
+	}
 }
 
 func TestConnectionRefusedIsHTTP(t *testing.T) {
@@ -82,50 +92,3 @@ func TestContentLengthOverCapIsRefusedBeforeReading(t *testing.T) {
 	assert.Equal(t, ReasonSize, ReasonOf(err))
 }
 
-func TestDecompress(t *testing.T) {
-	plain := []byte("not gzip at all")
-	out, err := Decompress(plain, 4)
-	require.NoError(t, err, "non-gzip data is returned as is (the body cap applied already)")
-	assert.Equal(t, plain, out)
-
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, _ = zw.Write(bytes.Repeat([]byte("a"), 1000))
-	require.NoError(t, zw.Close())
-	out, err = Decompress(buf.Bytes(), 1000)
-	require.NoError(t, err)
-	assert.Len(t, out, 1000)
-	_, err = Decompress(buf.Bytes(), 999)
-	assert.Equal(t, ReasonSize, ReasonOf(err))
-
-	_, err = Decompress(buf.Bytes()[:20], 1000)
-	assert.Equal(t, ReasonParse, ReasonOf(err), "truncated gzip")
-	_, err = Decompress([]byte{0x1f, 0x8b, 0, 0}, 1000)
-	assert.Equal(t, ReasonParse, ReasonOf(err), "bad gzip header")
-}
-
-func FuzzDecompress(f *testing.F) {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, _ = zw.Write([]byte("hello pprof"))
-	_ = zw.Close()
-	f.Add(buf.Bytes(), int64(100))
-	f.Add([]byte{0x1f, 0x8b}, int64(10))
-	f.Add([]byte("plain"), int64(1))
-	f.Fuzz(func(t *testing.T, data []byte, maxBytes int64) {
-		if maxBytes <= 0 || maxBytes > 1<<20 {
-			maxBytes = 1 << 20
-		}
-		out, err := Decompress(data, maxBytes)
-		if err != nil {
-			r := ReasonOf(err)
-			if r != ReasonParse && r != ReasonSize {
-				t.Fatalf("unexpected reason %q", r)
-			}
-			return
-		}
-		if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b && int64(len(out)) > maxBytes {
-			t.Fatalf("decompressed %d bytes past the cap %d", len(out), maxBytes)
-		}
-	})
-}

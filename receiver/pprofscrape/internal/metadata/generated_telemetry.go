@@ -90,7 +90,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverPprofscrapeScrapesRefused, err = builder.meter.Int64Counter(
 		"otelcol_receiver_pprofscrape_scrapes_refused",
-		metric.WithDescription("Target scrapes not started because all max_concurrent_scrapes slots stayed busy until the next interval (reason concurrency_limit). [Development]"),
+		metric.WithDescription("Target scrapes not started, by reason (concurrency_limit - every slot a target could take stayed busy until its next interval; backoff - a failing target skipped the interval). [Development]"),
 		metric.WithUnit("{scrape}"),
 	)
 	errs = errors.Join(errs, err)

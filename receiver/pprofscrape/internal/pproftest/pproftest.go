@@ -54,7 +54,67 @@ const (
 	PrefixGarbage = "/garbage"
 	// PrefixMissing answers 404.
 	PrefixMissing = "/missing"
+	// PrefixEmptyStrings sends ~280 KB of gzip that inflates to 60 MB of empty strings
+	// (30,000,000 string table entries): a valid protobuf that is all allocation.
+	PrefixEmptyStrings = "/emptystrings"
+	// PrefixTenMillionStrings sends a profile of 10,000,000 empty strings.
+	PrefixTenMillionStrings = "/strings10m"
+	// PrefixMillionSamples sends a heap profile of 1,000,000 samples (8 MB inflated).
+	PrefixMillionSamples = "/samples1m"
+	// PrefixEndless streams bytes until the client goes away.
+	PrefixEndless = "/endless"
+	// PrefixHTML answers a 200 HTML page, as a web app's catch-all route does.
+	PrefixHTML = "/html"
 )
+
+// hostileBodies are built once per test binary: gzip streams of protobuf fields written
+// directly (building them as *profile.Profile would cost the test process gigabytes).
+var (
+	hostileOnce   sync.Once
+	hostileBodies map[string][]byte
+)
+
+func gzipRepeat(header, row []byte, n int) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	_, _ = zw.Write(header)
+	rows := bytes.Repeat(row, 4096)
+	for i := 0; i < n; i += 4096 {
+		k := min(4096, n-i)
+		_, _ = zw.Write(rows[:k*len(row)])
+	}
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// heapLikeBody is a gzip profile of n samples on one stack: sample_type {space, bytes},
+// strings "", "space", "bytes", "f", function {id 1, name "f"}, location {id 1, line
+// {function 1}}, then n times sample {location_id: [1], value: [1]}.
+func heapLikeBody(n int) []byte {
+	header := []byte{
+		1<<3 | 2, 4, 1 << 3, 1, 2 << 3, 2, // sample_type
+		6<<3 | 2, 0, 6<<3 | 2, 5, 's', 'p', 'a', 'c', 'e', 6<<3 | 2, 5, 'b', 'y', 't', 'e', 's',
+		6<<3 | 2, 1, 'f',
+		5<<3 | 2, 4, 1 << 3, 1, 2 << 3, 3, // function
+		4<<3 | 2, 6, 1 << 3, 1, 4<<3 | 2, 2, 1 << 3, 1, // location
+	}
+	sample := []byte{2<<3 | 2, 6, 1<<3 | 2, 1, 1, 2<<3 | 2, 1, 1}
+	return gzipRepeat(header, sample, n)
+}
+
+// HostileBody returns the gzip body served under prefix (PrefixEmptyStrings,
+// PrefixTenMillionStrings, PrefixMillionSamples).
+func HostileBody(prefix string) []byte {
+	hostileOnce.Do(func() {
+		emptyString := []byte{6<<3 | 2, 0} // string_table: ""
+		hostileBodies = map[string][]byte{
+			PrefixEmptyStrings:      gzipRepeat(nil, emptyString, 30_000_000),
+			PrefixTenMillionStrings: gzipRepeat(nil, emptyString, 10_000_000),
+			PrefixMillionSamples:    heapLikeBody(1_000_000),
+		}
+	})
+	return hostileBodies[prefix]
+}
 
 // HugeBytes is what PrefixHuge sends.
 const HugeBytes = 100 << 20
@@ -125,6 +185,24 @@ func NewServer(t testing.TB) *Server {
 		_, _ = w.Write(b)
 	})
 	mux.HandleFunc(PrefixMissing+"/debug/pprof/", http.NotFound)
+	for _, prefix := range []string{PrefixEmptyStrings, PrefixTenMillionStrings, PrefixMillionSamples} {
+		mux.HandleFunc(prefix+"/debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = w.Write(HostileBody(prefix))
+		})
+	}
+	mux.HandleFunc(PrefixEndless+"/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte{0x0a}, 64<<10)
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc(PrefixHTML+"/debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte("<!doctype html><html><body>shop</body></html>"))
+	})
 
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

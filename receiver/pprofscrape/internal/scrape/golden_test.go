@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 )
 
@@ -129,6 +130,7 @@ func TestGoldenScrapes(t *testing.T) {
 		},
 		ScopeVersion:  "golden",
 		MaxConcurrent: 1,
+		Limits:        testLimits,
 	})
 	ts := newTargetState(Target{Endpoint: "http://127.0.0.1:6060", Resource: map[string]string{"service.name": "shop"}, Types: []string{"cpu", "heap", "goroutine"}})
 	for scrape := 1; scrape <= 2; scrape++ {
@@ -136,9 +138,9 @@ func TestGoldenScrapes(t *testing.T) {
 		var results []fetched
 		for _, typ := range ts.cfg.Types {
 			data := readOrWriteInput(t, typ+"_"+string(rune('0'+scrape)), inputs[typ])
-			results = append(results, fetched{typ: typ, data: data, wire: int64(len(data))})
+			results = append(results, fetched{typ: typ, res: fetch.Result{Data: data, WireBytes: int64(len(data))}})
 		}
-		s.process(context.Background(), ts, results)
+		s.process(context.Background(), context.Background(), ts, results)
 	}
 	require.Len(t, gotProfiles, 2)
 	require.Len(t, gotMetrics, 2)

@@ -29,7 +29,11 @@ import (
 // log rate limiter. Only the target's own loop touches the trackers.
 type targetState struct {
 	cfg      Target
+	name     string // the self-telemetry's target attribute: the configured name, else the endpoint
 	trackers map[string]*delta.Tracker
+	// failures counts the scrapes in a row that got no profile: it puts the target
+	// behind the healthy ones for concurrency slots and spaces out its attempts.
+	failures int
 
 	logMu      sync.Mutex
 	lastLog    map[string]time.Time
@@ -38,7 +42,11 @@ type targetState struct {
 
 func newTargetState(t Target) *targetState {
 	t.Endpoint = trimEndpoint(t.Endpoint)
-	ts := &targetState{cfg: t, trackers: map[string]*delta.Tracker{}, lastLog: map[string]time.Time{}, suppressed: map[string]int{}}
+	name := t.Name
+	if name == "" {
+		name = t.Endpoint
+	}
+	ts := &targetState{cfg: t, name: name, trackers: map[string]*delta.Tracker{}, lastLog: map[string]time.Time{}, suppressed: map[string]int{}}
 	for _, typ := range t.Types {
 		switch typ {
 		case "heap", "allocs", "block", "mutex", "threadcreate":
@@ -80,43 +88,53 @@ type parsed struct {
 	outcome    delta.Outcome
 }
 
-// process turns one target's fetch results into telemetry, profiles and metrics.
-func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetched) {
+// process turns one target's fetch results into telemetry, profiles and metrics. Decoding
+// and parsing run under sctx (the scrape's timeout); telemetry and the consumers get ctx.
+// It reports whether the target is up (at least one profile, or a busy CPU profiler).
+func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results []fetched) bool {
 	tel := s.set.Telemetry
 	now := pcommon.NewTimestampFromTime(time.Now())
+	targetAttr := attribute.String("target", t.name)
 	var ok []parsed
 	up := false
 	for i := range results {
 		r := &results[i]
+		start := time.Now()
 		typeAttr := attribute.String("profile.type", r.typ)
-		tel.ReceiverPprofscrapeScrapeBytes.Add(ctx, r.wire)
+		tel.ReceiverPprofscrapeScrapeBytes.Add(ctx, r.res.WireBytes, metric.WithAttributes(targetAttr))
 		err := r.err
 		var p *profile.Profile
 		if err == nil {
-			p, err = Parse(r.data)
+			_, err = fetch.Decode(sctx, &r.res, s.set.Limits)
+		}
+		if err == nil {
+			p, err = Parse(r.res.Data)
 		}
 		r.free() // the parsed profile owns copies of everything it needs
-		tel.ReceiverPprofscrapeScrapeDuration.Record(ctx, r.duration.Seconds(), metric.WithAttributes(typeAttr))
+		if err == nil && sctx.Err() != nil {
+			p, err = nil, &fetch.Error{Reason: fetch.ReasonTimeout, Err: fmt.Errorf("parsing outlasted the timeout: %w", sctx.Err())}
+		}
+		tel.ReceiverPprofscrapeScrapeDuration.Record(ctx, (r.duration + time.Since(start)).Seconds(), metric.WithAttributes(typeAttr, targetAttr))
 		if err != nil {
 			reason := reasonOf(err)
 			if isBusy(err) {
 				up = true // a busy CPU profiler is a live target
 			}
-			tel.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason), typeAttr))
+			tel.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason), typeAttr, targetAttr))
 			t.logLimited(s.set.Logger, reason+"/"+r.typ, "pprof scrape failed",
-				zap.String("endpoint", t.cfg.Endpoint), zap.String("profile_type", r.typ),
+				zap.String("target", t.name), zap.String("endpoint", t.cfg.Endpoint), zap.String("profile_type", r.typ),
 				zap.String("reason", reason), zap.Error(err))
 			continue
 		}
 		up = true
-		tel.ReceiverPprofscrapeSamples.Add(ctx, int64(len(p.Sample)), metric.WithAttributes(typeAttr))
+		tel.ReceiverPprofscrapeSamples.Add(ctx, int64(len(p.Sample)), metric.WithAttributes(typeAttr, targetAttr))
 		pp := parsed{typ: r.typ, p: p}
 		if tr := t.trackers[r.typ]; tr != nil {
 			pp.cumulative = delta.CumulativeIndices(r.typ, p)
 			pp.delta, pp.outcome = tr.Next(p, pp.cumulative)
 			if pp.outcome == delta.Reset {
 				t.logLimited(s.set.Logger, "reset/"+r.typ, "Cumulative pprof values went backwards (target restarted?): no delta this scrape",
-					zap.String("endpoint", t.cfg.Endpoint), zap.String("profile_type", r.typ))
+					zap.String("target", t.name), zap.String("profile_type", r.typ))
 			}
 		}
 		ok = append(ok, pp)
@@ -125,9 +143,9 @@ func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetch
 	if up {
 		upValue = 1
 	}
-	tel.ReceiverPprofscrapeTargetUp.Record(ctx, upValue, metric.WithAttributes(attribute.String("endpoint", t.cfg.Endpoint)))
+	tel.ReceiverPprofscrapeTargetUp.Record(ctx, upValue, metric.WithAttributes(targetAttr))
 	if len(ok) == 0 {
-		return
+		return up
 	}
 	if emit := s.set.Emit.Profiles; emit != nil {
 		pd, n := s.buildProfiles(t, ok, now)
@@ -141,6 +159,7 @@ func (s *Scheduler) process(ctx context.Context, t *targetState, results []fetch
 			emit(ctx, md)
 		}
 	}
+	return up
 }
 
 // buildProfiles converts one target scrape into one ResourceProfiles.
@@ -154,7 +173,7 @@ func (s *Scheduler) buildProfiles(t *targetState, ok []parsed, now pcommon.Times
 	sp.Scope().SetVersion(s.set.ScopeVersion)
 	n := 0
 	for _, pp := range ok {
-		n += b.Append(sp, convert.Input{Profile: pp.p, Type: pp.typ, Cumulative: pp.cumulative, Delta: pp.delta, Time: now})
+		n += b.Append(sp, convert.Input{Profile: pp.p, Type: pp.typ, Cumulative: pp.cumulative, Delta: pp.delta, Time: now, Links: s.set.Links})
 	}
 	return pd, n
 }

@@ -20,12 +20,15 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 )
 
 // Target is one scraped program.
 type Target struct {
+	// Name identifies the target in the self-telemetry (`target` attribute); empty: Endpoint.
+	Name     string
 	Endpoint string
 	Resource map[string]string
 	Types    []string
@@ -40,18 +43,25 @@ type Emitter struct {
 
 // Settings configure a Scheduler.
 type Settings struct {
-	Targets       []Target
-	Interval      time.Duration
-	InitialDelay  time.Duration
-	Timeout       time.Duration
-	CPUDuration   time.Duration
-	MaxBodyBytes  int64
-	MaxConcurrent int
-	TopN          int
-	Client        *http.Client
-	Telemetry     *metadata.TelemetryBuilder
-	Logger        *zap.Logger
-	Emit          Emitter
+	Targets      []Target
+	Interval     time.Duration
+	InitialDelay time.Duration
+	Timeout      time.Duration
+	CPUDuration  time.Duration
+	MaxBodyBytes int64
+	// Limits bound each profile's decoding (inflated bytes, samples, locations, strings).
+	Limits fetch.Limits
+	// MaxConcurrent caps the targets scraped at once; MaxConcurrentParses the target
+	// scrapes decoded, parsed and converted at once (0: MaxConcurrent).
+	MaxConcurrent       int
+	MaxConcurrentParses int
+	TopN                int
+	// Links names the pprof labels that carry a span's trace id and span id.
+	Links     convert.LinkLabels
+	Client    *http.Client
+	Telemetry *metadata.TelemetryBuilder
+	Logger    *zap.Logger
+	Emit      Emitter
 	// ScopeVersion is written as the instrumentation scope version.
 	ScopeVersion string
 }
@@ -59,7 +69,8 @@ type Settings struct {
 // Scheduler runs one scrape loop per target.
 type Scheduler struct {
 	set     Settings
-	slots   chan struct{}
+	slots   *slotPool
+	parses  chan struct{}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	targets []*targetState
@@ -67,7 +78,10 @@ type Scheduler struct {
 
 // New returns a scheduler; nothing runs before Start.
 func New(set Settings) *Scheduler {
-	s := &Scheduler{set: set, slots: make(chan struct{}, set.MaxConcurrent)}
+	if set.MaxConcurrentParses <= 0 {
+		set.MaxConcurrentParses = max(1, set.MaxConcurrent)
+	}
+	s := &Scheduler{set: set, slots: newSlotPool(set.MaxConcurrent), parses: make(chan struct{}, set.MaxConcurrentParses)}
 	for _, t := range set.Targets {
 		s.targets = append(s.targets, newTargetState(t))
 	}
@@ -128,8 +142,20 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 	}
 	ticker := time.NewTicker(s.set.Interval)
 	defer ticker.Stop()
+	skip := 0
 	for {
-		s.scrapeTarget(ctx, t, time.Now().Add(s.set.Interval))
+		if skip > 0 {
+			skip--
+			s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
+				metric.WithAttributes(attribute.String("reason", "backoff")))
+		} else if up, ran := s.scrapeTarget(ctx, t, time.Now().Add(s.set.Interval)); ran {
+			if up {
+				t.failures = 0
+			} else {
+				t.failures++
+				skip = backoffIntervals(t.failures, s.set.Interval)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -138,36 +164,59 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 	}
 }
 
-// scrapeTarget runs one scrape of t if a concurrency slot frees up before the next one is due.
-func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) {
-	wait := time.NewTimer(time.Until(due))
-	defer wait.Stop()
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return
-	case <-wait.C:
+// maxBackoff bounds how long a failing target is left alone between two attempts.
+const maxBackoff = 5 * time.Minute
+
+// backoffIntervals is how many intervals a target skips after its n-th failed scrape in
+// a row: 0, 1, 3, 7, 15... (retried at once after one failure, then exponentially less
+// often), at most maxBackoff (and at most 63 intervals) between two attempts.
+func backoffIntervals(n int, interval time.Duration) int {
+	if n <= 1 {
+		return 0
+	}
+	limit := 63
+	if interval > 0 {
+		limit = min(limit, max(1, int(maxBackoff/interval)-1))
+	}
+	if n > 7 {
+		return limit
+	}
+	return min(limit, 1<<(n-1)-1)
+}
+
+// scrapeTarget runs one scrape of t if a concurrency slot frees up before the next one is
+// due. ran says whether it ran (and was not cut short by shutdown); up whether the target
+// answered at least one profile (or had its CPU profiler busy).
+func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) (up, ran bool) {
+	failing := t.failures > 0
+	if !s.slots.acquire(ctx, failing, due) {
+		if ctx.Err() != nil {
+			return false, false
+		}
 		s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
 			metric.WithAttributes(attribute.String("reason", "concurrency_limit")))
 		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy for a whole interval",
-			zap.String("endpoint", t.cfg.Endpoint))
-		return
+			zap.String("target", t.name))
+		return false, false
 	}
-	defer func() { <-s.slots }()
-	s.runScrape(ctx, t)
+	defer s.slots.release(failing)
+	up = s.runScrape(ctx, t)
+	return up, ctx.Err() == nil
 }
 
 // fetched is one profile type's fetch outcome.
 type fetched struct {
 	typ      string
-	data     []byte
-	release  func() // returns data's pooled buffer; nil when not pooled
+	res      fetch.Result // its Data lives in a pooled buffer until free
 	err      error
-	wire     int64
 	duration time.Duration
 }
 
-func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
+// runScrape fetches every profile type of t, then decodes, parses and converts them
+// under one of the max_concurrent_parses slots; all of it within one timeout.
+func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
+	sctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
+	defer cancel()
 	results := make([]fetched, len(t.cfg.Types))
 	var wg sync.WaitGroup
 	for i, typ := range t.cfg.Types {
@@ -175,10 +224,8 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			rctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
-			defer cancel()
-			res, err := fetch.Get(rctx, s.set.Client, t.cfg.Endpoint+Path(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
-			results[i] = fetched{typ: typ, data: res.Data, release: res.Release, err: err, wire: res.WireBytes, duration: time.Since(start)}
+			res, err := fetch.Get(sctx, s.set.Client, t.cfg.Endpoint+Path(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
+			results[i] = fetched{typ: typ, res: res, err: err, duration: time.Since(start)}
 		}()
 	}
 	wg.Wait()
@@ -188,27 +235,40 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) {
 		}
 	}()
 	if ctx.Err() != nil {
-		return // shutting down: the requests were cancelled, nothing to report.
+		return false // shutting down: the requests were cancelled, nothing to report.
+	}
+	if slices.ContainsFunc(results, func(r fetched) bool { return r.err == nil }) {
+		select {
+		case s.parses <- struct{}{}:
+			defer func() { <-s.parses }()
+		case <-sctx.Done():
+			if ctx.Err() != nil {
+				return false
+			}
+			// The target answered, but no parse slot freed up within the timeout.
+			for i := range results {
+				if results[i].err == nil {
+					results[i].err = &fetch.Error{Reason: fetch.ReasonTimeout, Err: errors.New("no max_concurrent_parses slot within timeout")}
+				}
+			}
+		}
 	}
 	defer func() {
 		// A profile that trips a bug in parsing or conversion must not take the
 		// collector down: count it as a parse failure and carry on.
 		if rec := recover(); rec != nil {
-			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse")))
+			up = false
+			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse"), attribute.String("target", t.name)))
 			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
-				zap.String("endpoint", t.cfg.Endpoint), zap.Any("panic", rec), zap.StackSkip("stack", 1))
+				zap.String("target", t.name), zap.Any("panic", rec), zap.StackSkip("stack", 1))
 		}
 	}()
-	s.process(ctx, t, results)
+	return s.process(sctx, ctx, t, results)
 }
 
 // free releases the pooled body once it has been parsed (or was not needed).
 func (f *fetched) free() {
-	if f.release != nil {
-		f.release()
-		f.release = nil
-	}
-	f.data = nil
+	f.res.Release()
 }
 
 // logLimited logs msg at most once a minute per target and key, with the number of

@@ -22,6 +22,7 @@ import (
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 )
@@ -51,12 +52,17 @@ func TestPaths(t *testing.T) {
 	assert.False(t, IsProfileType("trace"))
 }
 
+var testLimits = fetch.Limits{MaxDecompressedBytes: 64 << 20, MaxSamples: 1 << 20, MaxLocations: 1 << 20, MaxStrings: 1 << 20}
+
 func newTestScheduler(t *testing.T, tt *componenttest.Telemetry, set Settings) *Scheduler {
 	t.Helper()
 	tel, err := metadata.NewTelemetryBuilder(tt.NewTelemetrySettings())
 	require.NoError(t, err)
 	set.Telemetry = tel
 	set.Logger = zap.NewNop()
+	if set.Limits == (fetch.Limits{}) {
+		set.Limits = testLimits
+	}
 	if set.Client == nil {
 		set.Client = &http.Client{Transport: &http.Transport{}}
 		t.Cleanup(set.Client.CloseIdleConnections)
@@ -159,7 +165,7 @@ func TestUnchangedCumulativeProfile(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "golden", "heap_2.pb"))
 	require.NoError(t, err)
 	for range 2 {
-		s.process(context.Background(), ts, []fetched{{typ: "heap", data: data}})
+		s.process(context.Background(), context.Background(), ts, []fetched{{typ: "heap", res: fetch.Result{Data: data}}})
 	}
 	require.Len(t, got, 2)
 	var alloc int64 = -1
