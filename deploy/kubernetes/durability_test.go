@@ -593,3 +593,69 @@ func TestPprofRuleFollowsAnnotation(t *testing.T) {
 		}
 	}
 }
+
+// TestNamespaceFromOnePlace renders the base under an overlay that sets
+// another namespace, the way a platform team installs into its own: every
+// namespaced object moves, the ClusterRoleBinding follows, and nothing the
+// cluster runs still names the base's namespace (the agent config reads it
+// from the downward API, the gateway is resolved by its short name).
+func TestNamespaceFromOnePlace(t *testing.T) {
+	root := repoRoot(t)
+	tmp := t.TempDir()
+	copyBase(t, root, tmp)
+	for _, f := range []string{"agent.yaml", "gateway.yaml"} {
+		b, err := os.ReadFile(filepath.Join(root, "config", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(tmp, "config"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "config", f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const other = "observability"
+	overlay := filepath.Join(tmp, "overlay")
+	if err := os.MkdirAll(overlay, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kz := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + other + "\nresources:\n  - ../deploy/kubernetes/base\n"
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kz), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := renderDir(overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterScoped := map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true, "PriorityClass": true}
+	for _, o := range objs {
+		if !clusterScoped[o.meta.Kind] {
+			if got := objectNamespace(o.value); got != other {
+				t.Errorf("%s is in namespace %q, want the overlay's %q", o.source, got, other)
+			}
+		}
+		if ns, ok := o.value.(*corev1.Namespace); ok && ns.Name != other {
+			t.Errorf("the render creates namespace %q, want the overlay's %q", ns.Name, other)
+		}
+		if crb, ok := o.value.(*rbacv1.ClusterRoleBinding); ok {
+			for _, s := range crb.Subjects {
+				if s.Namespace != other {
+					t.Errorf("ClusterRoleBinding %s subject %s in %q, want %q", crb.Name, s.Name, s.Namespace, other)
+				}
+			}
+		}
+		if cm, ok := o.value.(*corev1.ConfigMap); ok {
+			for _, hardCoded := range []string{namespace + "_", "." + namespace + ".svc", "." + namespace + "."} {
+				if strings.Contains(strings.ReplaceAll(cm.Data["config.yaml"], "${env:K8S_NAMESPACE:-"+namespace+"}", ""), hardCoded) {
+					t.Errorf("ConfigMap %s names the namespace %q (%q) outside ${env:K8S_NAMESPACE}: it would be wrong in %q", cm.Name, namespace, hardCoded, other)
+				}
+			}
+		}
+	}
+	// The agent's log exclude follows the namespace it runs in.
+	cfg, _ := os.ReadFile(filepath.Join(root, "config", "agent.yaml"))
+	if !strings.Contains(string(cfg), "/var/log/pods/${env:K8S_NAMESPACE") {
+		t.Error("config/agent.yaml: file_log does not exclude its own namespace's pods by ${env:K8S_NAMESPACE}")
+	}
+}

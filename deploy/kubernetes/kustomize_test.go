@@ -34,10 +34,15 @@ const (
 // in Go, as `kustomize build --load-restrictor LoadRestrictionsNone` does, and
 // strictly decodes every rendered resource into its Kubernetes API type.
 func renderBase(root string) ([]object, error) {
+	return renderDir(filepath.Join(root, "deploy", "kubernetes", "base"))
+}
+
+// renderDir renders the kustomization in dir (a base or an overlay).
+func renderDir(dir string) ([]object, error) {
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsNone
 	k := krusty.MakeKustomizer(opts)
-	resMap, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, "deploy", "kubernetes", "base"))
+	resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build: %w", err)
 	}
