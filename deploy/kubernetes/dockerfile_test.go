@@ -183,7 +183,7 @@ func TestDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k8sOnly := range []string{"k8s_observer", "k8sattributes", "k8s_api", "kubernetes_sd_configs", "serviceAccount"} {
+	for _, k8sOnly := range []string{"k8s_observer", "k8s_attributes", "k8sattributes", "k8s_api", "kubernetes_sd_configs", "serviceAccount"} {
 		if strings.Contains(string(cfg), k8sOnly) {
 			t.Errorf("the image's default config uses %s, which needs a Kubernetes API server", k8sOnly)
 		}

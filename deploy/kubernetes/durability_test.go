@@ -659,3 +659,50 @@ func TestNamespaceFromOnePlace(t *testing.T) {
 		t.Error("config/agent.yaml: file_log does not exclude its own namespace's pods by ${env:K8S_NAMESPACE}")
 	}
 }
+
+// deprecatedTypes: component type aliases the built components still accept
+// but have renamed (each component's metadata: DeprecatedType in
+// internal/metadata/generated_status.go of the versions in builder-config.yaml).
+var deprecatedTypes = map[string]string{
+	"filelog":           "file_log",
+	"loadbalancing":     "load_balancing",
+	"otlphttp":          "otlp_http",
+	"k8sattributes":     "k8s_attributes",
+	"resourcedetection": "resource_detection",
+}
+
+// TestConfigsUseCurrentComponentNames: the agent and gateway configs name
+// every component by its current type, not a deprecated alias.
+func TestConfigsUseCurrentComponentNames(t *testing.T) {
+	root := repoRoot(t)
+	for _, f := range []string{"config/agent.yaml", "config/gateway.yaml"} {
+		raw, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := deprecatedAliases(raw); len(p) != 0 {
+			t.Errorf("%s: %v", f, p)
+		}
+	}
+	if p := deprecatedAliases([]byte("processors:\n  k8sattributes: {}\nexporters:\n  otlphttp/x: {}\n")); len(p) != 2 {
+		t.Errorf("deprecated aliases not caught: %v", p)
+	}
+}
+
+func deprecatedAliases(cfg []byte) []string {
+	var doc map[string]any
+	if err := yaml.Unmarshal(cfg, &doc); err != nil {
+		return []string{err.Error()}
+	}
+	var problems []string
+	for _, section := range []string{"receivers", "processors", "exporters", "extensions", "connectors"} {
+		m, _ := doc[section].(map[string]any)
+		for id := range m {
+			if now, ok := deprecatedTypes[componentType(id)]; ok {
+				problems = append(problems, fmt.Sprintf("%s %s uses the deprecated type %q (now %q)", section, id, componentType(id), now))
+			}
+		}
+	}
+	sort.Strings(problems)
+	return problems
+}

@@ -18,7 +18,7 @@ import (
 // into the test's temporary directory, and the gateway is a local sink. The
 // components that can only talk to a Kubernetes API server (k8s_observer and
 // the pprof receiver_creator on it, the prometheus receiver's pod discovery,
-// k8sattributes, resourcedetection's k8s_api) are taken out of the pipelines,
+// k8s_attributes, resource_detection's k8s_api) are taken out of the pipelines,
 // since there is no API server here; none of them is on the path from a
 // receiver to the load-balancing queues that these tests exercise. Everything
 // else (file_log with its checkpoints, memory_limiter, logtracejoin,
@@ -86,7 +86,7 @@ func shippedAgentOnLoopback(t *testing.T, gatewayAddr string) *agentOnLoopback {
 	set("exclude", []any{a.podLogs + "/prodscope_*/*/*.log"}, "receivers", "file_log")
 
 	// No Kubernetes API server on loopback.
-	k8sOnly := []string{"k8s_observer", "receiver_creator/pprof", "prometheus", "k8sattributes", "resourcedetection"}
+	k8sOnly := []string{"k8s_observer", "receiver_creator/pprof", "prometheus", "k8s_attributes", "resource_detection"}
 	for _, section := range []string{"extensions", "receivers", "processors"} {
 		for _, id := range k8sOnly {
 			delete(at(section), id)
