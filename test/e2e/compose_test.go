@@ -353,3 +353,42 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// The image's default config runs outside Kubernetes: `docker run IMAGE`
+// with no arguments, no environment and no mounts becomes healthy, accepts
+// OTLP, and keeps running (it queues for vendor endpoints nobody set).
+func TestImageDefaultConfigRunsOutsideKubernetes(t *testing.T) {
+	image := exec.Command("make", "-C", repoRoot, "image")
+	if out, err := image.CombinedOutput(); err != nil {
+		t.Fatalf("make image: %v\n%s", err, out)
+	}
+	name := fmt.Sprintf("prodscope-e2e-default-%d", rand.IntN(1<<30))
+	docker(t, "network", "create", name)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if t.Failed() {
+			out, _ := exec.CommandContext(ctx, "docker", "logs", "--tail", "40", name).CombinedOutput()
+			t.Logf("container logs (tail):\n%s", out)
+		}
+		_ = exec.CommandContext(ctx, "docker", "rm", "-f", name).Run()
+		_ = exec.CommandContext(ctx, "docker", "network", "rm", name).Run()
+	})
+	health, otlp := freeAddr(t), freeAddr(t)
+	docker(t, "run", "-d", "--name", name, "--network", name, "--read-only",
+		"-p", "127.0.0.1:"+portOf(health)+":13133", "-p", "127.0.0.1:"+portOf(otlp)+":4317", composeImage)
+	eventually(t, 60*time.Second, "the default config healthy", func() (bool, string) {
+		resp, err := http.Get("http://" + health + "/")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	runTool(t, time.Minute, telemetrygen, "traces", "--otlp-endpoint", otlp, "--otlp-insecure",
+		"--rate", "0", "--traces", "10", "--service", "image-default")
+	time.Sleep(2 * time.Second)
+	if state := docker(t, "inspect", "-f", "{{.State.Running}}", name); state != "true" {
+		t.Fatalf("the container stopped: running=%s", state)
+	}
+}
