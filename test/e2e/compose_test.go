@@ -375,7 +375,7 @@ func TestImageDefaultConfigRunsOutsideKubernetes(t *testing.T) {
 		_ = exec.CommandContext(ctx, "docker", "network", "rm", name).Run()
 	})
 	health, otlp := freeAddr(t), freeAddr(t)
-	docker(t, "run", "-d", "--name", name, "--network", name, "--read-only",
+	docker(t, "run", "-d", "--name", name, "--network", name,
 		"-p", "127.0.0.1:"+portOf(health)+":13133", "-p", "127.0.0.1:"+portOf(otlp)+":4317", composeImage)
 	eventually(t, 60*time.Second, "the default config healthy", func() (bool, string) {
 		resp, err := http.Get("http://" + health + "/")
