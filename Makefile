@@ -35,7 +35,7 @@ FEATURE_GATES := --feature-gates=service.profilesSupport
 # Everything the distribution binary is made of: a change to any of it rebuilds.
 COMPONENT_SRCS := $(shell find $(COMPONENTS) -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -name '*_test.go' 2>/dev/null)
 
-.PHONY: build run test unit validate e2e bench bench-go bench-load fuzz lint lint-fast generate tools clean image help
+.PHONY: build run test unit validate e2e bench bench-go bench-load fuzz lint lint-fast generate tools clean image image-multiarch help
 
 help:
 	@echo "make build     build the distribution into $(BINARY)"
@@ -45,7 +45,8 @@ help:
 	@echo "make fuzz      every fuzz target for FUZZTIME (default 10s) each"
 	@echo "make lint      gofmt, go vet, and golangci-lint if it installs"
 	@echo "make generate  mdatagen for every component"
-	@echo "make image     the FROM-scratch container image $(IMAGE)"
+	@echo "make image     the FROM-scratch container image $(IMAGE), host platform"
+	@echo "make image-multiarch  the image for $(IMAGE_PLATFORMS) (docker buildx)"
 	@echo "make clean     remove build output, data and tools"
 
 # ---- tools (pinned; installed once into .tools/bin) ----
@@ -86,12 +87,42 @@ $(DEMO_BIN): $(shell find examples/shopdemo -name '*.go' -o -name 'go.*')
 	cd examples/shopdemo && $(GO) build -o $(ROOT)/$(DEMO_BIN) .
 
 # ---- image ----
-# FROM scratch: no registry is reachable here, so the image holds only the
-# static binary, CA certificates and the default (agent) config.
+# FROM scratch: nothing is pulled; the image holds only the static binary of
+# its platform, CA certificates and the default (gateway) config.
+#   make image                    the host's platform, into the local Docker
+#   make image-multiarch          linux/amd64 and linux/arm64 with docker buildx,
+#                                 as an OCI archive in _build/ (IMAGE_PUSH=1:
+#                                 pushed to IMAGE's registry instead)
+# Without buildx, image-multiarch stops with a message (docs/deploy.md).
 IMAGE ?= prodscope/otelcol-prodscope:0.1.0
-image: $(BINARY)
-	cp /etc/ssl/certs/ca-certificates.crt $(DIST)/ca-certificates.crt
-	docker build --build-arg VERSION=0.1.0 --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+HOST_ARCH := $(shell $(GO) env GOARCH)
+IMAGE_ARGS = --build-arg VERSION=0.1.0 --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown)
+
+# The host's binary is the one `make build` made; other architectures are
+# cross-compiled from the same generated sources (what the builder runs, with
+# GOOS/GOARCH set).
+$(DIST)/linux_$(HOST_ARCH)/otelcol-prodscope: $(BINARY)
+	@mkdir -p $(@D) && cp $(BINARY) $@
+$(DIST)/linux_%/otelcol-prodscope: $(BINARY)
+	cd $(DIST) && GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$* GOFLAGS="-buildvcs=false -mod=mod" \
+	  $(GO) build -trimpath -ldflags="-s -w" -o linux_$*/otelcol-prodscope .
+
+$(DIST)/ca-certificates.crt:
+	@mkdir -p $(DIST) && cp /etc/ssl/certs/ca-certificates.crt $@
+
+image: $(DIST)/linux_$(HOST_ARCH)/otelcol-prodscope $(DIST)/ca-certificates.crt
+	docker build $(IMAGE_ARGS) --build-arg TARGETOS=linux --build-arg TARGETARCH=$(HOST_ARCH) -t $(IMAGE) .
+
+image-multiarch: $(DIST)/ca-certificates.crt
+	@docker buildx version >/dev/null 2>&1 || { \
+	  echo "docker buildx is not available here: 'make image' builds linux/$(HOST_ARCH) only."; \
+	  echo "Install the buildx plugin (docs/deploy.md, the image) for $(IMAGE_PLATFORMS)."; exit 1; }
+	$(MAKE) $(foreach p,$(subst $(comma), ,$(IMAGE_PLATFORMS)),$(DIST)/$(subst /,_,$(p))/otelcol-prodscope)
+	docker buildx build $(IMAGE_ARGS) --platform $(IMAGE_PLATFORMS) -t $(IMAGE) \
+	  $(if $(IMAGE_PUSH),--push,--output type=oci$(comma)dest=$(DIST)/otelcol-prodscope-0.1.0.oci.tar) .
+
+comma := ,
 
 # ---- run ----
 run: $(BINARY) $(DEMO_BIN)

@@ -31,6 +31,18 @@ func configProblems(tier string, cfg []byte, tpl *corev1.PodTemplateSpec) []stri
 		podEnv[e.Name] = true
 	}
 	hasEnvFrom := len(c.EnvFrom) > 0
+	// A Secret or ConfigMap marked optional may be absent: a variable that
+	// only it would set needs a default, or the collector fails to start
+	// (and blocks every tenant, not only the one whose credential is missing).
+	envFromOptional := hasEnvFrom
+	for _, ef := range c.EnvFrom {
+		switch {
+		case ef.SecretRef != nil && (ef.SecretRef.Optional == nil || !*ef.SecretRef.Optional):
+			envFromOptional = false
+		case ef.ConfigMapRef != nil && (ef.ConfigMapRef.Optional == nil || !*ef.ConfigMapRef.Optional):
+			envFromOptional = false
+		}
+	}
 
 	// ${env:NAME}, ${env:NAME:-default}, ${NAME}: what the collector expands.
 	expand := func(s string) string {
@@ -42,8 +54,11 @@ func configProblems(tier string, cfg []byte, tpl *corev1.PodTemplateSpec) []stri
 				return "pod-env-" + strings.ToLower(name)
 			case hasDefault:
 				return def
+			case hasEnvFrom && envFromOptional:
+				report("%s config uses ${env:%s} without a default; only the optional envFrom source can set it, so without that source the collector does not start", tier, name)
+				return ""
 			case hasEnvFrom:
-				// Expected in the optional Secret (docs/deploy.md lists it).
+				// Expected in the Secret (docs/deploy.md lists it).
 				return "secret-env-" + strings.ToLower(name)
 			default:
 				report("%s config uses ${env:%s}, which the pod does not set and has no default", tier, name)

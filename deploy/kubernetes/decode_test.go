@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
@@ -42,6 +43,7 @@ var apiTypes = map[string]func() any{
 	"rbac.authorization.k8s.io/v1/Role":               func() any { return &rbacv1.Role{} },
 	"rbac.authorization.k8s.io/v1/RoleBinding":        func() any { return &rbacv1.RoleBinding{} },
 	"policy/v1/PodDisruptionBudget":                   func() any { return &policyv1.PodDisruptionBudget{} },
+	"scheduling.k8s.io/v1/PriorityClass":              func() any { return &schedulingv1.PriorityClass{} },
 }
 
 // object is one decoded manifest: its type meta and the typed value.
@@ -202,7 +204,8 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	}
 	want := map[string]int{
 		"Namespace": 1, "ServiceAccount": 2, "ClusterRole": 1, "ClusterRoleBinding": 1,
-		"DaemonSet": 1, "Deployment": 1, "Service": 2, "PodDisruptionBudget": 1,
+		"DaemonSet": 1, "StatefulSet": 1, "Deployment": 0, "Service": 2, "PodDisruptionBudget": 1,
+		"PriorityClass": 1,
 	}
 	for kind, n := range want {
 		if kinds[kind] != n {

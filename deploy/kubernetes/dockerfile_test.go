@@ -54,13 +54,14 @@ func parseDockerfile(t *testing.T, path string) []dockerInstr {
 }
 
 // TestDockerfile: the image builds from scratch and the build context only,
-// runs as a non-root user with config/agent.yaml as its default config, and
-// agrees with the Kubernetes manifests on the binary and config paths.
+// one binary per target platform, runs as a non-root user with
+// config/gateway.yaml as its default config (which runs outside Kubernetes),
+// and agrees with the Kubernetes manifests on the binary and config paths.
 func TestDockerfile(t *testing.T) {
 	root := repoRoot(t)
 	instrs := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
 
-	var froms, users, exposes []string
+	var froms, users, exposes, envs []string
 	var entrypoint []string
 	labels := ""
 	copies := map[string]string{} // destination -> source
@@ -72,6 +73,8 @@ func TestDockerfile(t *testing.T) {
 			users = append(users, in.args)
 		case "EXPOSE":
 			exposes = append(exposes, strings.Fields(in.args)...)
+		case "ENV":
+			envs = append(envs, in.args)
 		case "LABEL":
 			labels += " " + in.args
 		case "ENTRYPOINT":
@@ -106,7 +109,7 @@ func TestDockerfile(t *testing.T) {
 	if len(users) == 0 || users[len(users)-1] != "10001:10001" {
 		t.Errorf("USER %v, want 10001:10001 last", users)
 	}
-	for _, p := range []string{"4317", "4318", "13133"} {
+	for _, p := range []string{"4317", "4318", "8088", "13133", "8888"} {
 		if !contains(exposes, p) {
 			t.Errorf("EXPOSE %v lacks %s", exposes, p)
 		}
@@ -117,9 +120,9 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"/otelcol-prodscope":                 "_build/otelcol-prodscope",
+		"/otelcol-prodscope":                 "_build/${TARGETOS}_${TARGETARCH}/otelcol-prodscope",
 		"/etc/ssl/certs/ca-certificates.crt": "_build/ca-certificates.crt",
-		"/etc/otelcol-prodscope/config.yaml": "config/agent.yaml",
+		"/etc/otelcol-prodscope/config.yaml": "config/gateway.yaml",
 		"/var/lib/otelcol-prodscope":         "deploy/docker/var-lib-otelcol-prodscope",
 	}
 	for dst, src := range want {
@@ -146,16 +149,48 @@ func TestDockerfile(t *testing.T) {
 	if len(patterns) == 0 || patterns[0] != "*" {
 		t.Errorf(".dockerignore must start by excluding everything (*), got %v", patterns)
 	}
+	var sources []string
 	for _, src := range copies {
+		if strings.Contains(src, "${TARGETARCH}") {
+			// `make image-multiarch` builds these platforms.
+			for _, arch := range []string{"amd64", "arm64"} {
+				sources = append(sources, strings.NewReplacer("${TARGETOS}", "linux", "${TARGETARCH}", arch).Replace(src))
+			}
+			continue
+		}
+		sources = append(sources, src)
+	}
+	for _, src := range sources {
 		ok := false
 		for _, p := range patterns {
 			inc := strings.TrimSuffix(strings.TrimPrefix(p, "!"), "/")
-			if strings.HasPrefix(p, "!") && (src == inc || strings.HasPrefix(src, inc+"/")) {
+			matched, _ := filepath.Match(inc, src)
+			if strings.HasPrefix(p, "!") && (matched || src == inc || strings.HasPrefix(src, inc+"/")) {
 				ok = true
 			}
 		}
 		if !ok {
 			t.Errorf(".dockerignore excludes %s, which the Dockerfile copies", src)
+		}
+	}
+
+	// The default config runs outside Kubernetes: no component that needs an
+	// API server, and every variable it reads has a default or is set by ENV.
+	if !contains(envs, "K8S_POD_IP=0.0.0.0") {
+		t.Errorf("ENV %v: want K8S_POD_IP=0.0.0.0, where the default config's health check and metrics listen outside Kubernetes", envs)
+	}
+	cfg, err := os.ReadFile(filepath.Join(root, copies["/etc/otelcol-prodscope/config.yaml"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k8sOnly := range []string{"k8s_observer", "k8s_attributes", "k8sattributes", "k8s_api", "kubernetes_sd_configs", "serviceAccount"} {
+		if strings.Contains(string(cfg), k8sOnly) {
+			t.Errorf("the image's default config uses %s, which needs a Kubernetes API server", k8sOnly)
+		}
+	}
+	for _, m := range envRef.FindAllStringSubmatch(string(cfg), -1) {
+		if m[2] == "" && !contains(envs, m[1]+"=0.0.0.0") {
+			t.Errorf("the image's default config reads ${env:%s} without a default: it would not start with `docker run IMAGE`", m[1])
 		}
 	}
 

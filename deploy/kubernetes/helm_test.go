@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -87,6 +88,51 @@ type chartValues struct {
 	Rollout                       map[string]any                    `json:"rollout"`
 	PodDisruptionBudget           map[string]any                    `json:"podDisruptionBudget"`
 	ExtraManifests                []json.RawMessage                 `json:"extraManifests"`
+	PriorityClassName             string                            `json:"priorityClassName"`
+	LifecycleHooks                *corev1.Lifecycle                 `json:"lifecycleHooks"`
+	Statefulset                   *struct {
+		PodManagementPolicy                  string `json:"podManagementPolicy"`
+		PersistentVolumeClaimRetentionPolicy struct {
+			Enabled     bool   `json:"enabled"`
+			WhenDeleted string `json:"whenDeleted"`
+			WhenScaled  string `json:"whenScaled"`
+		} `json:"persistentVolumeClaimRetentionPolicy"`
+		VolumeClaimTemplates []corev1.PersistentVolumeClaim `json:"volumeClaimTemplates"`
+	} `json:"statefulset"`
+}
+
+// chartWorkloadName is the name the chart gives its workload (templates
+// daemonset.yaml and statefulset.yaml): "<fullname>-agent" for a DaemonSet,
+// "<fullname>" otherwise.
+func chartWorkloadName(mode, fullname string) string {
+	if mode == "daemonset" {
+		return fullname + "-agent"
+	}
+	return fullname
+}
+
+// chartComponent is the chart's component pod label per mode (_helpers.tpl).
+func chartComponent(mode string) string {
+	return map[string]string{"daemonset": "agent-collector", "deployment": "standalone-collector", "statefulset": "statefulset-collector"}[mode]
+}
+
+// extraManifests decodes the values' extraManifests strictly.
+func extraManifests(t *testing.T, v *chartValues) []any {
+	t.Helper()
+	var out []any
+	for _, raw := range v.ExtraManifests {
+		y, err := yaml.JSONToYAML(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, _, err := decodeStrict(y)
+		if err != nil {
+			t.Errorf("extraManifests: %v", err)
+			continue
+		}
+		out = append(out, obj)
+	}
+	return out
 }
 
 func decodeValues(t *testing.T, path string) *chartValues {
@@ -125,7 +171,7 @@ func decodeValues(t *testing.T, path string) *chartValues {
 // resources, volumes, RBAC, probes' port, the headless Service.
 func TestHelmValues(t *testing.T) {
 	base := map[string]object{}
-	for _, f := range []string{"agent-daemonset.yaml", "gateway-deployment.yaml", "agent-rbac.yaml"} {
+	for _, f := range []string{"agent-daemonset.yaml", "gateway-statefulset.yaml", "agent-rbac.yaml", "priorityclass.yaml"} {
 		objs, err := decodeFile(filepath.Join(baseDir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -135,21 +181,44 @@ func TestHelmValues(t *testing.T) {
 		}
 	}
 	ds := base["DaemonSet"].value.(*appsv1.DaemonSet)
-	dep := base["Deployment"].value.(*appsv1.Deployment)
+	dep := base["StatefulSet"].value.(*appsv1.StatefulSet)
 	role := base["ClusterRole"].value.(*rbacv1.ClusterRole)
+	pc := base["PriorityClass"].value.(*schedulingv1.PriorityClass)
 
 	for _, tc := range []struct {
-		file, mode, name string
-		tpl              *corev1.PodTemplateSpec
+		file, mode, name, release string
+		tpl                       *corev1.PodTemplateSpec
 	}{
-		{"values-daemonset.yaml", "daemonset", "prodscope-agent", &ds.Spec.Template},
-		{"values-deployment.yaml", "deployment", "prodscope-gateway", &dep.Spec.Template},
+		{"values-daemonset.yaml", "daemonset", ds.Name, "prodscope-agent", &ds.Spec.Template},
+		{"values-statefulset.yaml", "statefulset", dep.Name, "prodscope-gateway", &dep.Spec.Template},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			v := decodeValues(t, filepath.Join("..", "helm", tc.file))
+			path := filepath.Join("..", "helm", tc.file)
+			v := decodeValues(t, path)
 			c := tc.tpl.Spec.Containers[0]
-			if v.Mode != tc.mode || v.FullnameOverride != tc.name {
-				t.Errorf("mode %q fullnameOverride %q, want %q %q", v.Mode, v.FullnameOverride, tc.mode, tc.name)
+			// The workload the chart renders carries the base's name, so the
+			// documented kubectl commands work for both installs.
+			if v.Mode != tc.mode || chartWorkloadName(v.Mode, v.FullnameOverride) != tc.name {
+				t.Errorf("mode %q fullnameOverride %q: the chart names the workload %q, the base %q", v.Mode, v.FullnameOverride, chartWorkloadName(v.Mode, v.FullnameOverride), tc.name)
+			}
+			// The install command passes the config file's checksum as a pod
+			// annotation: the chart rolls pods on it when the config changes.
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfgFile := map[string]string{"daemonset": "config/agent.yaml", "statefulset": "config/gateway.yaml"}[tc.mode]
+			if want := `--set-string podAnnotations.prodscope\.io/config-sha256=$(sha256sum ` + cfgFile; !strings.Contains(string(raw), want) {
+				t.Errorf("%s: the install command does not pass %s's checksum as a pod annotation (%s...)", tc.file, cfgFile, want)
+			}
+			if strings.Contains(string(raw), "helm upgrade") && !strings.Contains(string(raw), "helm upgrade --install "+tc.release+" ") {
+				t.Errorf("%s: the install command does not name the release %s", tc.file, tc.release)
+			}
+			if v.PriorityClassName != tc.tpl.Spec.PriorityClassName {
+				t.Errorf("priorityClassName %q, the base has %q", v.PriorityClassName, tc.tpl.Spec.PriorityClassName)
+			}
+			if !reflect.DeepEqual(v.LifecycleHooks, c.Lifecycle) {
+				t.Errorf("lifecycleHooks %+v, the base has %+v", v.LifecycleHooks, c.Lifecycle)
 			}
 			if got := v.Image.Repository + ":" + v.Image.Tag; got != c.Image || v.Image.PullPolicy != string(c.ImagePullPolicy) {
 				t.Errorf("image %s (%s), the base runs %s (%s)", got, v.Image.PullPolicy, c.Image, c.ImagePullPolicy)
@@ -245,7 +314,32 @@ func TestHelmValues(t *testing.T) {
 				if v.ClusterRole == nil || !v.ClusterRole.Create || !reflect.DeepEqual(v.ClusterRole.Rules, role.Rules) {
 					t.Errorf("clusterRole %+v, the base's agent ClusterRole has %+v", v.ClusterRole, role.Rules)
 				}
-			case "deployment":
+				found := false
+				for _, obj := range extraManifests(t, v) {
+					if p, ok := obj.(*schedulingv1.PriorityClass); ok && p.Name == v.PriorityClassName {
+						found = true
+						if p.Value != pc.Value || p.GlobalDefault != pc.GlobalDefault {
+							t.Errorf("PriorityClass %s value %d default %v, the base's %d %v", p.Name, p.Value, p.GlobalDefault, pc.Value, pc.GlobalDefault)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no PriorityClass %q in extraManifests (the chart creates none)", v.PriorityClassName)
+				}
+			case "statefulset":
+				st := v.Statefulset
+				if st == nil || !reflect.DeepEqual(st.VolumeClaimTemplates, dep.Spec.VolumeClaimTemplates) {
+					t.Errorf("statefulset.volumeClaimTemplates %+v, the base has %+v", st, dep.Spec.VolumeClaimTemplates)
+				} else {
+					r := dep.Spec.PersistentVolumeClaimRetentionPolicy
+					if st.PodManagementPolicy != string(dep.Spec.PodManagementPolicy) || !st.PersistentVolumeClaimRetentionPolicy.Enabled ||
+						r == nil || st.PersistentVolumeClaimRetentionPolicy.WhenScaled != string(r.WhenScaled) || st.PersistentVolumeClaimRetentionPolicy.WhenDeleted != string(r.WhenDeleted) {
+						t.Errorf("statefulset %+v, the base has %s %+v", *st, dep.Spec.PodManagementPolicy, r)
+					}
+				}
+				if ru, ok := v.Rollout["rollingUpdate"].(map[string]any); ok && ru["maxSurge"] != nil {
+					t.Error("rollout.rollingUpdate.maxSurge: a StatefulSet has no surge")
+				}
 				if v.ReplicaCount == nil || *v.ReplicaCount != int(*dep.Spec.Replicas) {
 					t.Errorf("replicaCount %v, the base runs %d", v.ReplicaCount, *dep.Spec.Replicas)
 				}
@@ -260,28 +354,19 @@ func TestHelmValues(t *testing.T) {
 				}
 				for _, tsc := range v.TopologySpreadConstraints {
 					// The chart's pod labels: name, instance (the release), component.
-					chartPod := map[string]string{"app.kubernetes.io/name": "opentelemetry-collector", "app.kubernetes.io/instance": tc.name, "component": "standalone-collector"}
+					chartPod := map[string]string{"app.kubernetes.io/name": "opentelemetry-collector", "app.kubernetes.io/instance": tc.release, "component": chartComponent(tc.mode)}
 					if tsc.LabelSelector == nil || !selects(tsc.LabelSelector.MatchLabels, chartPod) {
 						t.Errorf("topology spread on %s does not select the chart's gateway pods", tsc.TopologyKey)
 					}
 				}
 				found := false
-				for _, raw := range v.ExtraManifests {
-					y, err := yaml.JSONToYAML(raw)
-					if err != nil {
-						t.Fatal(err)
-					}
-					obj, _, err := decodeStrict(y)
-					if err != nil {
-						t.Errorf("extraManifests: %v", err)
-						continue
-					}
+				for _, obj := range extraManifests(t, v) {
 					if svc, ok := obj.(*corev1.Service); ok && svc.Name == "prodscope-gateway-headless" {
 						found = true
 						if svc.Spec.ClusterIP != corev1.ClusterIPNone || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 4317 {
 							t.Errorf("headless Service spec %+v", svc.Spec)
 						}
-						if svc.Spec.Selector["component"] != "standalone-collector" || svc.Spec.Selector["app.kubernetes.io/instance"] != "{{ .Release.Name }}" {
+						if svc.Spec.Selector["component"] != chartComponent(tc.mode) || svc.Spec.Selector["app.kubernetes.io/instance"] != "{{ .Release.Name }}" {
 							t.Errorf("headless Service selector %v does not select the chart's gateway pods", svc.Spec.Selector)
 						}
 					}

@@ -34,10 +34,15 @@ const (
 // in Go, as `kustomize build --load-restrictor LoadRestrictionsNone` does, and
 // strictly decodes every rendered resource into its Kubernetes API type.
 func renderBase(root string) ([]object, error) {
+	return renderDir(filepath.Join(root, "deploy", "kubernetes", "base"))
+}
+
+// renderDir renders the kustomization in dir (a base or an overlay).
+func renderDir(dir string) ([]object, error) {
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsNone
 	k := krusty.MakeKustomizer(opts)
-	resMap, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, "deploy", "kubernetes", "base"))
+	resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build: %w", err)
 	}
@@ -86,6 +91,15 @@ func TestKustomizeBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRendered(t, root, objs)
+	// RBAC: exactly what the agent config's components read, no more.
+	agentCfg, err := os.ReadFile(filepath.Join(root, "config", "agent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := find[*rbacv1.ClusterRole](t, objs, "ClusterRole", "prodscope-agent")
+	for _, p := range rbacProblems(agentCfg, role.Rules) {
+		t.Errorf("ClusterRole prodscope-agent: %s", p)
+	}
 }
 
 // Stand-in collector configs, only ever written into a temp copy of the
@@ -134,7 +148,7 @@ const standInGateway = "# stand-in gateway config (test only)\r\nextensions:\n  
 	"  file_storage/queue:\n    directory: /var/lib/otelcol-prodscope/queue\n" +
 	"receivers:\n  otlp:\n    protocols:\n      grpc: {endpoint: \"${env:K8S_POD_IP}:4317\"}\n      http: {endpoint: \"${env:K8S_POD_IP}:4318\"}\n" +
 	"  libhoney:\n    http: {endpoint: \"${env:K8S_POD_IP}:8088\"}\n" +
-	"exporters:\n  otlp_http/vendor:\n    endpoint: ${env:OTLP_VENDOR_ENDPOINT}\n" +
+	"exporters:\n  otlp_http/vendor:\n    endpoint: ${env:OTLP_VENDOR_ENDPOINT:-http://vendor.invalid:4318}\n" +
 	"service:\n  extensions: [health_check, file_storage/queue]\n   \n" +
 	"  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus: {host: 0.0.0.0, port: 8888}\n"
 
@@ -205,6 +219,7 @@ func TestKustomizeBuildStandInConfigs(t *testing.T) {
 		{"file_storage outside the volume", standInAgent, strings.Replace(standInGateway, "/var/lib/otelcol-prodscope/queue", "/data/queue", 1), "/data/queue"},
 		{"file_log outside the host mount", strings.Replace(standInAgent, "/var/log/pods/*/*/*.log", "/var/log/containers/*.log", 1), standInGateway, "/var/log/containers"},
 		{"self metrics on loopback", strings.Replace(standInAgent, `host: "${env:K8S_POD_IP}"`, "host: localhost", 1), standInGateway, "prometheus.io/port=8888"},
+		{"credential only the optional Secret sets", standInAgent, strings.Replace(standInGateway, "${env:OTLP_VENDOR_ENDPOINT:-http://vendor.invalid:4318}", "${env:OTLP_VENDOR_ENDPOINT}", 1), "OTLP_VENDOR_ENDPOINT"},
 		{"load_balancing at the ClusterIP service", strings.Replace(standInAgent, "-prodscope-gateway-headless.prodscope", "-prodscope-gateway.prodscope", 1), standInGateway, "headless"},
 	}
 	for _, tc := range bad {
@@ -218,8 +233,8 @@ func TestKustomizeBuildStandInConfigs(t *testing.T) {
 			}
 			agentCfg, gatewayCfg := []byte(tc.agent), []byte(tc.gateway)
 			ds := find[*appsv1.DaemonSet](t, objs, "DaemonSet", "prodscope-agent")
-			dep := find[*appsv1.Deployment](t, objs, "Deployment", "prodscope-gateway")
-			problems := append(configProblems("agent", agentCfg, &ds.Spec.Template), configProblems("gateway", gatewayCfg, &dep.Spec.Template)...)
+			sts := find[*appsv1.StatefulSet](t, objs, "StatefulSet", "prodscope-gateway")
+			problems := append(configProblems("agent", agentCfg, &ds.Spec.Template), configProblems("gateway", gatewayCfg, &sts.Spec.Template)...)
 			if len(problems) == 0 {
 				t.Fatalf("no problem reported, want one mentioning %q", tc.want)
 			}
@@ -254,7 +269,7 @@ func checkRendered(t *testing.T, root string, objs []object) {
 	// Everything namespaced lands in prodscope, and the namespace is created.
 	ns := find[*corev1.Namespace](t, objs, "Namespace", namespace)
 	_ = ns
-	clusterScoped := map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true}
+	clusterScoped := map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true, "PriorityClass": true}
 	for _, o := range objs {
 		if clusterScoped[o.meta.Kind] {
 			continue
@@ -297,11 +312,15 @@ func checkRendered(t *testing.T, root string, objs []object) {
 	}
 
 	ds := find[*appsv1.DaemonSet](t, objs, "DaemonSet", "prodscope-agent")
-	dep := find[*appsv1.Deployment](t, objs, "Deployment", "prodscope-gateway")
+	dep := find[*appsv1.StatefulSet](t, objs, "StatefulSet", "prodscope-gateway")
 
 	// Both workloads: the hardened collector container on the generated ConfigMap.
-	checkCollectorPod(t, "DaemonSet prodscope-agent", &ds.Spec.Template, ds.Spec.Selector.MatchLabels, cmNames[agentConfigMap])
-	checkCollectorPod(t, "Deployment prodscope-gateway", &dep.Spec.Template, dep.Spec.Selector.MatchLabels, cmNames[gatewayConfigMap])
+	// The agent runs as uid 0 (with no capability): see checkAgentState.
+	checkCollectorPod(t, "DaemonSet prodscope-agent", &ds.Spec.Template, ds.Spec.Selector.MatchLabels, cmNames[agentConfigMap], true)
+	checkCollectorPod(t, "StatefulSet prodscope-gateway", &dep.Spec.Template, dep.Spec.Selector.MatchLabels, cmNames[gatewayConfigMap], false)
+	checkAgentScheduling(t, objs, ds)
+	checkAgentState(t, ds)
+	checkGatewayState(t, dep)
 
 	// The agent: node identity, host ports, container logs, its ServiceAccount.
 	agent := &ds.Spec.Template.Spec
@@ -336,15 +355,11 @@ func checkRendered(t *testing.T, root string, objs []object) {
 		t.Errorf("agent serviceAccountName %q", agent.ServiceAccountName)
 	}
 
-	// The gateway: three spread replicas, a queue volume, its ServiceAccount.
+	// The gateway: three spread replicas, its ServiceAccount (the queue
+	// volume: checkGatewayState).
 	gw := &dep.Spec.Template.Spec
 	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 3 {
 		t.Errorf("gateway replicas %v, want 3", dep.Spec.Replicas)
-	}
-	if m := mountAt(gw.Containers[0], queueDir); m == nil || m.ReadOnly {
-		t.Errorf("gateway: %s must be a writable mount (file_storage queues), got %+v", queueDir, m)
-	} else if v := volume(gw, m.Name); v == nil || (v.EmptyDir == nil && v.PersistentVolumeClaim == nil) {
-		t.Errorf("gateway: the queue volume must be an emptyDir or a PVC, got %+v", v)
 	}
 	if len(gw.TopologySpreadConstraints) == 0 {
 		t.Error("gateway: no topologySpreadConstraints")
@@ -360,7 +375,7 @@ func checkRendered(t *testing.T, root string, objs []object) {
 
 	// The Services: the gateway's ports, and the headless one the agents resolve.
 	svc := find[*corev1.Service](t, objs, "Service", "prodscope-gateway")
-	checkServicePorts(t, svc, dep, 4317, 4318, 8088)
+	checkServicePorts(t, svc, &dep.Spec.Template, 4317, 4318, 8088)
 	headless := find[*corev1.Service](t, objs, "Service", "prodscope-gateway-headless")
 	if headless.Spec.ClusterIP != corev1.ClusterIPNone {
 		t.Errorf("prodscope-gateway-headless clusterIP %q, want None", headless.Spec.ClusterIP)
@@ -368,24 +383,13 @@ func checkRendered(t *testing.T, root string, objs []object) {
 	if headless.Spec.PublishNotReadyAddresses {
 		t.Error("prodscope-gateway-headless publishes not-ready addresses: agents would route to starting gateways")
 	}
-	checkServicePorts(t, headless, dep, 4317)
+	checkServicePorts(t, headless, &dep.Spec.Template, 4317)
+	if dep.Spec.ServiceName != headless.Name {
+		t.Errorf("StatefulSet serviceName %q, want the headless Service %s", dep.Spec.ServiceName, headless.Name)
+	}
 
-	// RBAC: what k8sattributes and k8s_observer read.
+	// RBAC (what exactly it grants: TestKustomizeBuild, against the real config).
 	role := find[*rbacv1.ClusterRole](t, objs, "ClusterRole", "prodscope-agent")
-	for _, need := range []struct{ group, resource string }{{"", "pods"}, {"", "namespaces"}, {"", "nodes"}, {"apps", "replicasets"}} {
-		for _, verb := range []string{"get", "list", "watch"} {
-			if !allows(role.Rules, need.group, need.resource, verb) {
-				t.Errorf("ClusterRole prodscope-agent does not allow %s on %q/%s", verb, need.group, need.resource)
-			}
-		}
-	}
-	for _, r := range role.Rules {
-		for _, v := range r.Verbs {
-			if v != "get" && v != "list" && v != "watch" {
-				t.Errorf("ClusterRole prodscope-agent grants %q: the agent only reads", v)
-			}
-		}
-	}
 	crb := find[*rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", "prodscope-agent")
 	if crb.RoleRef.Kind != "ClusterRole" || crb.RoleRef.Name != role.Name {
 		t.Errorf("ClusterRoleBinding roleRef %+v", crb.RoleRef)
@@ -414,11 +418,11 @@ func checkRendered(t *testing.T, root string, objs []object) {
 		t.Errorf("config/agent.yaml vs the DaemonSet: %s", p)
 	}
 	for _, p := range configProblems("gateway", cfgBytes[gatewayConfigMap], &dep.Spec.Template) {
-		t.Errorf("config/gateway.yaml vs the Deployment: %s", p)
+		t.Errorf("config/gateway.yaml vs the StatefulSet: %s", p)
 	}
 }
 
-func checkCollectorPod(t *testing.T, what string, tpl *corev1.PodTemplateSpec, selector map[string]string, configMap string) {
+func checkCollectorPod(t *testing.T, what string, tpl *corev1.PodTemplateSpec, selector map[string]string, configMap string, rootWithoutCapabilities bool) {
 	t.Helper()
 	if !selects(selector, tpl.Labels) {
 		t.Errorf("%s: selector %v does not match the pod labels %v", what, selector, tpl.Labels)
@@ -461,7 +465,14 @@ func checkCollectorPod(t *testing.T, what string, tpl *corev1.PodTemplateSpec, s
 	if uid == nil && psc != nil {
 		uid = psc.RunAsUser
 	}
-	if !nonRoot || uid == nil || *uid == 0 {
+	switch {
+	case rootWithoutCapabilities:
+		// Root owns the hostPath state directory and the log files; the
+		// capability checks below make sure uid 0 is all it has.
+		if uid == nil || *uid != 0 {
+			t.Errorf("%s: runAsUser %v, want 0 (the owner of the hostPath state directory)", what, uid)
+		}
+	case !nonRoot || uid == nil || *uid == 0:
 		t.Errorf("%s: the container must run as a non-root user (runAsNonRoot %v, runAsUser %v)", what, nonRoot, uid)
 	}
 	if csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem {
@@ -561,12 +572,12 @@ func parseGoMemLimit(s string) (int64, error) {
 	return n * mult, nil
 }
 
-func checkServicePorts(t *testing.T, svc *corev1.Service, dep *appsv1.Deployment, ports ...int32) {
+func checkServicePorts(t *testing.T, svc *corev1.Service, tpl *corev1.PodTemplateSpec, ports ...int32) {
 	t.Helper()
-	if len(svc.Spec.Selector) == 0 || !selects(svc.Spec.Selector, dep.Spec.Template.Labels) {
-		t.Errorf("Service %s selector %v does not select the gateway pods %v", svc.Name, svc.Spec.Selector, dep.Spec.Template.Labels)
+	if len(svc.Spec.Selector) == 0 || !selects(svc.Spec.Selector, tpl.Labels) {
+		t.Errorf("Service %s selector %v does not select the gateway pods %v", svc.Name, svc.Spec.Selector, tpl.Labels)
 	}
-	c := dep.Spec.Template.Spec.Containers[0]
+	c := tpl.Spec.Containers[0]
 	for _, want := range ports {
 		found := false
 		for _, p := range svc.Spec.Ports {

@@ -274,7 +274,7 @@ func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	docker(t, "network", "disconnect", network, gw3)
 	time.Sleep(4 * time.Second)
-	docker(t, "network", "connect", "--alias", "gateway-3", network, gw3)
+	docker(t, "network", "connect", "--alias", "gateway-3", "--alias", "gateways", network, gw3)
 	if err := <-load.done; err != nil {
 		t.Fatalf("telemetrygen under faults: %v", err)
 	}
@@ -289,6 +289,61 @@ func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 	}
 	t.Logf("multi-host: phase 1 exactly once (default 300, otlp 300, honeycomb 150, demo %d); faults: %d spans sent, %d delivered, %d duplicates from retries",
 		len(def.spans["shopdemo"]), 3*faultTraces, unique, total-unique)
+
+	// Phase 3: a gateway replica removed from the set mid-load (scaled down:
+	// stopped with SIGTERM, its name gone from the "gateways" answer). The
+	// agent re-resolves, and what failed toward the removed replica is
+	// retried from the agent's disk queue onto the key's new owner.
+	const scaleTraces = 600
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel3()
+	load = startTool(ctx3, telemetrygen, "traces", "--otlp-endpoint", agentOTLP, "--otlp-insecure",
+		"--rate", "40", "--traces", fmt.Sprint(scaleTraces), "--child-spans", "2", "--service", "scale-down-load")
+	time.Sleep(4 * time.Second)
+	p.must(2*time.Minute, "stop", "-t", "20", "gateway-3")
+	if err := <-load.done; err != nil {
+		t.Fatalf("telemetrygen during the scale-down: %v", err)
+	}
+	var scaled sinkView
+	eventually(t, 120*time.Second, "every span of the scale-down phase delivered by the remaining gateways", func() (bool, string) {
+		scaled = readSink(t, dirs["default"])
+		unique, total = scaled.count("scale-down-load")
+		return unique >= 3*scaleTraces, fmt.Sprintf("%d/%d distinct spans (%d in all)", unique, 3*scaleTraces, total)
+	})
+	if unique != 3*scaleTraces {
+		t.Fatalf("%d distinct scale-down spans, sent %d", unique, 3*scaleTraces)
+	}
+	byGateway := map[string]int{}
+	for _, gws := range scaled.gateways {
+		for g := range gws {
+			byGateway[g]++
+		}
+	}
+	t.Logf("scale-down: gateway-3 stopped 4s into the load; %d spans sent, %d delivered, %d duplicates; traces per gateway (all phases) %v",
+		3*scaleTraces, unique, total-unique, byGateway)
+
+	// Phase 4: the agent container restarted mid-load (SIGTERM, then the
+	// same container with its state volume). What it had accepted waits in
+	// its disk queue; what telemetrygen sent while it was down is retried by
+	// telemetrygen's exporter.
+	const restartTraces = 600
+	ctx4, cancel4 := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel4()
+	load = startTool(ctx4, telemetrygen, "traces", "--otlp-endpoint", agentOTLP, "--otlp-insecure",
+		"--rate", "40", "--traces", fmt.Sprint(restartTraces), "--child-spans", "2", "--service", "agent-restart-load")
+	time.Sleep(4 * time.Second)
+	p.must(2*time.Minute, "restart", "-t", "20", "agent")
+	if err := <-load.done; err != nil {
+		t.Fatalf("telemetrygen during the agent restart: %v", err)
+	}
+	eventually(t, 120*time.Second, "every span of the agent-restart phase delivered", func() (bool, string) {
+		unique, total = readSink(t, dirs["default"]).count("agent-restart-load")
+		return unique >= 3*restartTraces, fmt.Sprintf("%d/%d distinct spans (%d in all)", unique, 3*restartTraces, total)
+	})
+	if unique != 3*restartTraces {
+		t.Fatalf("%d distinct agent-restart spans, sent %d", unique, 3*restartTraces)
+	}
+	t.Logf("agent restart mid-load: %d spans sent, %d delivered, %d duplicates", 3*restartTraces, unique, total-unique)
 }
 
 func keys[V any](m map[string]V) []string {
@@ -297,4 +352,43 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// The image's default config runs outside Kubernetes: `docker run IMAGE`
+// with no arguments, no environment and no mounts becomes healthy, accepts
+// OTLP, and keeps running (it queues for vendor endpoints nobody set).
+func TestImageDefaultConfigRunsOutsideKubernetes(t *testing.T) {
+	image := exec.Command("make", "-C", repoRoot, "image")
+	if out, err := image.CombinedOutput(); err != nil {
+		t.Fatalf("make image: %v\n%s", err, out)
+	}
+	name := fmt.Sprintf("prodscope-e2e-default-%d", rand.IntN(1<<30))
+	docker(t, "network", "create", name)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if t.Failed() {
+			out, _ := exec.CommandContext(ctx, "docker", "logs", "--tail", "40", name).CombinedOutput()
+			t.Logf("container logs (tail):\n%s", out)
+		}
+		_ = exec.CommandContext(ctx, "docker", "rm", "-f", name).Run()
+		_ = exec.CommandContext(ctx, "docker", "network", "rm", name).Run()
+	})
+	health, otlp := freeAddr(t), freeAddr(t)
+	docker(t, "run", "-d", "--name", name, "--network", name,
+		"-p", "127.0.0.1:"+portOf(health)+":13133", "-p", "127.0.0.1:"+portOf(otlp)+":4317", composeImage)
+	eventually(t, 60*time.Second, "the default config healthy", func() (bool, string) {
+		resp, err := http.Get("http://" + health + "/")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	runTool(t, time.Minute, telemetrygen, "traces", "--otlp-endpoint", otlp, "--otlp-insecure",
+		"--rate", "0", "--traces", "10", "--service", "image-default")
+	time.Sleep(2 * time.Second)
+	if state := docker(t, "inspect", "-f", "{{.State.Running}}", name); state != "true" {
+		t.Fatalf("the container stopped: running=%s", state)
+	}
 }
