@@ -29,9 +29,10 @@ type metricGroup struct {
 	dataset string
 	ts      int64
 	fields  []Field
-	// names holds the metrics that already have a value in the group: a
-	// second point of the same metric goes to the next group of the same
-	// key (opened when needed) instead of overwriting the first.
+	// names holds the value fields the group already has: a point whose
+	// fields would overwrite one (a second point of the same metric, or a
+	// gauge named "lat.count" beside a histogram "lat") goes to the next
+	// group of the same key (opened when needed).
 	names map[string]struct{}
 	// next is the next group of the same key, -1 for none.
 	next int32
@@ -47,6 +48,7 @@ type metricState struct {
 	key     []byte
 	parts   []string
 	buckets []bucket
+	values  []Field
 }
 
 func (s *metricState) reset() {
@@ -88,13 +90,20 @@ func (m *Mapper) Metrics(md pmetric.Metrics) {
 		rm := rms.At(i)
 		m.setResource(rm.Resource(), rm.SchemaUrl())
 		resKey := m.canonicalAttrs(rm.Resource().Attributes(), rm.SchemaUrl())
-		group := func(name string, attrs pcommon.Map, ts pcommon.Timestamp) *metricGroup {
+		// add puts the value fields of one data point into its group.
+		add := func(values []Field, attrs pcommon.Map, ts pcommon.Timestamp) {
 			sec := time.Unix(0, int64(ts)).Truncate(time.Second).UnixNano()
 			key := groupKey{res: resKey, ts: sec, attrs: m.canonicalAttrs(attrs, "")}
 			g, ok := st.first[key]
 			last := int32(-1)
 			for ok {
-				if _, dup := st.events[g].names[name]; !dup {
+				dup := false
+				for i := range values {
+					if _, dup = st.events[g].names[values[i].Key]; dup {
+						break
+					}
+				}
+				if !dup {
 					break
 				}
 				last = g
@@ -117,10 +126,12 @@ func (m *Mapper) Metrics(md pmetric.Metrics) {
 				}
 			}
 			ev := &st.events[g]
-			ev.names[name] = struct{}{}
+			for i := range values {
+				ev.names[values[i].Key] = struct{}{}
+			}
+			ev.fields = append(ev.fields, values...)
 			st.groups[g] = append(st.groups[g], dp)
 			dp++
-			return ev
 		}
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
@@ -130,42 +141,43 @@ func (m *Mapper) Metrics(md pmetric.Metrics) {
 				name := metric.Name()
 				switch metric.Type() {
 				case pmetric.MetricTypeGauge:
-					m.numberPoints(name, metric.Gauge().DataPoints(), &dp, group)
+					m.numberPoints(name, metric.Gauge().DataPoints(), &dp, add)
 				case pmetric.MetricTypeSum:
-					m.numberPoints(name, metric.Sum().DataPoints(), &dp, group)
+					m.numberPoints(name, metric.Sum().DataPoints(), &dp, add)
 				case pmetric.MetricTypeHistogram:
 					dps := metric.Histogram().DataPoints()
 					for l := 0; l < dps.Len(); l++ {
 						p := dps.At(l)
-						g := group(name, p.Attributes(), p.Timestamp())
-						g.fields = appendAggregate(g.fields, name, p.Count(), p.HasSum(), p.Sum(), p.HasMin(), p.Min(), p.HasMax(), p.Max())
+						st.values = appendAggregate(st.values[:0], name, p.Count(), p.HasSum(), p.Sum(), p.HasMin(), p.Min(), p.HasMax(), p.Max())
 						if m.cfg.HistogramPercentiles {
 							st.buckets = explicitBuckets(st.buckets[:0], p)
-							g.fields = appendPercentiles(g.fields, name, st.buckets, p.Count())
+							st.values = appendPercentiles(st.values, name, st.buckets, p.Count())
 						}
+						add(st.values, p.Attributes(), p.Timestamp())
 					}
 				case pmetric.MetricTypeExponentialHistogram:
 					dps := metric.ExponentialHistogram().DataPoints()
 					for l := 0; l < dps.Len(); l++ {
 						p := dps.At(l)
-						g := group(name, p.Attributes(), p.Timestamp())
-						g.fields = appendAggregate(g.fields, name, p.Count(), p.HasSum(), p.Sum(), p.HasMin(), p.Min(), p.HasMax(), p.Max())
+						st.values = appendAggregate(st.values[:0], name, p.Count(), p.HasSum(), p.Sum(), p.HasMin(), p.Min(), p.HasMax(), p.Max())
 						if m.cfg.HistogramPercentiles {
 							st.buckets = exponentialBuckets(st.buckets[:0], p)
-							g.fields = appendPercentiles(g.fields, name, st.buckets, p.Count())
+							st.values = appendPercentiles(st.values, name, st.buckets, p.Count())
 						}
+						add(st.values, p.Attributes(), p.Timestamp())
 					}
 				case pmetric.MetricTypeSummary:
 					dps := metric.Summary().DataPoints()
 					for l := 0; l < dps.Len(); l++ {
 						p := dps.At(l)
-						g := group(name, p.Attributes(), p.Timestamp())
-						g.fields = appendSummary(g.fields, name, p)
+						st.values = appendSummary(st.values[:0], name, p)
+						add(st.values, p.Attributes(), p.Timestamp())
 					}
 				}
 			}
 		}
 	}
+	clear(st.values[:cap(st.values)])
 	for gi := range st.events {
 		g := &st.events[gi]
 		fields, rate, _ := m.takeSampleRate(m.dedupe(g.fields))
@@ -181,16 +193,17 @@ func (m *Mapper) Metrics(md pmetric.Metrics) {
 
 // numberPoints adds gauge or sum points; a point without a value is
 // refused (ReasonNoValue).
-func (m *Mapper) numberPoints(name string, dps pmetric.NumberDataPointSlice, dp *int32, group func(string, pcommon.Map, pcommon.Timestamp) *metricGroup) {
+func (m *Mapper) numberPoints(name string, dps pmetric.NumberDataPointSlice, dp *int32, add func([]Field, pcommon.Map, pcommon.Timestamp)) {
+	st := &m.metrics
 	for l := 0; l < dps.Len(); l++ {
 		p := dps.At(l)
 		switch p.ValueType() {
 		case pmetric.NumberDataPointValueTypeInt:
-			g := group(name, p.Attributes(), p.Timestamp())
-			g.fields = append(g.fields, intField(name, p.IntValue(), true))
+			st.values = append(st.values[:0], intField(name, p.IntValue(), true))
+			add(st.values, p.Attributes(), p.Timestamp())
 		case pmetric.NumberDataPointValueTypeDouble:
-			g := group(name, p.Attributes(), p.Timestamp())
-			g.fields = append(g.fields, floatField(name, p.DoubleValue(), true))
+			st.values = append(st.values[:0], floatField(name, p.DoubleValue(), true))
+			add(st.values, p.Attributes(), p.Timestamp())
 		default:
 			m.batch.Stats.PointsRefused[ReasonNoValue]++
 			*dp++

@@ -282,3 +282,21 @@ func TestEveryMetricPointIsSentOrCountedRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestValueFieldsOfDifferentMetricsNeverOverwriteEachOther(t *testing.T) {
+	md := pmetric.NewMetrics()
+	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+	gaugePoint(sm, "lat.count", 0).SetIntValue(99) // collides with the histogram's lat.count
+	h := sm.Metrics().AppendEmpty()
+	h.SetName("lat")
+	hp := h.SetEmptyHistogram().DataPoints().AppendEmpty()
+	hp.SetTimestamp(ts(0))
+	hp.SetCount(4)
+	gaugePoint(sm, "other", 0).SetIntValue(1)
+	_, mp, evs := mapMetrics(t, FormatJSON, goldenCfg, goldenLimits, md)
+	require.Len(t, evs, 2)
+	assert.EqualValues(t, 99, evs[0].Data["lat.count"])
+	assert.EqualValues(t, 1, evs[0].Data["other"])
+	assert.EqualValues(t, 4, evs[1].Data["lat.count"])
+	assert.Equal(t, [][]int32{{0, 2}, {1}}, mp.MetricGroups())
+}
