@@ -97,9 +97,94 @@ type metricState struct {
 	// attribute position: points of one metric usually list their keys in
 	// the same order, so one string compare replaces a map lookup.
 	byPosition [maxCachedPositions]*labelState
+	// dropKeys caches the keys dropped from every point at generation
+	// dropKeysGen (see dropFastPath).
+	dropKeys    []dropKey
+	dropKeysGen uint32
+	dropKeysOK  bool
 }
 
 const maxCachedPositions = 16
+
+// dropKey is a key the metric drops from every point: always dropped, or
+// limited with drop_label (ls then is its state).
+type dropKey struct {
+	key string
+	ls  *labelState
+}
+
+// dropKeysFor returns the keys ms drops from every point, rebuilt when the
+// metric's generation changed.
+func (ms *metricState) dropKeysFor() []dropKey {
+	if ms.dropKeysOK && ms.dropKeysGen == ms.gen {
+		return ms.dropKeys
+	}
+	ms.dropKeys = ms.dropKeys[:0]
+	for _, k := range ms.lim.AlwaysDrop {
+		ms.dropKeys = append(ms.dropKeys, dropKey{key: k})
+	}
+	if ms.lim.Action == DropLabel {
+		for k, ls := range ms.labels {
+			if ls.limited {
+				ms.dropKeys = append(ms.dropKeys, dropKey{key: k, ls: ls})
+			}
+		}
+	}
+	ms.dropKeysGen, ms.dropKeysOK = ms.gen, true
+	return ms.dropKeys
+}
+
+// dropFastPath is the fast path of a point that only loses dropped keys
+// (always dropped, or limited with drop_label) and whose output series
+// passed every check recently: the remaining labels are the output series'
+// own, checked with it. A limited key's value is still tracked (its sketch,
+// and the time of its last excess value, which decides when the limit lifts).
+func (e *Engine) dropFastPath(ms *metricState, attrs pcommon.Map, d *decision) bool {
+	keys := ms.dropKeysFor()
+	if len(keys) == 0 {
+		return false
+	}
+	out := d.inHash
+	var reasons uint16
+	pos := -1
+	for k := range attrs.All() {
+		pos++
+		for _, dk := range keys {
+			if dk.key != k {
+				continue
+			}
+			h := e.hashes[pos]
+			out -= h
+			e.edits = append(e.edits, edit{key: k})
+			if dk.ls == nil {
+				reasons |= 1 << ReasonAlwaysDrop
+				break
+			}
+			reasons |= 1 << ReasonValueLimit
+			if seen, ok := dk.ls.values[h]; ok {
+				if e.stale(seen) {
+					dk.ls.values[h] = e.stamp
+				}
+			} else {
+				dk.ls.lastExcess = e.stamp
+				if dk.ls.sketch != nil {
+					dk.ls.sketch.InsertHash(h)
+				}
+			}
+			break
+		}
+	}
+	if reasons != 0 {
+		if se, ok := ms.series[out]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
+			d.outHash = out
+			d.dropReasons = reasons
+			d.editHi = int32(len(e.edits))
+			return true
+		}
+	}
+	e.edits = e.edits[:d.editLo]
+	return false
+}
 
 type seriesEntry struct {
 	seen uint32 // stamp of the last full check
@@ -462,6 +547,9 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 	// of the metric limited, lifted or forgotten since.
 	if se, ok := ms.series[in]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
 		d.outHash = in
+		return d
+	}
+	if e.dropFastPath(ms, attrs, &d) {
 		return d
 	}
 	var protectedHash uint64
