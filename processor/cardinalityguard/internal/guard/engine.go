@@ -427,11 +427,12 @@ func (e *Engine) processMetric(sc *scopeRef, scopeHash uint64, m pmetric.Metric)
 		return false
 	}
 	e.decideAll(ms, m, n)
-	if e.limitedDuring > 0 {
+	if e.limitedDuring > 0 && ms.lim.Action == DropLabel {
 		// A key was limited by a point of this metric: the points before it
 		// were decided while it was not. Decide again, so that every point
 		// of the batch loses the key (the state is already there: this
-		// pass adds nothing new but the merged series).
+		// pass adds nothing new but the merged series). With overflow_value
+		// the earlier points' values were admitted: nothing would change.
 		e.decideAll(ms, m, n)
 	}
 	isSummary := m.Type() == pmetric.MetricTypeSummary
