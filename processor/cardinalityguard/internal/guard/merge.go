@@ -457,10 +457,9 @@ func (e *Engine) consumedNext() bool {
 func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bool {
 	anyChange := false
 	for i := range e.decisions {
-		d := &e.decisions[i]
-		d.aggKey = mixKV(uint64(stream), d.outHash)
-		if d.changed() && !d.refused {
+		if d := &e.decisions[i]; d.changed() && !d.refused {
 			anyChange = true
+			break
 		}
 	}
 	if !anyChange && len(ms.aggs) == 0 {
@@ -473,7 +472,9 @@ func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bo
 	}
 	mergedNow := make(map[uint64]struct{})
 	for i := range e.decisions {
-		if d := &e.decisions[i]; d.changed() && !d.refused {
+		d := &e.decisions[i]
+		d.aggKey = mixKV(uint64(stream), d.outHash)
+		if d.changed() && !d.refused {
 			mergedNow[d.aggKey] = struct{}{}
 		}
 	}
