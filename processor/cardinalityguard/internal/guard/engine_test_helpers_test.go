@@ -114,7 +114,7 @@ func aggWeight(a aggState) int {
 
 func membersWeight[V any](a *aggSeries[V]) int {
 	n := weightAgg
-	for _, m := range a.members {
+	for _, m := range a.members.list {
 		n += a.vals.weight(&m.val)
 	}
 	return n
