@@ -54,6 +54,11 @@ type Engine struct {
 	// per-call scratch, reused
 	digest    *xxhash.Digest
 	hashes    []uint64
+	keyHashes [maxCachedPositions]struct {
+		key string
+		h   uint64
+		ok  bool
+	}
 	decisions []decision
 	edits     []edit
 	stats     Stats
@@ -493,11 +498,29 @@ func (e *Engine) hashKStr(k, v string) uint64 {
 // hashAttr hashes one attribute (key and typed value). Attribute-set hashes
 // are sums of these, so they do not depend on attribute order.
 func hashAttr(k string, v pcommon.Value) uint64 {
-	hk := xxhash.Sum64String(k)
+	return hashValue(xxhash.Sum64String(k), v)
+}
+
+// hashValue is hashAttr with the key's hash already computed.
+func hashValue(hk uint64, v pcommon.Value) uint64 {
 	if v.Type() == pcommon.ValueTypeStr {
 		return mixKV(hk, xxhash.Sum64String(v.Str()))
 	}
 	return mixKV(hk, xxhash.Sum64String(v.AsString())+uint64(v.Type())*0x9E3779B97F4A7C15)
+}
+
+// keyHash is xxhash of the key at attribute position pos: points list the
+// same keys in the same order, so the hash of the key last seen there is
+// kept (one string compare instead of hashing the key again).
+func (e *Engine) keyHash(pos int, k string) uint64 {
+	if pos >= maxCachedPositions {
+		return xxhash.Sum64String(k)
+	}
+	c := &e.keyHashes[pos]
+	if c.key != k || !c.ok {
+		c.key, c.h, c.ok = k, xxhash.Sum64String(k), true
+	}
+	return c.h
 }
 
 // mixKV combines a key and a value hash (murmur3's 64-bit finalizer).
@@ -537,10 +560,12 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 	now := e.stamp
 	hs := e.hashes[:0]
 	var in uint64
+	pos := 0
 	for k, v := range attrs.All() {
-		h := hashAttr(k, v)
+		h := hashValue(e.keyHash(pos, k), v)
 		hs = append(hs, h)
 		in += h
+		pos++
 	}
 	e.hashes = hs
 	d := decision{inHash: in, editLo: int32(len(e.edits)), editHi: int32(len(e.edits))}
@@ -554,7 +579,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		return d
 	}
 	var protectedHash uint64
-	pos := -1
+	pos = -1
 	for k := range attrs.All() {
 		pos++
 		h := hs[pos]

@@ -491,12 +491,23 @@ func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bo
 		}
 		return false
 	}
-	mergedNow := make(map[uint64]struct{})
+	unchanged := false
 	for i := range e.decisions {
 		d := &e.decisions[i]
 		d.aggKey = mixKV(uint64(stream), d.outHash)
-		if d.changed() && !d.refused {
-			mergedNow[d.aggKey] = struct{}{}
+		if !d.changed() && !d.refused {
+			unchanged = true
+		}
+	}
+	// An unchanged point merges when its output series is merged now or
+	// was before (only looked up when there is such a point).
+	var mergedNow map[uint64]struct{}
+	if unchanged {
+		mergedNow = make(map[uint64]struct{})
+		for i := range e.decisions {
+			if d := &e.decisions[i]; d.changed() && !d.refused {
+				mergedNow[d.aggKey] = struct{}{}
+			}
 		}
 	}
 	for i := range e.decisions {
