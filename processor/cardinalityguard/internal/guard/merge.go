@@ -248,6 +248,7 @@ type batchOut[V any] struct {
 	// cursor is where agg's next member is expected: just after the
 	// previous point's.
 	cursor int
+	fresh  member[V]
 }
 
 // mergePoints merges the points that e.decisions mark as merged into one
@@ -321,13 +322,15 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 			} else {
 				p = a.members.find(d.inHash)
 			}
-			var m member[V]
+			// m is the member in place, or a new one in out.fresh (no
+			// allocation per point).
+			m := &out.fresh
 			if p >= 0 {
-				m = a.members.list[p]
+				m = &a.members.list[p]
 			}
 			switch {
 			case p < 0:
-				m = member[V]{h: d.inHash, ts: ts, start: foldStart(start)}
+				*m = member[V]{h: d.inHash, ts: ts, start: foldStart(start)}
 				switch nf := k.nonFinite(&out.shape, &cur); {
 				case stale:
 					m.start |= staleBit
@@ -377,9 +380,9 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 			}
 			m.seen = now
 			if p < 0 {
-				p = a.members.add(m)
-			} else {
-				a.members.list[p] = m
+				p = a.members.add(*m)
+				// The next new member gets storage of its own.
+				out.fresh = member[V]{}
 			}
 			out.cursor = p + 1
 		} else if !stale {
