@@ -564,6 +564,7 @@ func TestPropertyStreamsRestartsNaN(t *testing.T) {
 		}
 		clock.Advance(10 * time.Second)
 	}
+	assert.Equal(t, e.recount(), e.SeriesTracked(), "the budget's count matches the state")
 }
 
 // hp2 is one cumulative histogram point (bounds 10, 100) of a pod.

@@ -54,6 +54,11 @@ type Engine struct {
 	// per-call scratch, reused
 	digest    *xxhash.Digest
 	hashes    []uint64
+	keyHashes [maxCachedPositions]struct {
+		key string
+		h   uint64
+		ok  bool
+	}
 	decisions []decision
 	edits     []edit
 	stats     Stats
@@ -97,9 +102,94 @@ type metricState struct {
 	// attribute position: points of one metric usually list their keys in
 	// the same order, so one string compare replaces a map lookup.
 	byPosition [maxCachedPositions]*labelState
+	// dropKeys caches the keys dropped from every point at generation
+	// dropKeysGen (see dropFastPath).
+	dropKeys    []dropKey
+	dropKeysGen uint32
+	dropKeysOK  bool
 }
 
 const maxCachedPositions = 16
+
+// dropKey is a key the metric drops from every point: always dropped, or
+// limited with drop_label (ls then is its state).
+type dropKey struct {
+	key string
+	ls  *labelState
+}
+
+// dropKeysFor returns the keys ms drops from every point, rebuilt when the
+// metric's generation changed.
+func (ms *metricState) dropKeysFor() []dropKey {
+	if ms.dropKeysOK && ms.dropKeysGen == ms.gen {
+		return ms.dropKeys
+	}
+	ms.dropKeys = ms.dropKeys[:0]
+	for _, k := range ms.lim.AlwaysDrop {
+		ms.dropKeys = append(ms.dropKeys, dropKey{key: k})
+	}
+	if ms.lim.Action == DropLabel {
+		for k, ls := range ms.labels {
+			if ls.limited {
+				ms.dropKeys = append(ms.dropKeys, dropKey{key: k, ls: ls})
+			}
+		}
+	}
+	ms.dropKeysGen, ms.dropKeysOK = ms.gen, true
+	return ms.dropKeys
+}
+
+// dropFastPath is the fast path of a point that only loses dropped keys
+// (always dropped, or limited with drop_label) and whose output series
+// passed every check recently: the remaining labels are the output series'
+// own, checked with it. A limited key's value is still tracked (its sketch,
+// and the time of its last excess value, which decides when the limit lifts).
+func (e *Engine) dropFastPath(ms *metricState, attrs pcommon.Map, d *decision) bool {
+	keys := ms.dropKeysFor()
+	if len(keys) == 0 {
+		return false
+	}
+	out := d.inHash
+	var reasons uint16
+	pos := -1
+	for k := range attrs.All() {
+		pos++
+		for _, dk := range keys {
+			if dk.key != k {
+				continue
+			}
+			h := e.hashes[pos]
+			out -= h
+			e.edits = append(e.edits, edit{key: k})
+			if dk.ls == nil {
+				reasons |= 1 << ReasonAlwaysDrop
+				break
+			}
+			reasons |= 1 << ReasonValueLimit
+			if seen, ok := dk.ls.values[h]; ok {
+				if e.stale(seen) {
+					dk.ls.values[h] = e.stamp
+				}
+			} else {
+				dk.ls.lastExcess = e.stamp
+				if dk.ls.sketch != nil {
+					dk.ls.sketch.InsertHash(h)
+				}
+			}
+			break
+		}
+	}
+	if reasons != 0 {
+		if se, ok := ms.series[out]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
+			d.outHash = out
+			d.dropReasons = reasons
+			d.editHi = int32(len(e.edits))
+			return true
+		}
+	}
+	e.edits = e.edits[:d.editLo]
+	return false
+}
 
 type seriesEntry struct {
 	seen uint32 // stamp of the last full check
@@ -342,11 +432,12 @@ func (e *Engine) processMetric(sc *scopeRef, scopeHash uint64, m pmetric.Metric)
 		return false
 	}
 	e.decideAll(ms, m, n)
-	if e.limitedDuring > 0 {
+	if e.limitedDuring > 0 && ms.lim.Action == DropLabel {
 		// A key was limited by a point of this metric: the points before it
 		// were decided while it was not. Decide again, so that every point
 		// of the batch loses the key (the state is already there: this
-		// pass adds nothing new but the merged series).
+		// pass adds nothing new but the merged series). With overflow_value
+		// the earlier points' values were admitted: nothing would change.
 		e.decideAll(ms, m, n)
 	}
 	isSummary := m.Type() == pmetric.MetricTypeSummary
@@ -407,11 +498,29 @@ func (e *Engine) hashKStr(k, v string) uint64 {
 // hashAttr hashes one attribute (key and typed value). Attribute-set hashes
 // are sums of these, so they do not depend on attribute order.
 func hashAttr(k string, v pcommon.Value) uint64 {
-	hk := xxhash.Sum64String(k)
+	return hashValue(xxhash.Sum64String(k), v)
+}
+
+// hashValue is hashAttr with the key's hash already computed.
+func hashValue(hk uint64, v pcommon.Value) uint64 {
 	if v.Type() == pcommon.ValueTypeStr {
 		return mixKV(hk, xxhash.Sum64String(v.Str()))
 	}
 	return mixKV(hk, xxhash.Sum64String(v.AsString())+uint64(v.Type())*0x9E3779B97F4A7C15)
+}
+
+// keyHash is xxhash of the key at attribute position pos: points list the
+// same keys in the same order, so the hash of the key last seen there is
+// kept (one string compare instead of hashing the key again).
+func (e *Engine) keyHash(pos int, k string) uint64 {
+	if pos >= maxCachedPositions {
+		return xxhash.Sum64String(k)
+	}
+	c := &e.keyHashes[pos]
+	if c.key != k || !c.ok {
+		c.key, c.h, c.ok = k, xxhash.Sum64String(k), true
+	}
+	return c.h
 }
 
 // mixKV combines a key and a value hash (murmur3's 64-bit finalizer).
@@ -451,10 +560,12 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 	now := e.stamp
 	hs := e.hashes[:0]
 	var in uint64
+	pos := 0
 	for k, v := range attrs.All() {
-		h := hashAttr(k, v)
+		h := hashValue(e.keyHash(pos, k), v)
 		hs = append(hs, h)
 		in += h
+		pos++
 	}
 	e.hashes = hs
 	d := decision{inHash: in, editLo: int32(len(e.edits)), editHi: int32(len(e.edits))}
@@ -464,8 +575,11 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		d.outHash = in
 		return d
 	}
+	if e.dropFastPath(ms, attrs, &d) {
+		return d
+	}
 	var protectedHash uint64
-	pos := -1
+	pos = -1
 	for k := range attrs.All() {
 		pos++
 		h := hs[pos]

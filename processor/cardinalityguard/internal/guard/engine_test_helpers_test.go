@@ -76,3 +76,46 @@ func (e *Engine) scope(res pcommon.Map) *scopeState {
 	}
 	return &scopeState{}
 }
+
+// recount recomputes, from the state itself, the entries counted against
+// max_series_total: it must always equal e.total.
+func (e *Engine) recount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, sc := range e.scopes {
+		for _, ms := range sc.metrics {
+			n += weightMetric + len(ms.series)*weightSeries + len(ms.overflow)*weightSeries
+			for _, ls := range ms.labels {
+				n += weightLabel + len(ls.values)*weightValue
+				if ls.sketch != nil {
+					n += weightSketch
+				}
+			}
+			for _, a := range ms.aggs {
+				n += aggWeight(a)
+			}
+		}
+	}
+	return n
+}
+
+func aggWeight(a aggState) int {
+	switch a := a.(type) {
+	case *aggSeries[uint64]:
+		return membersWeight(a)
+	case *aggSeries[histVal]:
+		return membersWeight(a)
+	case *aggSeries[expVal]:
+		return membersWeight(a)
+	}
+	panic("unknown merge state")
+}
+
+func membersWeight[V any](a *aggSeries[V]) int {
+	n := weightAgg
+	for _, m := range a.members.list {
+		n += a.vals.weight(&m.val)
+	}
+	return n
+}

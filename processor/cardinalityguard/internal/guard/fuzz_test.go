@@ -56,6 +56,7 @@ func FuzzProcess(f *testing.F) {
 				require.LessOrEqual(t, st.SeriesTracked, int64(40))
 			}
 			require.LessOrEqual(t, enforce.MaxValuesTracked(), 2)
+			require.Equal(t, enforce.recount(), enforce.SeriesTracked(), "the budget's count matches the state")
 			clock.Advance(20 * time.Minute)
 		}
 	})
@@ -180,6 +181,7 @@ func FuzzPoints(f *testing.F) {
 				t.Logf("round %d out: %s (now %s)", round, j, clock.Now())
 			}
 			require.LessOrEqual(t, b.md.DataPointCount(), before)
+			require.Equal(t, e.recount(), e.SeriesTracked(), "the budget's count matches the state")
 			require.LessOrEqual(t, e.SeriesTracked(), 40)
 			require.LessOrEqual(t, e.MaxValuesTracked(), 2)
 			// Points refused for lack of room pass through as they came and

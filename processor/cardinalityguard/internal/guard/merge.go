@@ -90,6 +90,7 @@ func (m mergeMode) stateful() bool { return m >= modeMonotonic }
 // Members are stored by value and kept small: for sums and gauges they are
 // most of the engine's state.
 type member[V any] struct {
+	h     uint64 // the source series (hash of its attribute set)
 	ts    uint64 // time of the last point
 	val   V
 	seen  uint32 // stamp of the last point
@@ -143,7 +144,7 @@ type aggSeries[V any] struct {
 	shaped  bool
 	start   uint64 // stable start time of the output
 	lastTS  uint64 // time of the last output point: never goes back
-	members map[uint64]member[V]
+	members memberSet[V]
 	// retired is what restarted or forgotten members of a monotonic
 	// series left behind.
 	retired    V
@@ -158,7 +159,9 @@ func (a *aggSeries[V]) expire(e *Engine) (int, bool) {
 		keep = e.keepMs
 	}
 	freed := 0
-	for h, m := range a.members {
+	// Backwards: removeAt moves the last member, already seen, into p.
+	for p := a.members.len() - 1; p >= 0; p-- {
+		m := &a.members.list[p]
 		if e.age(m.seen) < keep {
 			continue
 		}
@@ -168,9 +171,9 @@ func (a *aggSeries[V]) expire(e *Engine) (int, bool) {
 		w := a.vals.weight(&m.val)
 		freed += w
 		a.weight -= w
-		delete(a.members, h)
+		a.members.removeAt(p)
 	}
-	if len(a.members) == 0 {
+	if a.members.len() == 0 {
 		return freed + a.weight, true
 	}
 	return freed, false
@@ -196,7 +199,8 @@ func (a *aggSeries[V]) total(e *Engine, v *V) (stale bool) {
 		first = false
 	}
 	stale = true
-	for _, m := range a.members {
+	for p := range a.members.list {
+		m := &a.members.list[p]
 		isStale := m.start&staleBit != 0
 		if a.mode == modeLevel && e.age(m.seen) >= e.windowMs {
 			// Forgotten, whether or not the sweep has run yet: the window
@@ -241,6 +245,10 @@ type batchOut[V any] struct {
 	acc       V
 	has       bool // acc holds a value
 	lastTS    uint64
+	// cursor is where agg's next member is expected: just after the
+	// previous point's.
+	cursor int
+	fresh  member[V]
 }
 
 // mergePoints merges the points that e.decisions mark as merged into one
@@ -282,7 +290,7 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 					if start == 0 {
 						start = ts
 					}
-					a = &aggSeries[V]{vals: k.vals(), mode: mode, shape: out.shape, start: start, members: map[uint64]member[V]{}, weight: weightAgg}
+					a = &aggSeries[V]{vals: k.vals(), mode: mode, shape: out.shape, start: start, weight: weightAgg}
 					ms.aggs[d.aggKey] = a
 				}
 				out.agg = a
@@ -308,10 +316,21 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		start, ts := k.times(i)
 		if mode.stateful() {
 			a := out.agg
-			m, ok := a.members[d.inHash]
+			p := -1
+			if c := out.cursor; c < a.members.len() && a.members.list[c].h == d.inHash {
+				p = c
+			} else {
+				p = a.members.find(d.inHash)
+			}
+			// m is the member in place, or a new one in out.fresh (no
+			// allocation per point).
+			m := &out.fresh
+			if p >= 0 {
+				m = &a.members.list[p]
+			}
 			switch {
-			case !ok:
-				m = member[V]{ts: ts, start: foldStart(start)}
+			case p < 0:
+				*m = member[V]{h: d.inHash, ts: ts, start: foldStart(start)}
 				switch nf := k.nonFinite(&out.shape, &cur); {
 				case stale:
 					m.start |= staleBit
@@ -360,7 +379,12 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 				m.start, m.ts = fs|nf<<nfShift, ts
 			}
 			m.seen = now
-			a.members[d.inHash] = m
+			if p < 0 {
+				p = a.members.add(*m)
+				// The next new member gets storage of its own.
+				out.fresh = member[V]{}
+			}
+			out.cursor = p + 1
 		} else if !stale {
 			switch {
 			case mode == modeLast:
@@ -388,7 +412,7 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 	for _, h := range order {
 		out := outs[h]
 		if out.n == 0 {
-			if a := out.agg; a != nil && len(a.members) == 0 {
+			if a := out.agg; a != nil && a.members.len() == 0 {
 				// Created for points that then found no room: forget it.
 				e.total -= a.weight
 				delete(ms.aggs, h)
@@ -457,10 +481,9 @@ func (e *Engine) consumedNext() bool {
 func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bool {
 	anyChange := false
 	for i := range e.decisions {
-		d := &e.decisions[i]
-		d.aggKey = mixKV(uint64(stream), d.outHash)
-		if d.changed() && !d.refused {
+		if d := &e.decisions[i]; d.changed() && !d.refused {
 			anyChange = true
+			break
 		}
 	}
 	if !anyChange && len(ms.aggs) == 0 {
@@ -471,10 +494,23 @@ func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bo
 		}
 		return false
 	}
-	mergedNow := make(map[uint64]struct{})
+	unchanged := false
 	for i := range e.decisions {
-		if d := &e.decisions[i]; d.changed() && !d.refused {
-			mergedNow[d.aggKey] = struct{}{}
+		d := &e.decisions[i]
+		d.aggKey = mixKV(uint64(stream), d.outHash)
+		if !d.changed() && !d.refused {
+			unchanged = true
+		}
+	}
+	// An unchanged point merges when its output series is merged now or
+	// was before (only looked up when there is such a point).
+	var mergedNow map[uint64]struct{}
+	if unchanged {
+		mergedNow = make(map[uint64]struct{})
+		for i := range e.decisions {
+			if d := &e.decisions[i]; d.changed() && !d.refused {
+				mergedNow[d.aggKey] = struct{}{}
+			}
 		}
 	}
 	for i := range e.decisions {
