@@ -97,7 +97,7 @@ func skipSpace(s string, i int) int {
 }
 
 // stringEnd returns the index of the quote closing the string that opens
-// at s[i] ('"' or '\”), or -1. A quote preceded by an odd number of
+// at s[i] (a double or a single quote), or -1. A quote preceded by an odd number of
 // backslashes is escaped.
 func (ts *textScratch) stringEnd(s string, i int) int {
 	q := s[i]
