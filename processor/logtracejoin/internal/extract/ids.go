@@ -85,9 +85,6 @@ var hexVal = func() (t [256]byte) {
 // decodeHexRight decodes s (len(s) <= 2*len(dst)) into the low (right) end
 // of dst, left-padding with zeros. It reports ReasonNotHex on a bad digit.
 func decodeHexRight(dst []byte, s string) Reason {
-	if len(s) == 2*len(dst) {
-		return decodeHexFull(dst, s)
-	}
 	clear(dst)
 	// walk from the right, two digits per byte
 	j := len(dst) - 1
@@ -102,23 +99,6 @@ func decodeHexRight(dst []byte, s string) Reason {
 		}
 		dst[j] = hi<<4 | lo
 		j--
-	}
-	return ReasonNone
-}
-
-// decodeHexFull decodes exactly 2*len(dst) hex digits, without a branch
-// per digit: an invalid digit maps to 0xff, whose high bits are checked once.
-func decodeHexFull(dst []byte, s string) Reason {
-	s = s[:2*len(dst)]
-	var bad byte
-	for i := range dst {
-		hi, lo := hexVal[s[2*i]], hexVal[s[2*i+1]]
-		bad |= hi | lo
-		dst[i] = hi<<4 | lo
-	}
-	if bad&0xf0 != 0 {
-		clear(dst)
-		return ReasonNotHex
 	}
 	return ReasonNone
 }

@@ -430,7 +430,10 @@ func (e *Extractor) scanText(res *Result, ts *textScratch, s string, top bool) {
 		}
 		if s[p] == '{' {
 			i = p + 1
-			if ts.jsonBudget > 0 {
+			// an object starts with a quoted key or closes at once; a brace
+			// followed by anything else (Java's Map.toString
+			// "{trace_id=…, span_id=…}") is read as text
+			if q := skipSpace(s, i); q < len(s) && (s[q] == '"' || s[q] == '\'' || s[q] == '}') && ts.jsonBudget > 0 {
 				end, used := ts.skipValue(s, p)
 				if end > 0 {
 					ts.queueObj(p, end, 0)
