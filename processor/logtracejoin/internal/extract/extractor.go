@@ -109,7 +109,7 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 	m.Range(func(k string, v pcommon.Value) bool {
 		t := v.Type()
 		if info, ok := ks.lookup(k); ok {
-			val := valueOf(v)
+			val := valueOf(v, t)
 			if g.offer(info, val, &res.Invalid) && e.removeSource {
 				g.loc[info.kind] = fieldLoc{m: m, key: k, parent: parent, parentKey: parentKey, hasParent: hasParent}
 			}
@@ -118,7 +118,7 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 			}
 		} else if info, ok := ks.lookupSuffix(k); ok {
 			// a group prefix written into the key (slog text "otel.trace_id")
-			if res.gd.offer(info, valueOf(v), &res.Invalid) && e.removeSource {
+			if res.gd.offer(info, valueOf(v, t), &res.Invalid) && e.removeSource {
 				res.gd.loc[info.kind] = fieldLoc{m: m, key: k}
 			}
 		} else if top && t == pcommon.ValueTypeStr && len(v.Str()) >= minNestedLen {
