@@ -208,3 +208,49 @@ func TestStringEnd(t *testing.T) {
 		assert.Equal(t, tc.want, ts.stringEnd(tc.in, 0), tc.in)
 	}
 }
+
+// TestNestedBounds: nested field sets are searched to MaxDepth and at most
+// MaxNested per level (the README's limits), in string bodies and maps.
+func TestNestedBounds(t *testing.T) {
+	ex := New(DefaultKeys(), true, false)
+	ids := `{"trace_id":"` + tHex + `","span_id":"` + sHex + `"}`
+	nest := func(depth int) string {
+		s := ids
+		for range depth - 1 {
+			s = `{"g":` + s + `}`
+		}
+		return `{"msg":"x","g":` + s + `}`
+	}
+	assertIDs(t, extractBody(t, ex, nest(MaxDepth)), tHex, sHex, "at MaxDepth")
+	assertIDs(t, extractBody(t, ex, nest(MaxDepth+1)), "", "", "below MaxDepth")
+
+	siblings := func(at int) string {
+		var b strings.Builder
+		b.WriteString(`{"msg":"x"`)
+		for i := 1; i <= MaxNested+4; i++ {
+			b.WriteString(`,"o` + strconv.Itoa(i) + `":`)
+			if i == at {
+				b.WriteString(ids)
+			} else {
+				b.WriteString(`{"k":1}`)
+			}
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	assertIDs(t, extractBody(t, ex, siblings(MaxNested)), tHex, sHex, "the last nested set searched")
+	assertIDs(t, extractBody(t, ex, siblings(MaxNested+1)), "", "", "over MaxNested")
+
+	// the same bound in a map body
+	lr := plog.NewLogRecord()
+	m := lr.Body().SetEmptyMap()
+	for i := 1; i <= MaxNested+1; i++ {
+		o := m.PutEmptyMap("o" + strconv.Itoa(i))
+		if i == MaxNested+1 {
+			o.PutStr("trace_id", tHex)
+		}
+	}
+	var res Result
+	ex.Extract(lr, &res)
+	assert.Equal(t, SourceNone, res.Source, "over MaxNested in a map")
+}
