@@ -187,6 +187,9 @@ func (s *joinState) processLogs(ld plog.Logs, owner join.Owner, counts *batchCou
 					setContext(lr, c.TraceID, c.SpanID, c.Flags, c.HasSpan, c.HasFlags)
 					continue
 				}
+				for r, c := range res.Skipped {
+					counts.skipped[r] += int64(c)
+				}
 				if s.joiner == nil || res.CorrelationKey == "" {
 					counts.noKey++
 					continue

@@ -47,6 +47,8 @@ type textScratch struct {
 	quoteFail  [2]bool // no closing '"' / '\'' after an earlier failed search
 	sawTPKey   bool
 	jsonBudget int
+	// skipped is the Result's count of what the bounds left unread
+	skipped *[NumSkips]uint32
 }
 
 // reset empties the queues (without clearing the arrays) for a string of
@@ -186,15 +188,24 @@ func (ts *textScratch) readString(s string, i, depth int, queue bool) (string, i
 	if e < 0 {
 		return "", -1
 	}
-	if queue && e-i-1 >= minNestedLen && ts.nstr < MaxNested {
-		ts.strs[ts.nstr] = span{i + 1, e, depth}
-		ts.nstr++
+	if queue && e-i-1 >= minNestedLen {
+		if ts.nstr < MaxNested {
+			ts.strs[ts.nstr] = span{i + 1, e, depth}
+			ts.nstr++
+		} else {
+			ts.skipped[SkipCount]++
+		}
 	}
 	return s[i+1 : e], e + 1
 }
 
 func (ts *textScratch) queueObj(start, end, depth int) {
-	if depth <= MaxDepth && ts.nobj < MaxNested {
+	switch {
+	case depth > MaxDepth:
+		ts.skipped[SkipDepth]++
+	case ts.nobj >= MaxNested:
+		ts.skipped[SkipCount]++
+	default:
 		ts.objs[ts.nobj] = span{start, end, depth}
 		ts.nobj++
 	}
@@ -494,6 +505,7 @@ func (e *Extractor) offerText(res *Result, g *group, ts *textScratch, info keyIn
 func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool) {
 	ts := &res.text[level]
 	ts.reset(len(s))
+	ts.skipped = &res.Skipped
 	top := level == 0
 	if top && e.patterns != 0 {
 		if ctx, ok := scanPatterns(s, e.patterns); ok {
@@ -505,12 +517,12 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 	res.gd.reset()
 	text := true
 	if t := skipSpace(s, 0); t < len(s) && s[t] == '{' {
-		inv := res.Invalid
+		inv, skipped := res.Invalid, res.Skipped
 		if end := e.parseObject(res, &res.g, ts, s, t, e.ks, 0, top); end > 0 {
 			text = false
 		} else {
 			// not an object after all: read it as text, counting nothing twice
-			res.Invalid = inv
+			res.Invalid, res.Skipped = inv, skipped
 			sawTP := ts.sawTPKey
 			ts.reset(len(s))
 			ts.sawTPKey = sawTP
@@ -558,6 +570,12 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 			}
 			if ctx, ok := e.scanString(res, sub, level+1); ok {
 				return ctx, true
+			}
+		}
+	} else {
+		for i := 0; i < ts.nstr; i++ {
+			if st := ts.strs[i]; mayHoldField(s[st.start:st.end]) {
+				res.Skipped[SkipTextLevel]++
 			}
 		}
 	}
