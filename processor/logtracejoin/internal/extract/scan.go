@@ -456,7 +456,12 @@ func (e *Extractor) scanText(res *Result, ts *textScratch, s string, top bool) {
 			continue
 		}
 		key, quoted := keyBefore(s, p, ks)
-		info, matched := ks.lookup(key)
+		var info keyInfo
+		matched := false
+		if key != "" {
+			// keyBefore returns only names whose last two bytes end a key
+			info, matched = ks.find(key)
+		}
 		g := &res.g
 		if quoted {
 			g = &res.gb
