@@ -143,3 +143,27 @@ func (cfg *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// extractor compiles the extraction part of the configuration.
+func (cfg *Config) extractor() (*extract.Extractor, error) {
+	patterns, err := extract.ParsePatterns(cfg.Patterns)
+	if err != nil {
+		return nil, err
+	}
+	var corr []string
+	if cfg.Join.Enabled {
+		corr = cfg.Join.CorrelationKeys
+	}
+	return extract.New(extract.Keys{
+		TraceID:           cfg.TraceIDKeys,
+		SpanID:            cfg.SpanIDKeys,
+		TraceFlags:        cfg.TraceFlagsKeys,
+		Traceparent:       cfg.TraceparentKeys,
+		GoogleTrace:       cfg.GoogleTraceKeys,
+		Jaeger:            cfg.JaegerKeys,
+		B3:                cfg.B3Keys,
+		XRay:              cfg.XRayKeys,
+		CloudTraceContext: cfg.CloudTraceContextKeys,
+		CorrelationKeys:   corr,
+	}, cfg.FromBody, cfg.RemoveSourceFields).WithPatterns(patterns), nil
+}

@@ -141,6 +141,13 @@ func parseLogfmt(line string) (map[string]any, bool) {
 func TestConformance(t *testing.T) {
 	lines := loadConformance(t)
 	require.GreaterOrEqual(t, len(lines), 60)
+	dd := 0
+	for _, c := range lines {
+		if strings.HasPrefix(c.Source, "dd-trace-go") && !c.ExpectNone {
+			dd++
+		}
+	}
+	require.GreaterOrEqual(t, dd, 4, "lines written by dd-trace-go's own log injection")
 	shapes := 0
 	for i, c := range lines {
 		t.Run(strconv.Itoa(i), func(t *testing.T) { shapes += checkConformance(t, c) })

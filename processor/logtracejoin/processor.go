@@ -75,25 +75,14 @@ func newJoinState(set processor.Settings, cfg *Config) (*joinState, error) {
 	if err != nil {
 		return nil, err
 	}
-	patterns, err := extract.ParsePatterns(cfg.Patterns)
+	extractor, err := cfg.extractor()
 	if err != nil {
 		return nil, err
 	}
 	s := &joinState{
-		cfg:    cfg,
-		logger: set.Logger,
-		extractor: extract.New(extract.Keys{
-			TraceID:           cfg.TraceIDKeys,
-			SpanID:            cfg.SpanIDKeys,
-			TraceFlags:        cfg.TraceFlagsKeys,
-			Traceparent:       cfg.TraceparentKeys,
-			GoogleTrace:       cfg.GoogleTraceKeys,
-			Jaeger:            cfg.JaegerKeys,
-			B3:                cfg.B3Keys,
-			XRay:              cfg.XRayKeys,
-			CloudTraceContext: cfg.CloudTraceContextKeys,
-			CorrelationKeys:   joinKeys(cfg),
-		}, cfg.FromBody, cfg.RemoveSourceFields).WithPatterns(patterns),
+		cfg:         cfg,
+		logger:      set.Logger,
+		extractor:   extractor,
 		telemetry:   tb,
 		now:         time.Now,
 		releaseWarn: throttle.New(10*time.Second, time.Now),
@@ -117,13 +106,6 @@ func newJoinState(set processor.Settings, cfg *Config) (*joinState, error) {
 		}
 	}
 	return s, nil
-}
-
-func joinKeys(cfg *Config) []string {
-	if !cfg.Join.Enabled {
-		return nil
-	}
-	return cfg.Join.CorrelationKeys
 }
 
 // emitReady sends the released logs to the logs pipelines they came from.
@@ -204,6 +186,9 @@ func (s *joinState) processLogs(ld plog.Logs, owner join.Owner, counts *batchCou
 					c := &res.Context
 					setContext(lr, c.TraceID, c.SpanID, c.Flags, c.HasSpan, c.HasFlags)
 					continue
+				}
+				for r, c := range res.Skipped {
+					counts.skipped[r] += int64(c)
 				}
 				if s.joiner == nil || res.CorrelationKey == "" {
 					counts.noKey++

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -641,4 +642,39 @@ func TestTickFor(t *testing.T) {
 	assert.Equal(t, time.Second, tickFor(time.Minute, time.Hour))
 	assert.Equal(t, 5*time.Millisecond, tickFor(time.Millisecond, time.Minute))
 	assert.Equal(t, time.Second, tickFor(0, 2*time.Minute), "wait 0: the TTL decides")
+}
+
+// TestNestedSkippedTelemetry: what the nested-search bounds leave unread is
+// counted by reason, for records that got no trace context; a record whose
+// own fields hold its ids is not counted, however much it nests.
+func TestNestedSkippedTelemetry(t *testing.T) {
+	h := newHarness(t, createDefaultConfig().(*Config), true)
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	// 34 nested maps: 32 searched, 2 refused; the ids are in the last
+	a := lrs.AppendEmpty().Body().SetEmptyMap()
+	for i := 1; i <= 34; i++ {
+		o := a.PutEmptyMap("o" + strconv.Itoa(i))
+		if i == 34 {
+			o.PutStr("trace_id", tHex)
+		}
+	}
+	// ids at the top: found, its 40 nested maps not counted
+	b := lrs.AppendEmpty().Body().SetEmptyMap()
+	b.PutStr("trace_id", tHex)
+	for i := 1; i <= 40; i++ {
+		b.PutEmptyMap("o" + strconv.Itoa(i))
+	}
+	// a string body: the object under "e" is at depth 5 (top 0, "a" 1): refused
+	lrs.AppendEmpty().Body().SetStr(`{"a":{"b":{"c":{"d":{"e":{"trace_id":"` + tHex + `"}}}}}}`)
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), ld))
+
+	out := outRecords(h.logOut)
+	require.Len(t, out, 3)
+	assert.True(t, out[0].TraceID().IsEmpty())
+	assert.Equal(t, tHex, out[1].TraceID().String())
+	assert.True(t, out[2].TraceID().IsEmpty())
+	metadatatest.AssertEqualProcessorLogtracejoinNestedSkipped(t, h.tel, []metricdata.DataPoint[int64]{
+		sumPoint(2, "reason", "count"), sumPoint(1, "reason", "depth"),
+	}, metricdatatest.IgnoreTimestamp())
 }

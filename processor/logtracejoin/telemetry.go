@@ -35,6 +35,13 @@ var (
 	outcomeMatched   = []metric.RecordOption{attrSet("outcome", "matched")}
 	outcomeUnmatched = []metric.RecordOption{attrSet("outcome", "unmatched")}
 
+	skipReasons = func() (r [extract.NumSkips]metric.MeasurementOption) {
+		for i := range r {
+			r[i] = attrSet("reason", extract.Skip(i).String())
+		}
+		return r
+	}()
+
 	invalidReasons = func() (r [extract.NumReasons]metric.MeasurementOption) {
 		for i := range r {
 			r[i] = attrSet("reason", extract.Reason(i).String())
@@ -59,6 +66,7 @@ type batchCounts struct {
 	record, attribute, body, join int64
 	noKey, noSpan                 int64
 	invalid                       [extract.NumReasons]int64
+	skipped                       [extract.NumSkips]int64
 }
 
 func (c *batchCounts) add(t *metadata.TelemetryBuilder, ctx context.Context) {
@@ -70,6 +78,9 @@ func (c *batchCounts) add(t *metadata.TelemetryBuilder, ctx context.Context) {
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, c.noSpan, unmatchedNoSpan)
 	for r, n := range c.invalid {
 		addIf(ctx, t.ProcessorLogtracejoinInvalidIds, n, invalidReasons[r])
+	}
+	for r, n := range c.skipped {
+		addIf(ctx, t.ProcessorLogtracejoinNestedSkipped, n, skipReasons[r])
 	}
 }
 

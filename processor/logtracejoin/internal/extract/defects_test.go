@@ -208,3 +208,92 @@ func TestStringEnd(t *testing.T) {
 		assert.Equal(t, tc.want, ts.stringEnd(tc.in, 0), tc.in)
 	}
 }
+
+// TestNestedBounds: nested field sets are searched to MaxDepth and at most
+// MaxNested per level (the README's limits), in string bodies and maps.
+func TestNestedBounds(t *testing.T) {
+	ex := New(DefaultKeys(), true, false)
+	ids := `{"trace_id":"` + tHex + `","span_id":"` + sHex + `"}`
+	nest := func(depth int) string {
+		s := ids
+		for range depth - 1 {
+			s = `{"g":` + s + `}`
+		}
+		return `{"msg":"x","g":` + s + `}`
+	}
+	assertIDs(t, extractBody(t, ex, nest(MaxDepth)), tHex, sHex, "at MaxDepth")
+	res := extractBody(t, ex, nest(MaxDepth+1))
+	assertIDs(t, res, "", "", "below MaxDepth")
+	// the one object refused is the ids object itself, at depth MaxDepth+1
+	assert.Equal(t, [NumSkips]uint32{SkipDepth: 1}, res.Skipped, "refused for depth")
+
+	siblings := func(at int) string {
+		var b strings.Builder
+		b.WriteString(`{"msg":"x"`)
+		for i := 1; i <= MaxNested+4; i++ {
+			b.WriteString(`,"o` + strconv.Itoa(i) + `":`)
+			if i == at {
+				b.WriteString(ids)
+			} else {
+				b.WriteString(`{"k":1}`)
+			}
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	assertIDs(t, extractBody(t, ex, siblings(MaxNested)), tHex, sHex, "the last nested set searched")
+	res = extractBody(t, ex, siblings(MaxNested+1))
+	assertIDs(t, res, "", "", "over MaxNested")
+	// MaxNested+4 sibling objects, MaxNested of them searched
+	assert.Equal(t, [NumSkips]uint32{SkipCount: 4}, res.Skipped, "refused for count")
+
+	// the same bound in a map body
+	lr := plog.NewLogRecord()
+	m := lr.Body().SetEmptyMap()
+	for i := 1; i <= MaxNested+1; i++ {
+		o := m.PutEmptyMap("o" + strconv.Itoa(i))
+		if i == MaxNested+1 {
+			o.PutStr("trace_id", tHex)
+		}
+	}
+	ex.Extract(lr, &res)
+	assert.Equal(t, SourceNone, res.Source, "over MaxNested in a map")
+	assert.Equal(t, [NumSkips]uint32{SkipCount: 1}, res.Skipped, "refused for count in a map")
+
+	// and one level deeper than MaxDepth in a map body, through an array
+	lr = plog.NewLogRecord()
+	m = lr.Body().SetEmptyMap()
+	for range MaxDepth { // the innermost "g" is at depth MaxDepth
+		m = m.PutEmptyMap("g")
+	}
+	arr := m.PutEmptySlice("scopes") // its maps would be at MaxDepth+1
+	arr.AppendEmpty().SetEmptyMap().PutStr("trace_id", tHex)
+	arr.AppendEmpty().SetEmptyMap().PutStr("trace_id", tHex)
+	arr.AppendEmpty().SetStr("not a map")
+	ex.Extract(lr, &res)
+	assert.Equal(t, SourceNone, res.Source, "below MaxDepth in a map")
+	assert.Equal(t, [NumSkips]uint32{SkipDepth: 2}, res.Skipped, "the two maps of the array")
+}
+
+// TestTextLevelBound: text nested in text is searched MaxTextLevel levels
+// deep (a JSON line in a string of a JSON line in a string of the body);
+// a deeper one is counted as refused.
+func TestTextLevelBound(t *testing.T) {
+	ex := New(DefaultKeys(), true, false)
+	quote := func(s string) string { return strconv.Quote(s) } // JSON-compatible for ASCII
+	wrap := func(s string, levels int) string {
+		for range levels {
+			s = `{"level":"info","log":` + quote(s) + `}`
+		}
+		return s
+	}
+	ids := `{"trace_id":"` + tHex + `","span_id":"` + sHex + `"}`
+	res := extractBody(t, ex, wrap(ids, MaxTextLevel))
+	assertIDs(t, res, tHex, sHex, "at MaxTextLevel")
+	res = extractBody(t, ex, wrap(ids, MaxTextLevel+1))
+	assertIDs(t, res, "", "", "below MaxTextLevel")
+	assert.Equal(t, [NumSkips]uint32{SkipTextLevel: 1}, res.Skipped, "refused for text level")
+	// a record with nothing nested refuses nothing
+	res = extractBody(t, ex, `{"level":"info","msg":"no ids here at all, nothing nested"}`)
+	assert.Equal(t, [NumSkips]uint32{}, res.Skipped)
+}

@@ -36,12 +36,42 @@ const (
 	MaxTextLevel = 2
 )
 
+// Skip says which bound of the nested search left a part of a record unread.
+type Skip uint8
+
+const (
+	// SkipDepth: a nested map, object or array deeper than MaxDepth.
+	SkipDepth Skip = iota
+	// SkipCount: a nested field set or string over MaxNested on its level.
+	SkipCount
+	// SkipTextLevel: a string nested deeper in text than MaxTextLevel.
+	SkipTextLevel
+	// NumSkips is the number of Skip values.
+	NumSkips
+)
+
+func (s Skip) String() string {
+	switch s {
+	case SkipDepth:
+		return "depth"
+	case SkipCount:
+		return "count"
+	case SkipTextLevel:
+		return "text_level"
+	}
+	return "unknown"
+}
+
 // Result is the outcome of Extract for one record.
 type Result struct {
 	Source  Source
 	Context Context
 	// Invalid counts values that looked like ids but were refused, by reason.
 	Invalid [NumReasons]uint32
+	// Skipped counts, by bound, the nested field sets and strings that were
+	// not searched because of the bounds above. It is meaningful only when
+	// nothing was found (a search that finds an id stops there).
+	Skipped [NumSkips]uint32
 	// CorrelationKey is the first correlation key value found (attributes
 	// before body, top-level fields only), set only when no trace context
 	// was found.
@@ -109,7 +139,7 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 	m.Range(func(k string, v pcommon.Value) bool {
 		t := v.Type()
 		if info, ok := ks.lookup(k); ok {
-			val := valueOf(v)
+			val := valueOf(v, t)
 			if g.offer(info, val, &res.Invalid) && e.removeSource {
 				g.loc[info.kind] = fieldLoc{m: m, key: k, parent: parent, parentKey: parentKey, hasParent: hasParent}
 			}
@@ -118,7 +148,7 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 			}
 		} else if info, ok := ks.lookupSuffix(k); ok {
 			// a group prefix written into the key (slog text "otel.trace_id")
-			if res.gd.offer(info, valueOf(v), &res.Invalid) && e.removeSource {
+			if res.gd.offer(info, valueOf(v, t), &res.Invalid) && e.removeSource {
 				res.gd.loc[info.kind] = fieldLoc{m: m, key: k}
 			}
 		} else if top && t == pcommon.ValueTypeStr && len(v.Str()) >= minNestedLen {
@@ -131,19 +161,28 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 				// also be a field set of its own (zap Namespace("trace"))
 				e.scanMapFields(res, v.Map(), child, depth, n, top, m, k, true)
 			}
-			if depth < MaxDepth && *n < MaxNested {
+			switch {
+			case depth >= MaxDepth:
+				res.Skipped[SkipDepth]++
+			case *n >= MaxNested:
+				res.Skipped[SkipCount]++
+			default:
 				res.maps[*n] = nestedMap{m: v.Map(), depth: depth + 1}
 				*n++
 			}
 		case pcommon.ValueTypeSlice:
-			if depth >= MaxDepth {
-				break
-			}
 			s := v.Slice()
-			for i := 0; i < s.Len() && *n < MaxNested; i++ {
+			for i := 0; i < s.Len(); i++ {
 				if e := s.At(i); e.Type() == pcommon.ValueTypeMap {
-					res.maps[*n] = nestedMap{m: e.Map(), depth: depth + 1}
-					*n++
+					switch {
+					case depth >= MaxDepth:
+						res.Skipped[SkipDepth]++
+					case *n >= MaxNested:
+						res.Skipped[SkipCount]++
+					default:
+						res.maps[*n] = nestedMap{m: e.Map(), depth: depth + 1}
+						*n++
+					}
 				}
 			}
 		}
@@ -192,6 +231,7 @@ func (e *Extractor) scanMap(res *Result, m pcommon.Map) (Context, bool) {
 // the ids.
 func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 	res.Source, res.Context, res.Invalid, res.CorrelationKey = SourceNone, Context{}, [NumReasons]uint32{}, ""
+	res.Skipped = [NumSkips]uint32{}
 	res.corr, res.cprio = "", -1
 	if ctx, ok := e.scanMap(res, lr.Attributes()); ok {
 		res.Source, res.Context = SourceAttribute, ctx
@@ -249,7 +289,8 @@ func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) (Context, bool) {
 			return true
 		}
 		if n++; n > MaxNested {
-			return false
+			res.Skipped[SkipCount]++
+			return true // counted, not read
 		}
 		ctx, found = e.scanString(res, s, 1)
 		return !found

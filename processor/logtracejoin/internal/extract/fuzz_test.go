@@ -4,6 +4,7 @@
 package extract
 
 import (
+	"bytes"
 	"encoding/hex"
 	"math/big"
 	"strconv"
@@ -38,11 +39,20 @@ func FuzzParseTraceIDHex(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		id, r := ParseTraceIDHex(s)
+		if len(s) == 32 {
+			// a full-width id is accepted exactly when encoding/hex decodes
+			// it to something other than zeros
+			want, err := hex.DecodeString(s)
+			ok := err == nil && strings.Trim(s, "0") != ""
+			if (r == ReasonNone) != ok || ok && !bytes.Equal(want, id[:]) {
+				t.Fatalf("ParseTraceIDHex(%q) = %x, %v; encoding/hex: %x, %v", s, id, r, want, err)
+			}
+		}
 		if r != ReasonNone {
 			return
 		}
 		h := hex.EncodeToString(id[:])
-		if allZero(id[:]) || !strings.HasSuffix(h, strings.ToLower(s)) || (len(s) != 32 && len(s) != 16) {
+		if allZero(id[:]) || !strings.HasSuffix(h, strings.ToLower(s)) || (len(s) != 32 && (len(s) < 16-padDigits || len(s) > 16)) {
 			t.Fatalf("ParseTraceIDHex(%q) = %s", s, h)
 		}
 	})
@@ -54,7 +64,14 @@ func FuzzParseSpanIDHex(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		id, r := ParseSpanIDHex(s)
-		if r == ReasonNone && (allZero(id[:]) || hex.EncodeToString(id[:]) != strings.ToLower(s)) {
+		if len(s) == 16 {
+			want, err := hex.DecodeString(s)
+			ok := err == nil && strings.Trim(s, "0") != ""
+			if (r == ReasonNone) != ok || ok && !bytes.Equal(want, id[:]) {
+				t.Fatalf("ParseSpanIDHex(%q) = %x, %v; encoding/hex: %x, %v", s, id, r, want, err)
+			}
+		}
+		if r == ReasonNone && (allZero(id[:]) || !strings.HasSuffix(hex.EncodeToString(id[:]), strings.ToLower(s))) {
 			t.Fatalf("ParseSpanIDHex(%q) = %x", s, id)
 		}
 	})

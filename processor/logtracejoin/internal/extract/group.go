@@ -158,10 +158,14 @@ func (g *group) keep(k kind, prio uint16) {
 // resolve picks the context of the group, conventions in this order:
 // traceparent, trace_id (with span_id and flags of the same group), Google,
 // Jaeger, B3, X-Ray, X-Cloud-Trace-Context. It returns the kinds used.
-func (g *group) resolve() (Context, uint32, bool) {
-	if g.mask == 0 {
-		return Context{}, 0, false
+func (g *group) resolve() (ctx Context, used uint32, ok bool) {
+	if g.mask != 0 {
+		ctx, used, ok = g.pick()
 	}
+	return
+}
+
+func (g *group) pick() (Context, uint32, bool) {
 	if g.has(kindTraceparent) {
 		return g.ctx[kindTraceparent], 1 << kindTraceparent, true
 	}
@@ -295,8 +299,8 @@ func flagsOf(v value) (uint32, bool) {
 
 // valueOf converts a pcommon value (a captured header slice: its first
 // element).
-func valueOf(v pcommon.Value) value {
-	switch v.Type() {
+func valueOf(v pcommon.Value, t pcommon.ValueType) value {
+	switch t {
 	case pcommon.ValueTypeStr:
 		return value{typ: vtStr, s: v.Str()}
 	case pcommon.ValueTypeInt:

@@ -240,3 +240,34 @@ func TestSpanCorrelationKey(t *testing.T) {
 	m.PutInt("x_request_id", 42)
 	assert.Equal(t, "42", ex.CorrelationKey(m))
 }
+
+// TestFullWidthHexAgainstEncodingHex: every byte value at every position
+// of a full-width trace and span id is accepted or refused exactly as
+// encoding/hex decodes it (the pair table of decodeHexFull).
+func TestFullWidthHexAgainstEncodingHex(t *testing.T) {
+	check := func(s string, got []byte, r Reason) {
+		want, err := hex.DecodeString(s)
+		switch {
+		case err != nil:
+			assert.Equal(t, ReasonNotHex, r, "%q", s)
+		case strings.Trim(s, "0") == "":
+			assert.Equal(t, ReasonAllZero, r, "%q", s)
+		default:
+			assert.Equal(t, ReasonNone, r, "%q", s)
+			assert.Equal(t, want, got, "%q", s)
+		}
+	}
+	for _, base := range []string{tHex, strings.ToUpper(tHex), strings.Repeat("0", 32)} {
+		for pos := range 32 {
+			for c := range 256 {
+				s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
+				id, r := ParseTraceIDHex(s)
+				check(s, id[:], r)
+				if pos < 16 {
+					sid, r := ParseSpanIDHex(s[:16])
+					check(s[:16], sid[:], r)
+				}
+			}
+		}
+	}
+}

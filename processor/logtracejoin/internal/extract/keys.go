@@ -193,6 +193,12 @@ func (ks *keySet) lookup(name string) (keyInfo, bool) {
 	if n == 0 || n >= 2 && !ks.endsLike(name[n-2], name[n-1]) {
 		return keyInfo{}, false
 	}
+	return ks.find(name)
+}
+
+// find is lookup for a name whose last two bytes are already known to end
+// a configured key (keyBefore checked them).
+func (ks *keySet) find(name string) (keyInfo, bool) {
 	for i := ks.table[bucket(name)]; i != 0; {
 		e := &ks.entries[i-1]
 		if e.name == name {

@@ -47,6 +47,8 @@ type textScratch struct {
 	quoteFail  [2]bool // no closing '"' / '\'' after an earlier failed search
 	sawTPKey   bool
 	jsonBudget int
+	// skipped is the Result's count of what the bounds left unread
+	skipped *[NumSkips]uint32
 }
 
 // reset empties the queues (without clearing the arrays) for a string of
@@ -97,7 +99,7 @@ func skipSpace(s string, i int) int {
 }
 
 // stringEnd returns the index of the quote closing the string that opens
-// at s[i] ('"' or '\''), or -1. A quote preceded by an odd number of
+// at s[i] (a double or a single quote), or -1. A quote preceded by an odd number of
 // backslashes is escaped.
 func (ts *textScratch) stringEnd(s string, i int) int {
 	q := s[i]
@@ -186,15 +188,24 @@ func (ts *textScratch) readString(s string, i, depth int, queue bool) (string, i
 	if e < 0 {
 		return "", -1
 	}
-	if queue && e-i-1 >= minNestedLen && ts.nstr < MaxNested {
-		ts.strs[ts.nstr] = span{i + 1, e, depth}
-		ts.nstr++
+	if queue && e-i-1 >= minNestedLen {
+		if ts.nstr < MaxNested {
+			ts.strs[ts.nstr] = span{i + 1, e, depth}
+			ts.nstr++
+		} else {
+			ts.skipped[SkipCount]++
+		}
 	}
 	return s[i+1 : e], e + 1
 }
 
 func (ts *textScratch) queueObj(start, end, depth int) {
-	if depth <= MaxDepth && ts.nobj < MaxNested {
+	switch {
+	case depth > MaxDepth:
+		ts.skipped[SkipDepth]++
+	case ts.nobj >= MaxNested:
+		ts.skipped[SkipCount]++
+	default:
 		ts.objs[ts.nobj] = span{start, end, depth}
 		ts.nobj++
 	}
@@ -430,7 +441,10 @@ func (e *Extractor) scanText(res *Result, ts *textScratch, s string, top bool) {
 		}
 		if s[p] == '{' {
 			i = p + 1
-			if ts.jsonBudget > 0 {
+			// an object starts with a quoted key or closes at once; a brace
+			// followed by anything else (Java's Map.toString
+			// "{trace_id=…, span_id=…}") is read as text
+			if q := skipSpace(s, i); q < len(s) && (s[q] == '"' || s[q] == '\'' || s[q] == '}') && ts.jsonBudget > 0 {
 				end, used := ts.skipValue(s, p)
 				if end > 0 {
 					ts.queueObj(p, end, 0)
@@ -442,7 +456,12 @@ func (e *Extractor) scanText(res *Result, ts *textScratch, s string, top bool) {
 			continue
 		}
 		key, quoted := keyBefore(s, p, ks)
-		info, matched := ks.lookup(key)
+		var info keyInfo
+		matched := false
+		if key != "" {
+			// keyBefore returns only names whose last two bytes end a key
+			info, matched = ks.find(key)
+		}
 		g := &res.g
 		if quoted {
 			g = &res.gb
@@ -491,6 +510,7 @@ func (e *Extractor) offerText(res *Result, g *group, ts *textScratch, info keyIn
 func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool) {
 	ts := &res.text[level]
 	ts.reset(len(s))
+	ts.skipped = &res.Skipped
 	top := level == 0
 	if top && e.patterns != 0 {
 		if ctx, ok := scanPatterns(s, e.patterns); ok {
@@ -502,12 +522,12 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 	res.gd.reset()
 	text := true
 	if t := skipSpace(s, 0); t < len(s) && s[t] == '{' {
-		inv := res.Invalid
+		inv, skipped := res.Invalid, res.Skipped
 		if end := e.parseObject(res, &res.g, ts, s, t, e.ks, 0, top); end > 0 {
 			text = false
 		} else {
 			// not an object after all: read it as text, counting nothing twice
-			res.Invalid = inv
+			res.Invalid, res.Skipped = inv, skipped
 			sawTP := ts.sawTPKey
 			ts.reset(len(s))
 			ts.sawTPKey = sawTP
@@ -555,6 +575,12 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 			}
 			if ctx, ok := e.scanString(res, sub, level+1); ok {
 				return ctx, true
+			}
+		}
+	} else {
+		for i := 0; i < ts.nstr; i++ {
+			if st := ts.strs[i]; mayHoldField(s[st.start:st.end]) {
+				res.Skipped[SkipTextLevel]++
 			}
 		}
 	}

@@ -31,6 +31,7 @@ type TelemetryBuilder struct {
 	ProcessorLogtracejoinIndexEntries     metric.Int64ObservableUpDownCounter
 	ProcessorLogtracejoinIndexEvictions   metric.Int64Counter
 	ProcessorLogtracejoinInvalidIds       metric.Int64Counter
+	ProcessorLogtracejoinNestedSkipped    metric.Int64Counter
 	ProcessorLogtracejoinRecordsEnriched  metric.Int64Counter
 	ProcessorLogtracejoinRecordsUnmatched metric.Int64Counter
 	ProcessorLogtracejoinWaitTime         metric.Float64Histogram
@@ -121,6 +122,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorLogtracejoinInvalidIds, err = builder.meter.Int64Counter(
 		"otelcol_processor_logtracejoin_invalid_ids",
 		metric.WithDescription("Trace context values found but refused as invalid and never set, by `reason` (length, not_hex, all_zero, version, format). [Development]"),
+		metric.WithUnit("{value}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorLogtracejoinNestedSkipped, err = builder.meter.Int64Counter(
+		"otelcol_processor_logtracejoin_nested_skipped",
+		metric.WithDescription("Nested field sets and strings left unsearched by a bound of the nested search, in log records that got no trace context from extraction, by `reason` (depth, count, text_level). [Development]"),
 		metric.WithUnit("{value}"),
 	)
 	errs = errors.Join(errs, err)

@@ -30,6 +30,7 @@ func TestSetupTelemetry(t *testing.T) {
 	}))
 	tb.ProcessorLogtracejoinIndexEvictions.Add(context.Background(), 1)
 	tb.ProcessorLogtracejoinInvalidIds.Add(context.Background(), 1)
+	tb.ProcessorLogtracejoinNestedSkipped.Add(context.Background(), 1)
 	tb.ProcessorLogtracejoinRecordsEnriched.Add(context.Background(), 1)
 	tb.ProcessorLogtracejoinRecordsUnmatched.Add(context.Background(), 1)
 	tb.ProcessorLogtracejoinWaitTime.Record(context.Background(), 1)
@@ -40,6 +41,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorLogtracejoinInvalidIds(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorLogtracejoinNestedSkipped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorLogtracejoinRecordsEnriched(t, testTel,

@@ -7,6 +7,10 @@
 // (taken from the span, not from the line). Run it from this directory:
 //
 //	GOWORK=off go run . > ../../../testdata/conformance/go_libraries.jsonl
+//
+// The Datadog lines come from the real dd-trace-go v2 tracer, started with
+// its agent address on a closed local port: it needs no network, its spans
+// are created and logged normally, and what it fails to send is dropped.
 package main
 
 import (
@@ -18,6 +22,8 @@ import (
 	"os"
 	"strings"
 
+	ddslog "github.com/DataDog/dd-trace-go/contrib/log/slog/v2"
+	"github.com/DataDog/dd-trace-go/v2/ddtrace/tracer"
 	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
 	"go.opentelemetry.io/contrib/bridges/otelslog"
@@ -173,5 +179,81 @@ func main() {
 		}
 		emit("go.opentelemetry.io/contrib/bridges/otelslog + otel/exporters/stdout/stdoutlog (TraceID/SpanID/TraceFlags)", sc, true, &buf)
 	})
+	datadog(noTime, &buf)
 	fmt.Fprint(os.Stderr, "ok\n")
 }
+
+// ddAgent is a local port nothing listens on: the tracer starts, and its
+// attempts to reach an agent fail at once without leaving the machine.
+const ddAgent = "127.0.0.1:9"
+
+// emitDD writes the lines in buf with the ids of the Datadog span they were
+// logged in: the 128-bit trace id and the 64-bit span id, in hex.
+func emitDD(source string, span *tracer.Span, buf *bytes.Buffer) {
+	tid := span.Context().TraceIDBytes()
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		e := entry{Source: source, Line: line, TraceID: fmt.Sprintf("%x", tid[:]), SpanID: fmt.Sprintf("%016x", span.Context().SpanID())}
+		if err := out.Encode(e); err != nil {
+			panic(err)
+		}
+	}
+	buf.Reset()
+}
+
+// datadog runs dd-trace-go's own log injection: its log/slog integration
+// (dd.trace_id as 32 hex digits, dd.span_id in decimal) and the documented
+// manual injection, a span formatted with %v (dd.trace_id, dd.span_id and
+// dd.parent_id, quoted). Child spans are used so dd.parent_id is a real,
+// different id. The tracer is started twice: with 128-bit trace ids (the
+// default) and with 64-bit ones, which %v logs in decimal.
+func datadog(noTime func([]string, slog.Attr) slog.Attr, buf *bytes.Buffer) {
+	start := func() {
+		if err := tracer.Start(tracer.WithAgentAddr(ddAgent), tracer.WithService("shop"), tracer.WithEnv("test"),
+			tracer.WithLogStartup(false), tracer.WithLogger(quiet{})); err != nil {
+			panic(err)
+		}
+	}
+	run := func(name string, f func(ctx context.Context, span *tracer.Span)) {
+		parent, ctx := tracer.StartSpanFromContext(context.Background(), name+".parent")
+		span, ctx := tracer.StartSpanFromContext(ctx, name)
+		f(ctx, span)
+		span.Finish()
+		parent.Finish()
+	}
+	if err := os.Setenv("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false"); err != nil {
+		panic(err)
+	}
+	start()
+	run("dd-slog-json", func(ctx context.Context, span *tracer.Span) {
+		l := slog.New(ddslog.NewJSONHandler(buf, &slog.HandlerOptions{ReplaceAttr: noTime}))
+		l.InfoContext(ctx, "order placed", "order", 42)
+		emitDD("dd-trace-go v2 contrib/log/slog NewJSONHandler (dd.trace_id 128-bit hex, dd.span_id decimal)", span, buf)
+	})
+	run("dd-slog-text", func(ctx context.Context, span *tracer.Span) {
+		l := slog.New(ddslog.WrapHandler(slog.NewTextHandler(buf, &slog.HandlerOptions{ReplaceAttr: noTime})))
+		l.WarnContext(ctx, "no dd.trace_id: retrying", "attempt", 2)
+		emitDD("dd-trace-go v2 contrib/log/slog WrapHandler(TextHandler), key mention in the message", span, buf)
+	})
+	run("dd-span-format", func(ctx context.Context, span *tracer.Span) {
+		s, _ := tracer.SpanFromContext(ctx)
+		fmt.Fprintf(buf, "time=2026-01-02T03:04:05.006Z order placed %v\n", s)
+		emitDD("dd-trace-go v2 manual injection, tracer.SpanFromContext span printed with %v (dd.parent_id after the ids)", span, buf)
+	})
+	tracer.Stop()
+
+	if err := os.Setenv("DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", "false"); err != nil {
+		panic(err)
+	}
+	start()
+	run("dd-span-format-64", func(ctx context.Context, span *tracer.Span) {
+		s, _ := tracer.SpanFromContext(ctx)
+		fmt.Fprintf(buf, "time=2026-01-02T03:04:05.006Z order placed %v\n", s)
+		emitDD("dd-trace-go v2 manual injection with 64-bit trace ids (dd.trace_id decimal)", span, buf)
+	})
+	tracer.Stop()
+}
+
+// quiet drops the tracer's own log lines (agent unreachable, and so on).
+type quiet struct{}
+
+func (quiet) Log(string) {}
