@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,11 @@ func shippedAgentOnLoopback(t *testing.T, gatewayAddr string) *agentOnLoopback {
 	set("endpoint", c.otlpHTTP, "receivers", "otlp", "protocols", "http")
 	reader := at("service", "telemetry", "metrics")["readers"].([]any)[0].(map[string]any)
 	prom := reader["pull"].(map[string]any)["exporter"].(map[string]any)["prometheus"].(map[string]any)
-	prom["host"], prom["port"] = "127.0.0.1", portOf(c.metrics)
+	metricsPort, err := strconv.Atoi(portOf(c.metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom["host"], prom["port"] = "127.0.0.1", metricsPort
 	gwHost, gwPort := strings.Split(gatewayAddr, ":")[0], portOf(gatewayAddr)
 	for _, signal := range []string{"traces", "metrics", "logs"} {
 		set("hostname", gwHost, "exporters", "load_balancing/"+signal, "resolver", "dns")
