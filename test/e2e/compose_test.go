@@ -114,8 +114,10 @@ func (v sinkView) count(service string) (unique, total int) {
 // agent's published port on 127.0.0.1. Every span arrives exactly once, a
 // trace's spans all pass one gateway, each tenant reaches only its vendor;
 // then, mid-load, one gateway is killed and restarted on its persistent
-// queue volume and another is cut off the network and reconnected: nothing
-// is lost, and duplicates from retries are counted and reported.
+// queue volume and another is cut off the network and reconnected; then a
+// gateway is removed from the set (scaled down) mid-load; then the agent
+// container is restarted mid-load. Nothing is lost, and duplicates from
+// retries are counted and reported.
 func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 	image := exec.Command("make", "-C", repoRoot, "image")
 	if out, err := image.CombinedOutput(); err != nil {
