@@ -428,35 +428,38 @@ func TestRBACMatchesConfig(t *testing.T) {
 	if p := rbacProblems(cfg, role.Rules); len(p) != 0 {
 		t.Fatalf("the shipped role and config disagree: %v", p)
 	}
-	// Worked out by hand from the components' READMEs: pods (k8sattributes,
-	// k8s_observer, prometheus pod discovery), nodes get/list and the
-	// kube-system namespace (resourcedetection k8s_api).
+	// Worked out by hand from the components' READMEs: pods only
+	// (k8s_attributes, k8s_observer, prometheus pod discovery).
 	needs, _ := agentAPINeeds(cfg)
 	got := map[string]bool{}
 	for _, g := range needs {
 		got[g.String()] = true
 	}
-	for _, want := range []string{`get ""/pods`, `list ""/pods`, `watch ""/pods`, `get ""/nodes`, `list ""/nodes`, `get ""/namespaces kube-system`} {
+	for _, want := range []string{`get ""/pods`, `list ""/pods`, `watch ""/pods`} {
 		if !got[want] {
 			t.Errorf("derived needs %v lack %s", keysOf(got), want)
 		}
 	}
-	if len(got) != 6 {
-		t.Errorf("derived needs %v, want exactly the 6 above", keysOf(got))
+	if len(got) != 3 {
+		t.Errorf("derived needs %v, want exactly the 3 above", keysOf(got))
 	}
 
-	extra := append(slices.Clone(role.Rules), rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes/stats"}, Verbs: []string{"get"}})
-	if p := rbacProblems(cfg, extra); len(p) != 1 || !strings.Contains(p[0], "nodes/stats") {
-		t.Errorf("an unused nodes/stats rule: problems %v", p)
+	extra := append(slices.Clone(role.Rules), rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes", "nodes/stats"}, Verbs: []string{"get"}})
+	if p := rbacProblems(cfg, extra); len(p) != 2 || !strings.Contains(strings.Join(p, " "), "nodes/stats") {
+		t.Errorf("unused nodes and nodes/stats rules: problems %v", p)
 	}
-	var noNodes []rbacv1.PolicyRule
+	var noPods []rbacv1.PolicyRule
 	for _, r := range role.Rules {
-		if !contains(r.Resources, "nodes") {
-			noNodes = append(noNodes, r)
+		if !contains(r.Resources, "pods") {
+			noPods = append(noPods, r)
 		}
 	}
-	if p := rbacProblems(cfg, noNodes); len(p) != 2 || !strings.Contains(strings.Join(p, " "), `""/nodes`) {
-		t.Errorf("without the nodes rule: problems %v", p)
+	if p := rbacProblems(cfg, noPods); len(p) != 3 || !strings.Contains(strings.Join(p, " "), `""/pods`) {
+		t.Errorf("without the pods rule: problems %v", p)
+	}
+	withAPI := []byte(strings.Replace(string(cfg), "detectors: [env]", "detectors: [env, k8s_api]", 1))
+	if p := rbacProblems(withAPI, role.Rules); len(p) != 3 || !strings.Contains(strings.Join(p, " "), "kube-system") {
+		t.Errorf("the k8s_api detector without its nodes and kube-system rules: problems %v", p)
 	}
 	withUID := []byte(strings.Replace(string(cfg), "metadata: [", "metadata: [k8s.deployment.uid, ", 1))
 	if p := rbacProblems(withUID, role.Rules); len(p) != 3 || !strings.Contains(p[0], "replicasets") {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,11 @@ func shippedAgentOnLoopback(t *testing.T, gatewayAddr string) *agentOnLoopback {
 	set("endpoint", c.otlpHTTP, "receivers", "otlp", "protocols", "http")
 	reader := at("service", "telemetry", "metrics")["readers"].([]any)[0].(map[string]any)
 	prom := reader["pull"].(map[string]any)["exporter"].(map[string]any)["prometheus"].(map[string]any)
-	prom["host"], prom["port"] = "127.0.0.1", portOf(c.metrics)
+	metricsPort, err := strconv.Atoi(portOf(c.metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom["host"], prom["port"] = "127.0.0.1", metricsPort
 	gwHost, gwPort := strings.Split(gatewayAddr, ":")[0], portOf(gatewayAddr)
 	for _, signal := range []string{"traces", "metrics", "logs"} {
 		set("hostname", gwHost, "exporters", "load_balancing/"+signal, "resolver", "dns")
@@ -154,10 +159,12 @@ func TestAgentRestartWhileGatewayDownLosesNoSpans(t *testing.T) {
 		v, _ := agent.scrapeMetricLabel(t, "otelcol_exporter_queue_size", `exporter="load_balancing/traces"`)
 		return v >= spans, fmt.Sprintf("queue size %v", v)
 	})
+	// On SIGTERM the exporter logs "Exporting failed. Dropping data. ...
+	// interrupted due to shutdown" for the batch it was retrying; with the
+	// persistent queue at the exporter's level that batch stays on disk (the
+	// queue keeps what was interrupted by shutdown), which the delivery
+	// below proves. The log line alone says nothing either way.
 	agent.restart(t)
-	if strings.Contains(agent.out.String(), "Dropping data") {
-		t.Fatalf("the agent dropped data on shutdown:\n%s", agent.out.String())
-	}
 
 	gateway := newCollectorEnv(t)
 	gateway.otlpGRPC = gatewayAddr
@@ -172,9 +179,6 @@ func TestAgentRestartWhileGatewayDownLosesNoSpans(t *testing.T) {
 	})
 	if len(unique) != spans {
 		t.Fatalf("%d distinct spans at the gateway, sent %d", len(unique), spans)
-	}
-	if strings.Contains(agent.out.String(), "Dropping data") {
-		t.Fatalf("the agent dropped data:\n%s", agent.out.String())
 	}
 	t.Logf("agent restart with the gateway down: %d spans sent, %d distinct delivered, %d duplicates", spans, len(unique), total-len(unique))
 }

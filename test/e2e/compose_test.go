@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 const composeImage = "prodscope/otelcol-prodscope:0.1.0"
@@ -110,8 +114,10 @@ func (v sinkView) count(service string) (unique, total int) {
 // agent's published port on 127.0.0.1. Every span arrives exactly once, a
 // trace's spans all pass one gateway, each tenant reaches only its vendor;
 // then, mid-load, one gateway is killed and restarted on its persistent
-// queue volume and another is cut off the network and reconnected: nothing
-// is lost, and duplicates from retries are counted and reported.
+// queue volume and another is cut off the network and reconnected; then a
+// gateway is removed from the set (scaled down) mid-load; then the agent
+// container is restarted mid-load. Nothing is lost, and duplicates from
+// retries are counted and reported.
 func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 	image := exec.Command("make", "-C", repoRoot, "image")
 	if out, err := image.CombinedOutput(); err != nil {
@@ -323,27 +329,70 @@ func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 		3*scaleTraces, unique, total-unique, byGateway)
 
 	// Phase 4: the agent container restarted mid-load (SIGTERM, then the
-	// same container with its state volume). What it had accepted waits in
-	// its disk queue; what telemetrygen sent while it was down is retried by
-	// telemetrygen's exporter.
-	const restartTraces = 600
-	ctx4, cancel4 := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel4()
-	load = startTool(ctx4, telemetrygen, "traces", "--otlp-endpoint", agentOTLP, "--otlp-insecure",
-		"--rate", "40", "--traces", fmt.Sprint(restartTraces), "--child-spans", "2", "--service", "agent-restart-load")
-	time.Sleep(4 * time.Second)
-	p.must(2*time.Minute, "restart", "-t", "20", "agent")
-	if err := <-load.done; err != nil {
-		t.Fatalf("telemetrygen during the agent restart: %v", err)
+	// same container with its state volume). The sender here is the test
+	// itself, so that what the agent acknowledged is known exactly: it sends
+	// numbered batches and, like an SDK with retries, resends a batch until
+	// the agent accepts it (during the restart it is refused). Every span of
+	// every acknowledged batch must arrive.
+	const restartBatches, spansPerBatch = 150, 12
+	conn, err := grpc.NewClient(agentOTLP, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	eventually(t, 120*time.Second, "every span of the agent-restart phase delivered", func() (bool, string) {
+	defer conn.Close()
+	client := ptraceotlp.NewGRPCClient(conn)
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		time.Sleep(3 * time.Second)
+		if out, err := p.run(2*time.Minute, "restart", "-t", "20", "agent"); err != nil {
+			t.Errorf("docker-compose restart agent: %v\n%s", err, out)
+		}
+	}()
+	refused := 0
+	for b := 0; b < restartBatches; b++ {
+		td := ptrace.NewTraces()
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", "agent-restart-load")
+		ss := rs.ScopeSpans().AppendEmpty().Spans()
+		for i := 0; i < spansPerBatch; i++ {
+			sp := ss.AppendEmpty()
+			sp.SetName("restart-op")
+			sp.SetTraceID(pcommon.TraceID([16]byte{0xa9, byte(b >> 8), byte(b), byte(i), 1}))
+			sp.SetSpanID(pcommon.SpanID([8]byte{0xa9, byte(b >> 8), byte(b), byte(i), 1}))
+			now := time.Now()
+			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
+			cancel()
+			if err == nil {
+				break
+			}
+			refused++
+			if time.Now().After(deadline) {
+				t.Fatalf("batch %d not accepted within 2 minutes: %v", b, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // about 120 spans/s, a batch each 100 ms
+	}
+	<-restarted
+	eventually(t, 120*time.Second, "every acknowledged span of the agent-restart phase delivered", func() (bool, string) {
 		unique, total = readSink(t, dirs["default"]).count("agent-restart-load")
-		return unique >= 3*restartTraces, fmt.Sprintf("%d/%d distinct spans (%d in all)", unique, 3*restartTraces, total)
+		return unique >= restartBatches*spansPerBatch, fmt.Sprintf("%d/%d distinct spans (%d in all)", unique, restartBatches*spansPerBatch, total)
 	})
-	if unique != 3*restartTraces {
-		t.Fatalf("%d distinct agent-restart spans, sent %d", unique, 3*restartTraces)
+	if unique != restartBatches*spansPerBatch {
+		t.Fatalf("%d distinct agent-restart spans, acknowledged %d", unique, restartBatches*spansPerBatch)
 	}
-	t.Logf("agent restart mid-load: %d spans sent, %d delivered, %d duplicates", 3*restartTraces, unique, total-unique)
+	if refused == 0 {
+		t.Fatal("no batch was refused: the agent restart did not happen during the load")
+	}
+	t.Logf("agent restart mid-load: %d spans acknowledged, %d delivered, %d duplicates; %d sends refused during the restart and resent",
+		restartBatches*spansPerBatch, unique, total-unique, refused)
 }
 
 func keys[V any](m map[string]V) []string {
