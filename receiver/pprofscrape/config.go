@@ -13,8 +13,8 @@ import (
 
 	"go.opentelemetry.io/collector/config/confighttp"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
 
 // Config is the configuration of the pprofscrape receiver.
@@ -167,8 +167,8 @@ func (cfg *Config) Validate() error {
 func validateProfiles(key string, types []string) []error {
 	var errs []error
 	for i, p := range types {
-		if !scrape.IsProfileType(p) {
-			errs = append(errs, fmt.Errorf("%s[%d]: unknown profile type %q (want one of %v)", key, i, p, scrape.ProfileTypes))
+		if !profiletype.IsKnown(p) {
+			errs = append(errs, fmt.Errorf("%s[%d]: unknown profile type %q (want one of %v)", key, i, p, profiletype.Names))
 			continue
 		}
 		if slices.Index(types, p) != i {

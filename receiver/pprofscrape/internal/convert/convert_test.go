@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.uber.org/goleak"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 )
@@ -179,7 +180,7 @@ func TestDeltaProfilesCarryOnlyDeltas(t *testing.T) {
 	require.NoError(t, err)
 
 	tr := delta.NewTracker()
-	cum := delta.CumulativeIndices("allocs", p1)
+	cum := profiletype.CumulativeIndices("allocs", p1)
 	require.Len(t, cum, 2)
 	_, out := tr.Next(p1, cum)
 	require.Equal(t, delta.Baseline, out)

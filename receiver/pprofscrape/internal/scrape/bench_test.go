@@ -12,6 +12,7 @@ import (
 	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/pdata/pprofile"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/topn"
@@ -91,7 +92,7 @@ func BenchmarkHeap(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("samples=%d/DeltaConvert", samples), func(b *testing.B) {
 			prev, cur := parseBytes(b, prevData), parseBytes(b, curData)
-			cum := delta.CumulativeIndices("heap", cur)
+			cum := profiletype.CumulativeIndices("heap", cur)
 			b.SetBytes(int64(len(curData)))
 			b.ResetTimer()
 			for range b.N {

@@ -22,6 +22,7 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 // targetState is what the receiver keeps per target: the delta baselines of its
@@ -47,10 +48,9 @@ func newTargetState(t Target) *targetState {
 		name = t.Endpoint
 	}
 	ts := &targetState{cfg: t, name: name, trackers: map[string]*delta.Tracker{}, lastLog: map[string]time.Time{}, suppressed: map[string]int{}}
-	for _, typ := range t.Types {
-		switch typ {
-		case "heap", "allocs", "block", "mutex", "threadcreate":
-			ts.trackers[typ] = delta.NewTracker()
+	for _, name := range t.Types {
+		if f := profiletype.Table[t.typeOf(name)]; f.Cumulative != nil && !f.PreDelta {
+			ts.trackers[name] = delta.NewTracker()
 		}
 	}
 	return ts
@@ -81,7 +81,8 @@ func Parse(data []byte) (*profile.Profile, error) {
 
 // parsed is one successfully parsed profile with its delta.
 type parsed struct {
-	typ        string
+	typ        string // the configured profile name
+	kind       string // its profile type (a key of Facts)
 	p          *profile.Profile
 	cumulative []int
 	delta      *delta.Result
@@ -128,9 +129,9 @@ func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results [
 		}
 		up = true
 		tel.ReceiverPprofscrapeSamples.Add(ctx, int64(len(p.Sample)), metric.WithAttributes(typeAttr, targetAttr))
-		pp := parsed{typ: r.typ, p: p}
+		pp := parsed{typ: r.typ, kind: t.cfg.typeOf(r.typ), p: p}
 		if tr := t.trackers[r.typ]; tr != nil {
-			pp.cumulative = delta.CumulativeIndices(r.typ, p)
+			pp.cumulative = profiletype.CumulativeIndices(t.cfg.typeOf(r.typ), p)
 			pp.delta, pp.outcome = tr.Next(p, pp.cumulative)
 			if pp.outcome == delta.Reset {
 				t.logLimited(s.set.Logger, "reset/"+r.typ, "Cumulative pprof values went backwards (target restarted?): no delta this scrape",

@@ -23,6 +23,7 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 // Target is one scraped program.
@@ -30,8 +31,33 @@ type Target struct {
 	// Name identifies the target in the self-telemetry (`target` attribute); empty: Endpoint.
 	Name     string
 	Endpoint string
-	Resource map[string]string
-	Types    []string
+	// PathPrefix goes between the endpoint and every profile's path.
+	PathPrefix string
+	Resource   map[string]string
+	// Types are the profile names scraped: known profile types or custom names.
+	Types []string
+	// Paths overrides the path (and query) of a profile name; TypeOf gives the profile
+	// type of a custom name. Both optional.
+	Paths  map[string]string
+	TypeOf map[string]string
+}
+
+// typeOf is the profile type of profile name n.
+func (t Target) typeOf(n string) string {
+	if k, ok := t.TypeOf[n]; ok {
+		return k
+	}
+	return n
+}
+
+// url is where profile name n is fetched.
+func (t Target) url(n string, cpuDuration time.Duration) string {
+	kind := t.typeOf(n)
+	path, ok := t.Paths[n]
+	if !ok {
+		path = profiletype.Table[kind].Path
+	}
+	return t.Endpoint + t.PathPrefix + profiletype.WithCPUSeconds(kind, path, cpuDuration)
 }
 
 // Emitter receives the result of one target scrape. Either function may be nil when no
@@ -224,7 +250,7 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			res, err := fetch.Get(sctx, s.set.Client, t.cfg.Endpoint+Path(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
+			res, err := fetch.Get(sctx, s.set.Client, t.cfg.url(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
 			results[i] = fetched{typ: typ, res: res, err: err, duration: time.Since(start)}
 		}()
 	}

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
@@ -43,14 +44,6 @@ func TestJitterSpreadsTargets(t *testing.T) {
 	assert.Equal(t, time.Duration(0), Jitter("x", 0))
 }
 
-func TestPaths(t *testing.T) {
-	assert.Equal(t, "/debug/pprof/profile?seconds=10", Path("cpu", 10*time.Second))
-	for _, typ := range ProfileTypes[1:] {
-		assert.Equal(t, "/debug/pprof/"+typ, Path(typ, time.Second))
-	}
-	assert.False(t, IsProfileType("cmdline"))
-	assert.False(t, IsProfileType("trace"))
-}
 
 var testLimits = fetch.Limits{MaxDecompressedBytes: 64 << 20, MaxSamples: 1 << 20, MaxLocations: 1 << 20, MaxStrings: 1 << 20}
 
@@ -128,10 +121,10 @@ func FuzzParseAndConvert(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !IsProfileType(typ) {
+		if !profiletype.IsKnown(typ) {
 			typ = "heap"
 		}
-		cum := delta.CumulativeIndices(typ, p)
+		cum := profiletype.CumulativeIndices(typ, p)
 		tr := delta.NewTracker()
 		tr.Next(p, cum)
 		d, _ := tr.Next(p, cum)
@@ -147,7 +140,7 @@ func FuzzParseAndConvert(f *testing.F) {
 			_, _ = convert.ToPprof(pd.Dictionary(), profiles)
 		}
 		s := &Scheduler{set: Settings{TopN: 3}}
-		_ = s.buildMetrics(newTargetState(Target{Types: []string{typ}}), []parsed{{typ: typ, p: p, cumulative: cum, delta: d}}, 1)
+		_ = s.buildMetrics(newTargetState(Target{Types: []string{typ}}), []parsed{{typ: typ, kind: typ, p: p, cumulative: cum, delta: d}}, 1)
 		_ = pmetric.NewMetrics()
 	})
 }
@@ -189,12 +182,12 @@ func TestUnchangedCumulativeProfile(t *testing.T) {
 	p, err := Parse(data)
 	require.NoError(t, err)
 	p.Sample = append(p.Sample, p.Sample...)
-	cum := delta.CumulativeIndices("heap", p)
+	cum := profiletype.CumulativeIndices("heap", p)
 	tr := delta.NewTracker()
 	tr.Next(p, cum)
 	d, out := tr.Next(p, cum)
 	require.Equal(t, delta.Delta, out)
 	require.NotNil(t, d.Samples)
-	md := s.buildMetrics(ts, []parsed{{typ: "heap", p: p, cumulative: cum, delta: d}}, 1)
+	md := s.buildMetrics(ts, []parsed{{typ: "heap", kind: "heap", p: p, cumulative: cum, delta: d}}, 1)
 	assert.Positive(t, md.DataPointCount())
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 )
@@ -135,7 +136,7 @@ func TestTopOfDeltaEqualsGoToolPprofBase(t *testing.T) {
 	require.NoError(t, err)
 
 	tr := delta.NewTracker()
-	cum := delta.CumulativeIndices("allocs", p1)
+	cum := profiletype.CumulativeIndices("allocs", p1)
 	tr.Next(p1, cum)
 	d, out := tr.Next(p2, cum)
 	require.Equal(t, delta.Delta, out)
