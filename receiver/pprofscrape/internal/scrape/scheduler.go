@@ -40,6 +40,8 @@ type Target struct {
 	// type of a custom name. Both optional.
 	Paths  map[string]string
 	TypeOf map[string]string
+	// Interval overrides Settings.Interval for this target's profiles (0: the default).
+	Interval time.Duration
 }
 
 // typeOf is the profile type of profile name n.
@@ -159,14 +161,18 @@ func Jitter(endpoint string, interval time.Duration) time.Duration {
 }
 
 func (s *Scheduler) loop(ctx context.Context, t *targetState) {
-	timer := time.NewTimer(s.set.InitialDelay + Jitter(t.cfg.Endpoint, s.set.Interval))
+	interval := s.set.Interval
+	if t.cfg.Interval > 0 {
+		interval = t.cfg.Interval
+	}
+	timer := time.NewTimer(s.set.InitialDelay + Jitter(t.cfg.Endpoint, interval))
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return
 	case <-timer.C:
 	}
-	ticker := time.NewTicker(s.set.Interval)
+	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	skip := 0
 	for {
@@ -174,12 +180,12 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 			skip--
 			s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
 				metric.WithAttributes(attribute.String("reason", "backoff")))
-		} else if up, ran := s.scrapeTarget(ctx, t, time.Now().Add(s.set.Interval)); ran {
+		} else if up, ran := s.scrapeTarget(ctx, t, time.Now().Add(interval)); ran {
 			if up {
 				t.failures = 0
 			} else {
 				t.failures++
-				skip = backoffIntervals(t.failures, s.set.Interval)
+				skip = backoffIntervals(t.failures, interval)
 			}
 		}
 		select {
