@@ -26,7 +26,7 @@ func get(t *testing.T, srv *pproftest.Server, path string, maxBytes int64, timeo
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	return Get(ctx, client, srv.URL+path, maxBytes)
+	return Get(ctx, client, srv.URL+path, maxBytes, nil)
 }
 
 func TestGetRealProfile(t *testing.T) {
@@ -80,7 +80,7 @@ func TestGetFaults(t *testing.T) {
 
 func TestConnectionRefusedIsHTTP(t *testing.T) {
 	ctx := context.Background()
-	_, err := Get(ctx, http.DefaultClient, "http://127.0.0.1:1/debug/pprof/heap", 1024)
+	_, err := Get(ctx, http.DefaultClient, "http://127.0.0.1:1/debug/pprof/heap", 1024, nil)
 	require.Error(t, err)
 	assert.Equal(t, ReasonHTTP, ReasonOf(err))
 }
@@ -92,3 +92,20 @@ func TestContentLengthOverCapIsRefusedBeforeReading(t *testing.T) {
 	assert.Equal(t, ReasonSize, ReasonOf(err))
 }
 
+
+func TestGetAsksBeforeReadingTheBody(t *testing.T) {
+	srv := pproftest.NewServer(t)
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	asked := 0
+	_, err := Get(context.Background(), client, srv.URL+"/debug/pprof/heap", 1<<20, func() bool { asked++; return false })
+	assert.ErrorIs(t, err, ErrNoSlot)
+	assert.Equal(t, 1, asked)
+	_, err = Get(context.Background(), client, srv.URL+pproftest.PrefixMissing+"/debug/pprof/heap", 1<<20, func() bool { asked++; return false })
+	assert.Equal(t, ReasonHTTP, ReasonOf(err), "a 404 needs no slot")
+	assert.Equal(t, 1, asked)
+	res, err := Get(context.Background(), client, srv.URL+"/debug/pprof/heap", 1<<20, func() bool { asked++; return true })
+	require.NoError(t, err)
+	assert.NotEmpty(t, res.Data)
+	res.Release()
+}

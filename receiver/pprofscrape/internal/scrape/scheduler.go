@@ -216,24 +216,47 @@ func backoffIntervals(n int, interval time.Duration) int {
 	return min(limit, 1<<(n-1)-1)
 }
 
-// scrapeTarget runs one scrape of t if a concurrency slot frees up before the next one is
-// due. ran says whether it ran (and was not cut short by shutdown); up whether the target
-// answered at least one profile (or had its CPU profiler busy).
+// scrapeTarget runs one scrape of t. Its concurrency slot is taken when the first body
+// starts arriving, so a target that never answers holds no slot while it waits (only
+// the timeout bounds it); if no slot frees up before the next scrape is due, the scrape
+// is refused and counted. ran says whether it ran (not refused, not cut short by
+// shutdown); up whether the target answered at least one profile (or had its CPU
+// profiler busy).
 func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) (up, ran bool) {
 	failing := t.failures > 0
-	if !s.slots.acquire(ctx, failing, due) {
-		if ctx.Err() != nil {
-			return false, false
-		}
+	slot := &lazySlot{take: func(sctx context.Context) bool { return s.slots.acquire(sctx, failing, due) }}
+	up = s.runScrape(ctx, t, slot)
+	if slot.held {
+		s.slots.release(failing)
+	}
+	if ctx.Err() != nil {
+		return false, false
+	}
+	if slot.asked && !slot.held {
 		s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
 			metric.WithAttributes(attribute.String("reason", "concurrency_limit")))
-		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy for a whole interval",
+		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy until the next scrape was due",
 			zap.String("target", t.name))
 		return false, false
 	}
-	defer s.slots.release(failing)
-	up = s.runScrape(ctx, t)
-	return up, ctx.Err() == nil
+	return up, true
+}
+
+// lazySlot is one target scrape's concurrency slot, taken once by whichever profile's
+// body arrives first and shared by the others.
+type lazySlot struct {
+	take  func(context.Context) bool
+	once  sync.Once
+	asked bool
+	held  bool
+}
+
+func (l *lazySlot) get(ctx context.Context) bool {
+	l.once.Do(func() {
+		l.asked = true
+		l.held = l.take(ctx)
+	})
+	return l.held
 }
 
 // fetched is one profile type's fetch outcome.
@@ -246,7 +269,7 @@ type fetched struct {
 
 // runScrape fetches every profile type of t, then decodes, parses and converts them
 // under one of the max_concurrent_parses slots; all of it within one timeout.
-func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
+func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlot) (up bool) {
 	sctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
 	defer cancel()
 	results := make([]fetched, len(t.cfg.Types))
@@ -256,7 +279,7 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			res, err := fetch.Get(sctx, s.set.Client, t.cfg.url(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
+			res, err := fetch.Get(sctx, s.set.Client, t.cfg.url(typ, s.set.CPUDuration), s.set.MaxBodyBytes, func() bool { return slot.get(sctx) })
 			results[i] = fetched{typ: typ, res: res, err: err, duration: time.Since(start)}
 		}()
 	}
@@ -268,6 +291,9 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 	}()
 	if ctx.Err() != nil {
 		return false // shutting down: the requests were cancelled, nothing to report.
+	}
+	if slot.asked && !slot.held {
+		return false // refused: counted by scrapeTarget
 	}
 	if slices.ContainsFunc(results, func(r fetched) bool { return r.err == nil }) {
 		select {

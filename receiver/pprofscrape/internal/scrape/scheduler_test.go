@@ -63,15 +63,15 @@ func newTestScheduler(t *testing.T, tt *componenttest.Telemetry, set Settings) *
 	return New(set)
 }
 
-// TestConcurrencyLimitRefusesAndCounts: with one slot held by a target that never
-// answers, the other target's scrapes are refused after waiting an interval, and counted.
+// TestConcurrencyLimitRefusesAndCounts: with one slot held by a target whose body never
+// ends, the other target's scrapes are refused after waiting an interval, and counted.
 func TestConcurrencyLimitRefusesAndCounts(t *testing.T) {
 	srv := pproftest.NewServer(t)
 	tt := componenttest.NewTelemetry()
 	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
 	s := newTestScheduler(t, tt, Settings{
 		Targets: []Target{
-			{Endpoint: srv.URL + pproftest.PrefixHang, Types: []string{"heap"}},
+			{Endpoint: srv.URL + pproftest.PrefixStall, Types: []string{"heap"}},
 			{Endpoint: srv.URL, Types: []string{"goroutine"}},
 		},
 		Interval:      200 * time.Millisecond,
