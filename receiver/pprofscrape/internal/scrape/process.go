@@ -32,9 +32,13 @@ type targetState struct {
 	cfg      Target
 	name     string // the self-telemetry's target attribute: the configured name, else the endpoint
 	trackers map[string]*delta.Tracker
-	// failures counts the scrapes in a row that got no profile: it puts the target
-	// behind the healthy ones for concurrency slots and spaces out its attempts.
+	// failures counts the scrapes in a row that got no profile and cost the receiver
+	// something (a timeout, a body read and refused): it puts the target behind the
+	// healthy ones for concurrency slots and spaces out its attempts. costly says whether
+	// the last scrape had such a failure; a target that only refuses connections or
+	// answers 404 costs nothing and is retried every interval (it may come up any time).
 	failures int
+	costly   bool
 
 	logMu      sync.Mutex
 	lastLog    map[string]time.Time
@@ -98,6 +102,7 @@ func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results [
 	targetAttr := attribute.String("target", t.name)
 	var ok []parsed
 	up := false
+	t.costly = false
 	for i := range results {
 		r := &results[i]
 		start := time.Now()
@@ -118,6 +123,9 @@ func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results [
 		tel.ReceiverPprofscrapeScrapeDuration.Record(ctx, (r.duration + time.Since(start)).Seconds(), metric.WithAttributes(typeAttr, targetAttr))
 		if err != nil {
 			reason := reasonOf(err)
+			if reason != string(fetch.ReasonHTTP) && reason != string(fetch.ReasonBusy) {
+				t.costly = true
+			}
 			if isBusy(err) {
 				up = true // a busy CPU profiler is a live target
 			}

@@ -181,9 +181,10 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 			s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
 				metric.WithAttributes(attribute.String("reason", "backoff")))
 		} else if up, ran := s.scrapeTarget(ctx, t, time.Now().Add(interval)); ran {
-			if up {
+			switch {
+			case up:
 				t.failures = 0
-			} else {
+			case t.costly:
 				t.failures++
 				skip = backoffIntervals(t.failures, interval)
 			}
@@ -315,7 +316,7 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlo
 		// A profile that trips a bug in parsing or conversion must not take the
 		// collector down: count it as a parse failure and carry on.
 		if rec := recover(); rec != nil {
-			up = false
+			up, t.costly = false, true
 			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse"), attribute.String("target", t.name)))
 			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
 				zap.String("target", t.name), zap.Any("panic", rec), zap.StackSkip("stack", 1))
