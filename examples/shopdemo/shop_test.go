@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	rpprof "runtime/pprof"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	rpprof "runtime/pprof"
 	"strings"
 	"sync"
 	"testing"

@@ -170,11 +170,11 @@ func TestValidateMore(t *testing.T) {
 		return cfg
 	}
 	cases := map[string]func(*Config){
-		"collection_interval must be positive":          func(c *Config) { c.CollectionInterval = 0 },
-		"initial_delay must not be negative":            func(c *Config) { c.InitialDelay = -time.Second },
-		"timeout must be positive":                      func(c *Config) { c.ClientConfig.Timeout = 0 },
-		"cpu_duration must be a whole number":           func(c *Config) { c.CPUDuration = 1500 * time.Millisecond },
-		"profiles must list at least one":               func(c *Config) { c.Profiles = nil },
+		"collection_interval must be positive":     func(c *Config) { c.CollectionInterval = 0 },
+		"initial_delay must not be negative":       func(c *Config) { c.InitialDelay = -time.Second },
+		"timeout must be positive":                 func(c *Config) { c.ClientConfig.Timeout = 0 },
+		"cpu_duration must be a whole number":      func(c *Config) { c.CPUDuration = 1500 * time.Millisecond },
+		"profiles must list at least one":          func(c *Config) { c.Profiles = nil },
 		`profiles[1]: profile "heap" listed twice`: func(c *Config) { c.Profiles = []string{"heap", "heap"} },
 		`targets[1].endpoint: "http://127.0.0.1:6060" repeats targets[0].endpoint`: func(c *Config) {
 			c.Targets = append(c.Targets, TargetConfig{Endpoint: "http://127.0.0.1:6060"})

@@ -188,7 +188,6 @@ func TestBaselineResetAndSignature(t *testing.T) {
 	assert.Equal(t, Baseline, out)
 }
 
-
 // TestKeyIgnoresLocationGrouping: two inlined frames in one location or in two give one key.
 func TestKeyIgnoresLocationGrouping(t *testing.T) {
 	fa := &profile.Function{ID: 1, Name: "a"}

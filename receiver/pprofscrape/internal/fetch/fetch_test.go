@@ -92,7 +92,6 @@ func TestContentLengthOverCapIsRefusedBeforeReading(t *testing.T) {
 	assert.Equal(t, ReasonSize, ReasonOf(err))
 }
 
-
 func TestGetAsksBeforeReadingTheBody(t *testing.T) {
 	srv := pproftest.NewServer(t)
 	client := &http.Client{Transport: &http.Transport{}}

@@ -20,12 +20,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 func TestJitterSpreadsTargets(t *testing.T) {
@@ -43,7 +43,6 @@ func TestJitterSpreadsTargets(t *testing.T) {
 	assert.Equal(t, Jitter("http://a:1", interval), Jitter("http://a:1", interval), "stable per endpoint")
 	assert.Equal(t, time.Duration(0), Jitter("x", 0))
 }
-
 
 var testLimits = fetch.Limits{MaxDecompressedBytes: 64 << 20, MaxSamples: 1 << 20, MaxLocations: 1 << 20, MaxStrings: 1 << 20}
 
@@ -131,7 +130,7 @@ func FuzzParseAndConvert(f *testing.F) {
 		pd := pprofile.NewProfiles()
 		b := convert.NewBuilder(pd)
 		sp := pd.ResourceProfiles().AppendEmpty().ScopeProfiles().AppendEmpty()
-		b.Append(sp, convert.Input{Profile: p, Type: typ, Cumulative: cum, Delta: d})
+		b.Append(sp, convert.Input{Profile: p, Type: typ, Cumulative: cum, Delta: d, Links: convert.LinkLabels{TraceID: convert.DefaultTraceIDLabel, SpanID: convert.DefaultSpanIDLabel}})
 		if sp.Profiles().Len() > 0 {
 			var profiles []pprofile.Profile
 			for _, pr := range sp.Profiles().All() {
