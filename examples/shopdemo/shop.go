@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -112,7 +113,14 @@ func (s *shop) createOrder(w http.ResponseWriter, r *http.Request) {
 	// only the request id. logtracejoin joins it to the server span.
 	s.tel.logger.Info("checking stock", "request_id", reqID, "user_id", userID, "item", item)
 
-	o, err := s.store(ctx, userID, item)
+	// The order is handled under pprof labels naming the server span (the span the
+	// log lines above carry): the CPU samples the collector scrapes while it runs link
+	// to this span (pprofscrape's trace links).
+	var o order
+	sc := span.SpanContext()
+	pprof.Do(ctx, pprof.Labels("trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String()), func(ctx context.Context) {
+		o, err = s.store(ctx, userID, item)
+	})
 	dur := time.Since(start).Seconds()
 	if err != nil {
 		span.RecordError(err)

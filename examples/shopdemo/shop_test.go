@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	rpprof "runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -198,5 +203,45 @@ func TestOutOfStockCountsEveryUsersErrors(t *testing.T) {
 	}
 	if len(users) != 3 || users["7"] != 1 || users["9"] != 1 {
 		t.Fatalf("operation_error by user = %v, want 7, 8, 9 once each", users)
+	}
+}
+
+// TestOrderCPUSamplesCarryTheServerSpan: while orders of user 1234 are handled under the
+// CPU profiler, the samples of the order's work carry the trace_id and span_id labels of
+// a failing server span (what pprofscrape turns into trace links).
+func TestOrderCPUSamplesCarryTheServerSpan(t *testing.T) {
+	h := newHarness(t)
+	var buf bytes.Buffer
+	if err := rpprof.StartCPUProfile(&buf); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		h.post(t, "1234", fmt.Sprintf("req-%d", i))
+	}
+	rpprof.StopCPUProfile()
+	p, err := profile.Parse(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := map[string]string{} // span id -> trace id of the failing server spans
+	for _, s := range h.spans.GetSpans() {
+		if s.SpanKind == trace.SpanKindServer && s.Status.Code == codes.Error {
+			failing[s.SpanContext.SpanID().String()] = s.SpanContext.TraceID().String()
+		}
+	}
+	linked := 0
+	for _, s := range p.Sample {
+		sp, tr := s.Label["span_id"], s.Label["trace_id"]
+		if len(sp) != 1 || len(tr) != 1 {
+			continue
+		}
+		if failing[sp[0]] != tr[0] {
+			t.Fatalf("sample labelled span %s trace %s: not a failing server span", sp[0], tr[0])
+		}
+		linked++
+	}
+	if linked == 0 {
+		t.Fatalf("no CPU sample carries a failing order's span (%d samples, %d failing spans)", len(p.Sample), len(failing))
 	}
 }

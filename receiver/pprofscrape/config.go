@@ -6,6 +6,7 @@ package pprofscrape // import "github.com/prodscope/prodscope/receiver/pprofscra
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,7 +15,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 // Config is the configuration of the pprofscrape receiver.
@@ -49,8 +50,15 @@ type Config struct {
 	// MaxConcurrentParses caps the target scrapes decoded, parsed and converted at the
 	// same time, across all targets: the receiver's memory bound.
 	MaxConcurrentParses int `mapstructure:"max_concurrent_parses"`
-	// Profiles lists the profile types scraped from every target without its own list.
+	// Profiles lists the profiles scraped from every target without its own list: known
+	// profile types, or names defined in ProfileSettings.
 	Profiles []string `mapstructure:"profiles"`
+	// ProfileSettings overrides, by profile name, the path and collection interval of a
+	// known type, or defines a custom profile (its path and the type it is read as).
+	ProfileSettings map[string]ProfileSettings `mapstructure:"profile_settings"`
+	// PathPrefix goes between the endpoint and every profile path, for `endpoint` and
+	// for targets without their own.
+	PathPrefix string `mapstructure:"path_prefix"`
 	// TraceIDLabel and SpanIDLabel are the pprof label keys whose values link a sample to
 	// a span (OTLP link table); empty TraceIDLabel or SpanIDLabel: no links.
 	TraceIDLabel string `mapstructure:"trace_id_label"`
@@ -64,8 +72,24 @@ type Config struct {
 	_ struct{}
 }
 
+// ProfileSettings are the settings of one profile name.
+type ProfileSettings struct {
+	// Path replaces the type's default path (e.g. /debug/pprof/heap); it may carry a query.
+	Path string `mapstructure:"path"`
+	// Type is the profile type a custom name is read as (cpu, heap, delta_heap...);
+	// for a known type's name it must be empty or the name itself.
+	Type string `mapstructure:"type"`
+	// CollectionInterval replaces the receiver's collection_interval for this profile.
+	CollectionInterval time.Duration `mapstructure:"collection_interval"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
 // TargetConfig is one scraped Go program.
 type TargetConfig struct {
+	// PathPrefix replaces the receiver's path_prefix for this target.
+	PathPrefix *string `mapstructure:"path_prefix"`
 	// Name is the target's `target` attribute in the self-telemetry (default: the endpoint).
 	Name string `mapstructure:"name"`
 	// Endpoint is the base URL; profiles are fetched from <endpoint>/debug/pprof/<type>.
@@ -133,7 +157,11 @@ func (cfg *Config) Validate() error {
 	if len(cfg.Profiles) == 0 {
 		errs = append(errs, errors.New("profiles must list at least one profile type"))
 	}
-	errs = append(errs, validateProfiles("profiles", cfg.Profiles)...)
+	errs = append(errs, cfg.validateProfiles("profiles", cfg.Profiles)...)
+	errs = append(errs, cfg.validateProfileSettings()...)
+	if err := validatePrefix(cfg.PathPrefix); err != nil {
+		errs = append(errs, fmt.Errorf("path_prefix: %w", err))
+	}
 
 	if cfg.ClientConfig.Endpoint == "" && len(cfg.Targets) == 0 {
 		errs = append(errs, errors.New("targets must list at least one target (or endpoint must be set)"))
@@ -159,23 +187,100 @@ func (cfg *Config) Validate() error {
 			}
 			names[t.Name] = i
 		}
-		errs = append(errs, validateProfiles(key+".profiles", t.Profiles)...)
+		errs = append(errs, cfg.validateProfiles(key+".profiles", t.Profiles)...)
+		if t.PathPrefix != nil {
+			if err := validatePrefix(*t.PathPrefix); err != nil {
+				errs = append(errs, fmt.Errorf("%s.path_prefix: %w", key, err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
 
-func validateProfiles(key string, types []string) []error {
+func (cfg *Config) validateProfiles(key string, names []string) []error {
 	var errs []error
-	for i, p := range types {
-		if !scrape.IsProfileType(p) {
-			errs = append(errs, fmt.Errorf("%s[%d]: unknown profile type %q (want one of %v)", key, i, p, scrape.ProfileTypes))
+	for i, p := range names {
+		if _, custom := cfg.ProfileSettings[p]; !profiletype.IsKnown(p) && !custom {
+			errs = append(errs, fmt.Errorf("%s[%d]: unknown profile %q (want one of %v, or a name defined in profile_settings)", key, i, p, profiletype.Names))
 			continue
 		}
-		if slices.Index(types, p) != i {
-			errs = append(errs, fmt.Errorf("%s[%d]: profile type %q listed twice", key, i, p))
+		if slices.Index(names, p) != i {
+			errs = append(errs, fmt.Errorf("%s[%d]: profile %q listed twice", key, i, p))
 		}
 	}
 	return errs
+}
+
+func (cfg *Config) validateProfileSettings() []error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(cfg.ProfileSettings)) {
+		ps := cfg.ProfileSettings[name]
+		key := "profile_settings::" + name
+		switch {
+		case profiletype.IsKnown(name):
+			if ps.Type != "" && ps.Type != name {
+				errs = append(errs, fmt.Errorf("%s.type: %q is a profile type itself; type is for custom profiles", key, ps.Type))
+			}
+		case ps.Type == "":
+			errs = append(errs, fmt.Errorf("%s.type: a custom profile needs the profile type it is read as (one of %v)", key, profiletype.Names))
+		case !profiletype.IsKnown(ps.Type):
+			errs = append(errs, fmt.Errorf("%s.type: unknown profile type %q (want one of %v)", key, ps.Type, profiletype.Names))
+		case ps.Path == "":
+			errs = append(errs, fmt.Errorf("%s.path: a custom profile needs a path", key))
+		}
+		if ps.Path != "" {
+			if err := validatePath(ps.Path); err != nil {
+				errs = append(errs, fmt.Errorf("%s.path: %w", key, err))
+			}
+		}
+		if ps.CollectionInterval < 0 {
+			errs = append(errs, fmt.Errorf("%s.collection_interval must not be negative, got %s", key, ps.CollectionInterval))
+		}
+		if iv := cfg.intervalOf(name); cfg.typeOf(name) == "cpu" && iv > 0 && cfg.CPUDuration >= iv {
+			errs = append(errs, fmt.Errorf("%s.collection_interval (%s) must be greater than cpu_duration (%s)", key, iv, cfg.CPUDuration))
+		}
+	}
+	return errs
+}
+
+// typeOf is the profile type of profile name n.
+func (cfg *Config) typeOf(n string) string {
+	if profiletype.IsKnown(n) {
+		return n
+	}
+	if ps, ok := cfg.ProfileSettings[n]; ok && ps.Type != "" {
+		return ps.Type
+	}
+	return n
+}
+
+// intervalOf is the collection interval of profile name n.
+func (cfg *Config) intervalOf(n string) time.Duration {
+	if ps, ok := cfg.ProfileSettings[n]; ok && ps.CollectionInterval > 0 {
+		return ps.CollectionInterval
+	}
+	return cfg.CollectionInterval
+}
+
+func validatePath(p string) error {
+	u, err := url.Parse(p)
+	if err != nil {
+		return fmt.Errorf("invalid path %q: %w", p, err)
+	}
+	if !strings.HasPrefix(p, "/") || u.Host != "" || u.Scheme != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must be an absolute path (starting with /), optionally with a query", p)
+	}
+	return nil
+}
+
+func validatePrefix(p string) error {
+	if p == "" {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "?#") {
+		return fmt.Errorf("%q must start with / and end without /, with no query", p)
+	}
+	return nil
 }
 
 func validateEndpoint(endpoint string) error {

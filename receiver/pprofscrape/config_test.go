@@ -4,6 +4,7 @@
 package pprofscrape
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,10 +12,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadatatest"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 )
 
 func loadConfig(t *testing.T, name string) *Config {
@@ -90,6 +94,30 @@ func TestLoadConfigTopLevelEndpoint(t *testing.T) {
 	assert.Equal(t, []string{"cpu", "heap", "goroutine"}, targets[0].Types)
 }
 
+func TestLoadConfigEndpoints(t *testing.T) {
+	cfg := loadConfig(t, "endpoints")
+	require.NoError(t, confmap.Validate(cfg))
+	r, err := newReceiver(cfg, receivertestSettings())
+	require.NoError(t, err)
+	targets := r.targets()
+	type got struct {
+		name, endpoint, prefix string
+		interval               time.Duration
+		types                  []string
+		paths, typeOf          map[string]string
+	}
+	var all []got
+	for _, tg := range targets {
+		all = append(all, got{tg.Name, tg.Endpoint, tg.PathPrefix, tg.Interval, tg.Types, tg.Paths, tg.TypeOf})
+	}
+	assert.Equal(t, []got{
+		{"checkout", "http://127.0.0.1:6060", "/internal", time.Minute, []string{"cpu", "fgprof"}, map[string]string{"fgprof": "/debug/fgprof?format=pprof"}, map[string]string{"fgprof": "cpu"}},
+		{"checkout", "http://127.0.0.1:6060", "/internal", 15 * time.Second, []string{"goroutine"}, map[string]string{}, map[string]string{}},
+		{"checkout", "http://127.0.0.1:6060", "/internal", 30 * time.Second, []string{"delta_heap"}, map[string]string{"delta_heap": "/debug/pprof/delta_heap"}, map[string]string{}},
+		{"", "http://127.0.0.1:6061", "", 15 * time.Second, []string{"goroutine"}, map[string]string{}, map[string]string{}},
+	}, all)
+}
+
 func TestValidateNamesTheKey(t *testing.T) {
 	tests := []struct {
 		name string
@@ -97,11 +125,20 @@ func TestValidateNamesTheKey(t *testing.T) {
 	}{
 		{"cpu_vs_interval", []string{"cpu_duration (10s) must be less than collection_interval (10s)"}},
 		{"cpu_vs_timeout", []string{"cpu_duration (10s) must be less than timeout (5s)"}},
-		{"unknown_type", []string{`profiles[1]: unknown profile type "trace"`, `targets[0].profiles[0]: unknown profile type "cmdline"`}},
+		{"unknown_type", []string{`profiles[1]: unknown profile "trace"`, `targets[0].profiles[0]: unknown profile "cmdline"`}},
 		{"bad_url", []string{
 			`targets[0].endpoint: invalid URL "127.0.0.1:6060"`,
 			`targets[1].endpoint: URL "http://" has no host`,
 			`targets[2].endpoint: URL "http://127.0.0.1:6060/?debug=2" must be a base URL without query or fragment`,
+		}},
+		{"bad_endpoints", []string{
+			`path_prefix: "internal/" must start with /`,
+			`targets[0].path_prefix: "/a?b" must start with /`,
+			`profile_settings::cpu.type: "heap" is a profile type itself`,
+			`profile_settings::cpu.collection_interval (5s) must be greater than cpu_duration (10s)`,
+			`profile_settings::custom1.type: a custom profile needs the profile type`,
+			`profile_settings::custom2.type: unknown profile type "nope"`,
+			`profile_settings::custom3.path: "http://evil/" must be an absolute path`,
 		}},
 		{"limits", []string{
 			"max_body_bytes must be positive",
@@ -133,12 +170,12 @@ func TestValidateMore(t *testing.T) {
 		return cfg
 	}
 	cases := map[string]func(*Config){
-		"collection_interval must be positive":          func(c *Config) { c.CollectionInterval = 0 },
-		"initial_delay must not be negative":            func(c *Config) { c.InitialDelay = -time.Second },
-		"timeout must be positive":                      func(c *Config) { c.ClientConfig.Timeout = 0 },
-		"cpu_duration must be a whole number":           func(c *Config) { c.CPUDuration = 1500 * time.Millisecond },
-		"profiles must list at least one":               func(c *Config) { c.Profiles = nil },
-		`profiles[1]: profile type "heap" listed twice`: func(c *Config) { c.Profiles = []string{"heap", "heap"} },
+		"collection_interval must be positive":     func(c *Config) { c.CollectionInterval = 0 },
+		"initial_delay must not be negative":       func(c *Config) { c.InitialDelay = -time.Second },
+		"timeout must be positive":                 func(c *Config) { c.ClientConfig.Timeout = 0 },
+		"cpu_duration must be a whole number":      func(c *Config) { c.CPUDuration = 1500 * time.Millisecond },
+		"profiles must list at least one":          func(c *Config) { c.Profiles = nil },
+		`profiles[1]: profile "heap" listed twice`: func(c *Config) { c.Profiles = []string{"heap", "heap"} },
 		`targets[1].endpoint: "http://127.0.0.1:6060" repeats targets[0].endpoint`: func(c *Config) {
 			c.Targets = append(c.Targets, TargetConfig{Endpoint: "http://127.0.0.1:6060"})
 		},
@@ -160,4 +197,30 @@ func TestValidateMore(t *testing.T) {
 			assert.Contains(t, err.Error(), want)
 		})
 	}
+}
+
+// TestEndpointsAreRequestedWhereConfigured: the prefix, a per-profile path and a custom
+// profile end up in the requested URLs, and the custom profile is delivered.
+func TestEndpointsAreRequestedWhereConfigured(t *testing.T) {
+	srv := pproftest.NewServer(t)
+	missing := pproftest.PrefixMissing
+	cfg := testConfig(
+		TargetConfig{Endpoint: srv.URL, Profiles: []string{"goroutine", "mine"}},
+		TargetConfig{Endpoint: srv.URL + "/", PathPrefix: &missing, Profiles: []string{"heap"}},
+	)
+	cfg.ProfileSettings = map[string]ProfileSettings{
+		"goroutine": {Path: "/debug/pprof/goroutine?debug=0"},
+		"mine":      {Path: "/debug/pprof/allocs", Type: "heap"},
+	}
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	r := start(t, cfg, metadatatest.NewSettings(tt), true, false)
+	require.Eventually(t, func() bool {
+		return srv.Count("/debug/pprof/goroutine?debug=0") >= 1 && srv.Count("/debug/pprof/allocs") >= 1 &&
+			srv.Count(pproftest.PrefixMissing+"/debug/pprof/heap") >= 1 && len(r.profiles.AllProfiles()) >= 1
+	}, 30*time.Second, 20*time.Millisecond, "requests: %v", srv.Requests())
+	r.stop()
+	types := profileTypes(r.profiles.AllProfiles()[0])
+	assert.Contains(t, types, "mine", "the custom profile is delivered under its name")
+	assert.Contains(t, types, "goroutine")
 }

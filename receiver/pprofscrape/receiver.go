@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -56,22 +57,56 @@ func newReceiver(cfg *Config, set receiver.Settings) (*pprofReceiver, error) {
 func (r *pprofReceiver) setMetrics(next consumer.Metrics)    { r.metrics = next }
 func (r *pprofReceiver) setProfiles(next xconsumer.Profiles) { r.profiles = next }
 
-// targets is the static list plus the top-level endpoint, each with its profile types.
+// targets is the static list plus the top-level endpoint, each with its profiles: one
+// scrape.Target per target and distinct collection interval.
 func (r *pprofReceiver) targets() []scrape.Target {
 	var out []scrape.Target
 	if r.cfg.ClientConfig.Endpoint != "" {
-		out = append(out, scrape.Target{
-			Endpoint: normalizeEndpoint(r.cfg.ClientConfig.Endpoint),
-			Resource: r.cfg.ResourceAttributes,
-			Types:    r.cfg.Profiles,
-		})
+		out = append(out, r.split(scrape.Target{
+			Endpoint:   normalizeEndpoint(r.cfg.ClientConfig.Endpoint),
+			PathPrefix: r.cfg.PathPrefix,
+			Resource:   r.cfg.ResourceAttributes,
+		}, r.cfg.Profiles)...)
 	}
 	for _, t := range r.cfg.Targets {
-		types := t.Profiles
-		if len(types) == 0 {
-			types = r.cfg.Profiles
+		names := t.Profiles
+		if len(names) == 0 {
+			names = r.cfg.Profiles
 		}
-		out = append(out, scrape.Target{Name: t.Name, Endpoint: t.Endpoint, Resource: t.ResourceAttributes, Types: types})
+		prefix := r.cfg.PathPrefix
+		if t.PathPrefix != nil {
+			prefix = *t.PathPrefix
+		}
+		out = append(out, r.split(scrape.Target{Name: t.Name, Endpoint: t.Endpoint, PathPrefix: prefix, Resource: t.ResourceAttributes}, names)...)
+	}
+	return out
+}
+
+// split gives base its profiles' paths and types, one Target per collection interval
+// (in the order the intervals first appear in names).
+func (r *pprofReceiver) split(base scrape.Target, names []string) []scrape.Target {
+	var out []scrape.Target
+	byInterval := map[time.Duration]int{}
+	for _, n := range names {
+		iv := r.cfg.intervalOf(n)
+		i, ok := byInterval[iv]
+		if !ok {
+			t := base
+			t.Interval, t.Paths, t.TypeOf = iv, map[string]string{}, map[string]string{}
+			i = len(out)
+			byInterval[iv] = i
+			out = append(out, t)
+		}
+		t := &out[i]
+		t.Types = append(t.Types, n)
+		if ps, ok := r.cfg.ProfileSettings[n]; ok {
+			if ps.Path != "" {
+				t.Paths[n] = ps.Path
+			}
+			if kind := r.cfg.typeOf(n); kind != n {
+				t.TypeOf[n] = kind
+			}
+		}
 	}
 	return out
 }

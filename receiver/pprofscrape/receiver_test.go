@@ -44,7 +44,9 @@ func testConfig(targets ...TargetConfig) *Config {
 	cfg.CollectionInterval = 2 * time.Second
 	cfg.InitialDelay = 0
 	cfg.CPUDuration = time.Second
-	cfg.ClientConfig.Timeout = 1500 * time.Millisecond
+	// timeout covers the whole scrape (fetch, decode, parse, convert): room for the 1 s
+	// CPU profile plus parsing under -race on a loaded machine.
+	cfg.ClientConfig.Timeout = 5 * time.Second
 	cfg.Targets = targets
 	return cfg
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 func TestMain(m *testing.M) {
@@ -179,7 +180,7 @@ func TestDeltaProfilesCarryOnlyDeltas(t *testing.T) {
 	require.NoError(t, err)
 
 	tr := delta.NewTracker()
-	cum := delta.CumulativeIndices("allocs", p1)
+	cum := profiletype.CumulativeIndices("allocs", p1)
 	require.Len(t, cum, 2)
 	_, out := tr.Next(p1, cum)
 	require.Equal(t, delta.Baseline, out)

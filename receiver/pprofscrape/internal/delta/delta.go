@@ -9,7 +9,6 @@ package delta // import "github.com/prodscope/prodscope/receiver/pprofscrape/int
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"slices"
 
 	"github.com/google/pprof/profile"
 )
@@ -283,24 +282,4 @@ func labelsHash(seed maphash.Seed, s *profile.Sample) uint64 {
 		labels += lh.Sum64()
 	}
 	return labels
-}
-
-// CumulativeIndices returns the value indices of p that are cumulative counters for the
-// given profile type: alloc_* of heap and allocs; every value of block, mutex and
-// threadcreate; none for cpu and goroutine.
-func CumulativeIndices(profileType string, p *profile.Profile) []int {
-	var out []int
-	switch profileType {
-	case "heap", "allocs":
-		for i, st := range p.SampleType {
-			if len(st.Type) >= 6 && st.Type[:6] == "alloc_" {
-				out = append(out, i)
-			}
-		}
-	case "block", "mutex", "threadcreate":
-		for i := range p.SampleType {
-			out = append(out, i)
-		}
-	}
-	return slices.Clip(out)
 }

@@ -19,6 +19,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 func TestMain(m *testing.M) {
@@ -99,7 +101,7 @@ func TestDeltaEqualsPprofBase(t *testing.T) {
 
 			p1, p2 := parse(t, raw1), parse(t, raw2)
 			tr := NewTracker()
-			cum := CumulativeIndices(typ, p1)
+			cum := profiletype.CumulativeIndices(typ, p1)
 			require.NotEmpty(t, cum)
 			_, out := tr.Next(p1, cum)
 			require.Equal(t, Baseline, out, "the first profile gives no delta")
@@ -162,7 +164,7 @@ func TestBaselineResetAndSignature(t *testing.T) {
 	runtime.GC()
 	runtime.GC()
 	p2 := parse(t, pproftest.Profile(t, "allocs"))
-	cum := CumulativeIndices("allocs", p1)
+	cum := profiletype.CumulativeIndices("allocs", p1)
 
 	tr := NewTracker()
 	_, out := tr.Next(p2, cum)
@@ -182,18 +184,8 @@ func TestBaselineResetAndSignature(t *testing.T) {
 
 	// Different sample types start a new baseline.
 	g := parse(t, pproftest.Profile(t, "goroutine"))
-	_, out = tr.Next(g, CumulativeIndices("block", g))
+	_, out = tr.Next(g, profiletype.CumulativeIndices("block", g))
 	assert.Equal(t, Baseline, out)
-}
-
-func TestCumulativeIndices(t *testing.T) {
-	heap := parse(t, pproftest.Profile(t, "heap"))
-	assert.Equal(t, []int{0, 1}, CumulativeIndices("heap", heap))
-	assert.Equal(t, []int{0, 1}, CumulativeIndices("allocs", heap))
-	g := parse(t, pproftest.Profile(t, "goroutine"))
-	assert.Empty(t, CumulativeIndices("goroutine", g))
-	assert.Empty(t, CumulativeIndices("cpu", g))
-	assert.Equal(t, []int{0}, CumulativeIndices("threadcreate", g))
 }
 
 // TestKeyIgnoresLocationGrouping: two inlined frames in one location or in two give one key.

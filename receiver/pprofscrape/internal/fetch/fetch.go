@@ -106,9 +106,14 @@ func putBuffer(b *bytes.Buffer) {
 	bufferPool.Put(b)
 }
 
+// ErrNoSlot is returned when beforeBody refused to let the body be read.
+var ErrNoSlot = errors.New("no concurrency slot before the next scrape was due")
+
 // Get fetches url with client and returns the body as received, at most maxBytes of it
-// (Decode inflates and checks it). The context carries the scrape's deadline.
-func Get(ctx context.Context, client *http.Client, url string, maxBytes int64) (Result, error) {
+// (Decode inflates and checks it). The context carries the scrape's deadline. When not
+// nil, beforeBody is called once the answer's headers say 200, before the body is read;
+// if it returns false the body is not read and Get returns ErrNoSlot.
+func Get(ctx context.Context, client *http.Client, url string, maxBytes int64, beforeBody func() bool) (Result, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	if err != nil {
 		return Result{}, classified(ReasonHTTP, err)
@@ -130,6 +135,9 @@ func Get(ctx context.Context, client *http.Client, url string, maxBytes int64) (
 		}
 		return Result{WireBytes: int64(len(snippet))}, classified(ReasonHTTP,
 			fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(printable(snippet, 200)))))
+	}
+	if beforeBody != nil && !beforeBody() {
+		return Result{}, ErrNoSlot
 	}
 	if resp.ContentLength > maxBytes {
 		return Result{}, classified(ReasonSize, fmt.Errorf("Content-Length %d exceeds max_body_bytes %d", resp.ContentLength, maxBytes))

@@ -26,7 +26,7 @@ func get(t *testing.T, srv *pproftest.Server, path string, maxBytes int64, timeo
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	return Get(ctx, client, srv.URL+path, maxBytes)
+	return Get(ctx, client, srv.URL+path, maxBytes, nil)
 }
 
 func TestGetRealProfile(t *testing.T) {
@@ -70,7 +70,7 @@ func TestGetFaults(t *testing.T) {
 	// The bomb and garbage pass the fetch and fail in Decode: the bomb's zeros are no
 	// protobuf (field number 0), refused after the first inflated chunk.
 	for prefix, reason := range map[string]Reason{pproftest.PrefixBomb: ReasonNotPprof, pproftest.PrefixGarbage: ReasonNotPprof} {
-		res, err := get(t, srv, prefix+"/debug/pprof/heap", 1<<20, 5*time.Second)
+		res, err := get(t, srv, prefix+"/debug/pprof/heap", 1<<20, time.Minute) // the bomb is built on first use: slow under -race
 		require.NoError(t, err)
 		_, err = Decode(context.Background(), &res, Limits{MaxDecompressedBytes: 1 << 20, MaxSamples: 10, MaxLocations: 10, MaxStrings: 10})
 		assert.Equal(t, reason, ReasonOf(err), "%s: %v", prefix, err)
@@ -80,7 +80,7 @@ func TestGetFaults(t *testing.T) {
 
 func TestConnectionRefusedIsHTTP(t *testing.T) {
 	ctx := context.Background()
-	_, err := Get(ctx, http.DefaultClient, "http://127.0.0.1:1/debug/pprof/heap", 1024)
+	_, err := Get(ctx, http.DefaultClient, "http://127.0.0.1:1/debug/pprof/heap", 1024, nil)
 	require.Error(t, err)
 	assert.Equal(t, ReasonHTTP, ReasonOf(err))
 }
@@ -92,3 +92,19 @@ func TestContentLengthOverCapIsRefusedBeforeReading(t *testing.T) {
 	assert.Equal(t, ReasonSize, ReasonOf(err))
 }
 
+func TestGetAsksBeforeReadingTheBody(t *testing.T) {
+	srv := pproftest.NewServer(t)
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	asked := 0
+	_, err := Get(context.Background(), client, srv.URL+"/debug/pprof/heap", 1<<20, func() bool { asked++; return false })
+	assert.ErrorIs(t, err, ErrNoSlot)
+	assert.Equal(t, 1, asked)
+	_, err = Get(context.Background(), client, srv.URL+pproftest.PrefixMissing+"/debug/pprof/heap", 1<<20, func() bool { asked++; return false })
+	assert.Equal(t, ReasonHTTP, ReasonOf(err), "a 404 needs no slot")
+	assert.Equal(t, 1, asked)
+	res, err := Get(context.Background(), client, srv.URL+"/debug/pprof/heap", 1<<20, func() bool { asked++; return true })
+	require.NoError(t, err)
+	assert.NotEmpty(t, res.Data)
+	res.Release()
+}

@@ -77,14 +77,14 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverPprofscrapeScrapeDuration, err = builder.meter.Float64Histogram(
 		"otelcol_receiver_pprofscrape_scrape_duration",
-		metric.WithDescription("Duration of one profile fetch and conversion (for cpu it includes cpu_duration). [Development]"),
+		metric.WithDescription("Duration of one profile's fetch, decoding and parsing (for cpu it includes cpu_duration). [Development]"),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries([]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120}...),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverPprofscrapeScrapeErrors, err = builder.meter.Int64Counter(
 		"otelcol_receiver_pprofscrape_scrape_errors",
-		metric.WithDescription("Profile fetches that failed, by reason (busy, timeout, http, parse, size). [Development]"),
+		metric.WithDescription("Profile scrapes that failed or were refused, by reason (busy, timeout, http, parse, size, limit, not_pprof). [Development]"),
 		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)

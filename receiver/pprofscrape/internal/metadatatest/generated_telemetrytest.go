@@ -56,7 +56,7 @@ func AssertEqualReceiverPprofscrapeScrapeBytes(t *testing.T, tt *componenttest.T
 func AssertEqualReceiverPprofscrapeScrapeDuration(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_pprofscrape_scrape_duration",
-		Description: "Duration of one profile fetch and conversion (for cpu it includes cpu_duration). [Development]",
+		Description: "Duration of one profile's fetch, decoding and parsing (for cpu it includes cpu_duration). [Development]",
 		Unit:        "s",
 		Data: metricdata.Histogram[float64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -71,7 +71,7 @@ func AssertEqualReceiverPprofscrapeScrapeDuration(t *testing.T, tt *componenttes
 func AssertEqualReceiverPprofscrapeScrapeErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_pprofscrape_scrape_errors",
-		Description: "Profile fetches that failed, by reason (busy, timeout, http, parse, size). [Development]",
+		Description: "Profile scrapes that failed or were refused, by reason (busy, timeout, http, parse, size, limit, not_pprof). [Development]",
 		Unit:        "{error}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -87,7 +87,7 @@ func AssertEqualReceiverPprofscrapeScrapeErrors(t *testing.T, tt *componenttest.
 func AssertEqualReceiverPprofscrapeScrapesRefused(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_pprofscrape_scrapes_refused",
-		Description: "Target scrapes not started because all max_concurrent_scrapes slots stayed busy until the next interval (reason concurrency_limit). [Development]",
+		Description: "Target scrapes not started, by reason (concurrency_limit - every slot a target could take stayed busy until its next interval; backoff - a failing target skipped the interval). [Development]",
 		Unit:        "{scrape}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

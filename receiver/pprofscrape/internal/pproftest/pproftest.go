@@ -65,6 +65,8 @@ const (
 	PrefixEndless = "/endless"
 	// PrefixHTML answers a 200 HTML page, as a web app's catch-all route does.
 	PrefixHTML = "/html"
+	// PrefixStall answers 200 with the first bytes of a body and then never finishes it.
+	PrefixStall = "/stall"
 )
 
 // hostileBodies are built once per test binary: gzip streams of protobuf fields written
@@ -197,6 +199,14 @@ func NewServer(t testing.TB) *Server {
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
+		}
+	})
+	mux.HandleFunc(PrefixStall+"/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte{0x1f, 0x8b})
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-s.release:
 		}
 	})
 	mux.HandleFunc(PrefixHTML+"/debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {

@@ -5,6 +5,7 @@ package scrape
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/topn"
 )
 
@@ -89,9 +92,26 @@ func BenchmarkHeap(b *testing.B) {
 				parseBytes(b, curData)
 			}
 		})
+		// The receiver's own path to a parsed profile: inflate while scanning against the
+		// limits (fetch.Decode), then parse the uncompressed bytes. Same-run ratio to Parse
+		// is the cost of the budget checks.
+		b.Run(fmt.Sprintf("samples=%d/DecodeParse", samples), func(b *testing.B) {
+			b.SetBytes(int64(len(curData)))
+			limits := fetch.Limits{MaxDecompressedBytes: 64 << 20, MaxSamples: 1 << 20, MaxLocations: 1 << 20, MaxStrings: 1 << 20}
+			for b.Loop() {
+				res := fetch.Result{Data: append([]byte(nil), curData...)}
+				if _, err := fetch.Decode(context.Background(), &res, limits); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := profile.ParseUncompressed(res.Data); err != nil {
+					b.Fatal(err)
+				}
+				res.Release()
+			}
+		})
 		b.Run(fmt.Sprintf("samples=%d/DeltaConvert", samples), func(b *testing.B) {
 			prev, cur := parseBytes(b, prevData), parseBytes(b, curData)
-			cum := delta.CumulativeIndices("heap", cur)
+			cum := profiletype.CumulativeIndices("heap", cur)
 			b.SetBytes(int64(len(curData)))
 			b.ResetTimer()
 			for range b.N {

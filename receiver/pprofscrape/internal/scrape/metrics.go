@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/topn"
 )
 
@@ -123,16 +124,17 @@ func (s *Scheduler) buildMetrics(t *targetState, ok []parsed, now pcommon.Timest
 	sm.Scope().SetVersion(s.set.ScopeVersion)
 	mb := &metricsBuilder{sm: sm}
 
-	byType := map[string]parsed{}
+	byType := map[string]parsed{} // by profile type
 	for _, pp := range ok {
-		byType[pp.typ] = pp
+		byType[pp.kind] = pp
 	}
-	pick := func(preferred, fallback string) (parsed, bool) {
-		if pp, found := byType[preferred]; found {
-			return pp, true
+	pick := func(types ...string) (parsed, bool) {
+		for _, t := range types {
+			if pp, found := byType[t]; found {
+				return pp, true
+			}
 		}
-		pp, found := byType[fallback]
-		return pp, found
+		return parsed{}, false
 	}
 
 	if pp, found := byType["cpu"]; found {
@@ -143,19 +145,20 @@ func (s *Scheduler) buildMetrics(t *targetState, ok []parsed, now pcommon.Timest
 			dp.SetDoubleValue(float64(sumAll(pp, sr)) / 1e9)
 		}
 	}
-	if pp, found := pick("heap", "allocs"); found {
+	if pp, found := pick("heap", "allocs", "delta_heap"); found {
 		mb.gaugeTotal(pp, "inuse_space", MetricHeapInuseBytes, "Heap bytes in use (as of the last GC).", "By", now)
 		mb.gaugeTotal(pp, "inuse_objects", MetricHeapInuseObjs, "Heap objects in use (as of the last GC).", "{object}", now)
 	}
-	if pp, found := pick("allocs", "heap"); found {
+	if pp, found := pick("allocs", "heap", "delta_heap"); found {
 		mb.deltaTotal(pp, "alloc_space", MetricAllocBytes, "Bytes allocated since the previous scrape.", "By", 1, now)
 		mb.deltaTotal(pp, "alloc_objects", MetricAllocObjects, "Objects allocated since the previous scrape.", "{object}", 1, now)
 	}
 	if pp, found := byType["goroutine"]; found {
 		mb.gaugeTotal(pp, "goroutine", MetricGoroutines, "Goroutines at scrape time.", "{goroutine}", now)
 	}
-	for _, typ := range []string{"block", "mutex"} {
-		if pp, found := byType[typ]; found {
+	for _, family := range [][]string{{"block", "delta_block"}, {"mutex", "delta_mutex"}} {
+		if pp, found := pick(family...); found {
+			typ := pp.typ
 			mb.deltaTotal(pp, "contentions", MetricContentions, "Contention events since the previous scrape.", "{contention}", 1, now, typ)
 			mb.deltaTotal(pp, "delay", MetricDelay, "Time spent blocked or waiting on contended locks since the previous scrape.", "s", 1e-9, now, typ)
 		}
@@ -165,7 +168,7 @@ func (s *Scheduler) buildMetrics(t *targetState, ok []parsed, now pcommon.Timest
 		flat := mb.gauge(MetricFunctionFlat, "Top functions by flat value (the function itself) per profile type; the rest as `other`.", "1")
 		cum := mb.gauge(MetricFunctionCum, "Top functions by cumulative value (the function and its callees) per profile type.", "1")
 		for _, pp := range ok {
-			name := primarySampleType[pp.typ]
+			name := profiletype.Table[pp.kind].Primary
 			sr, has := seriesOf(pp, name, now)
 			if !has {
 				continue

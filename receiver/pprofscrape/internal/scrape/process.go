@@ -22,6 +22,7 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 // targetState is what the receiver keeps per target: the delta baselines of its
@@ -31,9 +32,13 @@ type targetState struct {
 	cfg      Target
 	name     string // the self-telemetry's target attribute: the configured name, else the endpoint
 	trackers map[string]*delta.Tracker
-	// failures counts the scrapes in a row that got no profile: it puts the target
-	// behind the healthy ones for concurrency slots and spaces out its attempts.
+	// failures counts the scrapes in a row that got no profile and cost the receiver
+	// something (a timeout, a body read and refused): it puts the target behind the
+	// healthy ones for concurrency slots and spaces out its attempts. costly says whether
+	// the last scrape had such a failure; a target that only refuses connections or
+	// answers 404 costs nothing and is retried every interval (it may come up any time).
 	failures int
+	costly   bool
 
 	logMu      sync.Mutex
 	lastLog    map[string]time.Time
@@ -47,10 +52,9 @@ func newTargetState(t Target) *targetState {
 		name = t.Endpoint
 	}
 	ts := &targetState{cfg: t, name: name, trackers: map[string]*delta.Tracker{}, lastLog: map[string]time.Time{}, suppressed: map[string]int{}}
-	for _, typ := range t.Types {
-		switch typ {
-		case "heap", "allocs", "block", "mutex", "threadcreate":
-			ts.trackers[typ] = delta.NewTracker()
+	for _, name := range t.Types {
+		if f := profiletype.Table[t.typeOf(name)]; f.Cumulative != nil && !f.PreDelta {
+			ts.trackers[name] = delta.NewTracker()
 		}
 	}
 	return ts
@@ -81,7 +85,8 @@ func Parse(data []byte) (*profile.Profile, error) {
 
 // parsed is one successfully parsed profile with its delta.
 type parsed struct {
-	typ        string
+	typ        string // the configured profile name
+	kind       string // its profile type (a key of Facts)
 	p          *profile.Profile
 	cumulative []int
 	delta      *delta.Result
@@ -97,6 +102,7 @@ func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results [
 	targetAttr := attribute.String("target", t.name)
 	var ok []parsed
 	up := false
+	t.costly = false
 	for i := range results {
 		r := &results[i]
 		start := time.Now()
@@ -117,6 +123,9 @@ func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results [
 		tel.ReceiverPprofscrapeScrapeDuration.Record(ctx, (r.duration + time.Since(start)).Seconds(), metric.WithAttributes(typeAttr, targetAttr))
 		if err != nil {
 			reason := reasonOf(err)
+			if reason != string(fetch.ReasonHTTP) && reason != string(fetch.ReasonBusy) {
+				t.costly = true
+			}
 			if isBusy(err) {
 				up = true // a busy CPU profiler is a live target
 			}
@@ -128,9 +137,9 @@ func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results [
 		}
 		up = true
 		tel.ReceiverPprofscrapeSamples.Add(ctx, int64(len(p.Sample)), metric.WithAttributes(typeAttr, targetAttr))
-		pp := parsed{typ: r.typ, p: p}
+		pp := parsed{typ: r.typ, kind: t.cfg.typeOf(r.typ), p: p}
 		if tr := t.trackers[r.typ]; tr != nil {
-			pp.cumulative = delta.CumulativeIndices(r.typ, p)
+			pp.cumulative = profiletype.CumulativeIndices(t.cfg.typeOf(r.typ), p)
 			pp.delta, pp.outcome = tr.Next(p, pp.cumulative)
 			if pp.outcome == delta.Reset {
 				t.logLimited(s.set.Logger, "reset/"+r.typ, "Cumulative pprof values went backwards (target restarted?): no delta this scrape",

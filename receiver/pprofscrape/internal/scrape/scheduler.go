@@ -23,6 +23,7 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 // Target is one scraped program.
@@ -30,8 +31,35 @@ type Target struct {
 	// Name identifies the target in the self-telemetry (`target` attribute); empty: Endpoint.
 	Name     string
 	Endpoint string
-	Resource map[string]string
-	Types    []string
+	// PathPrefix goes between the endpoint and every profile's path.
+	PathPrefix string
+	Resource   map[string]string
+	// Types are the profile names scraped: known profile types or custom names.
+	Types []string
+	// Paths overrides the path (and query) of a profile name; TypeOf gives the profile
+	// type of a custom name. Both optional.
+	Paths  map[string]string
+	TypeOf map[string]string
+	// Interval overrides Settings.Interval for this target's profiles (0: the default).
+	Interval time.Duration
+}
+
+// typeOf is the profile type of profile name n.
+func (t Target) typeOf(n string) string {
+	if k, ok := t.TypeOf[n]; ok {
+		return k
+	}
+	return n
+}
+
+// url is where profile name n is fetched.
+func (t Target) url(n string, cpuDuration time.Duration) string {
+	kind := t.typeOf(n)
+	path, ok := t.Paths[n]
+	if !ok {
+		path = profiletype.Table[kind].Path
+	}
+	return t.Endpoint + t.PathPrefix + profiletype.WithCPUSeconds(kind, path, cpuDuration)
 }
 
 // Emitter receives the result of one target scrape. Either function may be nil when no
@@ -133,14 +161,18 @@ func Jitter(endpoint string, interval time.Duration) time.Duration {
 }
 
 func (s *Scheduler) loop(ctx context.Context, t *targetState) {
-	timer := time.NewTimer(s.set.InitialDelay + Jitter(t.cfg.Endpoint, s.set.Interval))
+	interval := s.set.Interval
+	if t.cfg.Interval > 0 {
+		interval = t.cfg.Interval
+	}
+	timer := time.NewTimer(s.set.InitialDelay + Jitter(t.cfg.Endpoint, interval))
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return
 	case <-timer.C:
 	}
-	ticker := time.NewTicker(s.set.Interval)
+	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	skip := 0
 	for {
@@ -148,12 +180,13 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 			skip--
 			s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
 				metric.WithAttributes(attribute.String("reason", "backoff")))
-		} else if up, ran := s.scrapeTarget(ctx, t, time.Now().Add(s.set.Interval)); ran {
-			if up {
+		} else if up, ran := s.scrapeTarget(ctx, t, time.Now().Add(interval)); ran {
+			switch {
+			case up:
 				t.failures = 0
-			} else {
+			case t.costly:
 				t.failures++
-				skip = backoffIntervals(t.failures, s.set.Interval)
+				skip = backoffIntervals(t.failures, interval)
 			}
 		}
 		select {
@@ -184,24 +217,47 @@ func backoffIntervals(n int, interval time.Duration) int {
 	return min(limit, 1<<(n-1)-1)
 }
 
-// scrapeTarget runs one scrape of t if a concurrency slot frees up before the next one is
-// due. ran says whether it ran (and was not cut short by shutdown); up whether the target
-// answered at least one profile (or had its CPU profiler busy).
+// scrapeTarget runs one scrape of t. Its concurrency slot is taken when the first body
+// starts arriving, so a target that never answers holds no slot while it waits (only
+// the timeout bounds it); if no slot frees up before the next scrape is due, the scrape
+// is refused and counted. ran says whether it ran (not refused, not cut short by
+// shutdown); up whether the target answered at least one profile (or had its CPU
+// profiler busy).
 func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) (up, ran bool) {
 	failing := t.failures > 0
-	if !s.slots.acquire(ctx, failing, due) {
-		if ctx.Err() != nil {
-			return false, false
-		}
+	slot := &lazySlot{take: func(sctx context.Context) bool { return s.slots.acquire(sctx, failing, due) }}
+	up = s.runScrape(ctx, t, slot)
+	if slot.held {
+		s.slots.release(failing)
+	}
+	if ctx.Err() != nil {
+		return false, false
+	}
+	if slot.asked && !slot.held {
 		s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
 			metric.WithAttributes(attribute.String("reason", "concurrency_limit")))
-		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy for a whole interval",
+		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy until the next scrape was due",
 			zap.String("target", t.name))
 		return false, false
 	}
-	defer s.slots.release(failing)
-	up = s.runScrape(ctx, t)
-	return up, ctx.Err() == nil
+	return up, true
+}
+
+// lazySlot is one target scrape's concurrency slot, taken once by whichever profile's
+// body arrives first and shared by the others.
+type lazySlot struct {
+	take  func(context.Context) bool
+	once  sync.Once
+	asked bool
+	held  bool
+}
+
+func (l *lazySlot) get(ctx context.Context) bool {
+	l.once.Do(func() {
+		l.asked = true
+		l.held = l.take(ctx)
+	})
+	return l.held
 }
 
 // fetched is one profile type's fetch outcome.
@@ -214,7 +270,7 @@ type fetched struct {
 
 // runScrape fetches every profile type of t, then decodes, parses and converts them
 // under one of the max_concurrent_parses slots; all of it within one timeout.
-func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
+func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlot) (up bool) {
 	sctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
 	defer cancel()
 	results := make([]fetched, len(t.cfg.Types))
@@ -224,7 +280,7 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			res, err := fetch.Get(sctx, s.set.Client, t.cfg.Endpoint+Path(typ, s.set.CPUDuration), s.set.MaxBodyBytes)
+			res, err := fetch.Get(sctx, s.set.Client, t.cfg.url(typ, s.set.CPUDuration), s.set.MaxBodyBytes, func() bool { return slot.get(sctx) })
 			results[i] = fetched{typ: typ, res: res, err: err, duration: time.Since(start)}
 		}()
 	}
@@ -236,6 +292,9 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 	}()
 	if ctx.Err() != nil {
 		return false // shutting down: the requests were cancelled, nothing to report.
+	}
+	if slot.asked && !slot.held {
+		return false // refused: counted by scrapeTarget
 	}
 	if slices.ContainsFunc(results, func(r fetched) bool { return r.err == nil }) {
 		select {
@@ -257,7 +316,7 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState) (up bool) {
 		// A profile that trips a bug in parsing or conversion must not take the
 		// collector down: count it as a parse failure and carry on.
 		if rec := recover(); rec != nil {
-			up = false
+			up, t.costly = false, true
 			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse"), attribute.String("target", t.name)))
 			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
 				zap.String("target", t.name), zap.Any("panic", rec), zap.StackSkip("stack", 1))

@@ -25,6 +25,7 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 func TestJitterSpreadsTargets(t *testing.T) {
@@ -41,15 +42,6 @@ func TestJitterSpreadsTargets(t *testing.T) {
 	}
 	assert.Equal(t, Jitter("http://a:1", interval), Jitter("http://a:1", interval), "stable per endpoint")
 	assert.Equal(t, time.Duration(0), Jitter("x", 0))
-}
-
-func TestPaths(t *testing.T) {
-	assert.Equal(t, "/debug/pprof/profile?seconds=10", Path("cpu", 10*time.Second))
-	for _, typ := range ProfileTypes[1:] {
-		assert.Equal(t, "/debug/pprof/"+typ, Path(typ, time.Second))
-	}
-	assert.False(t, IsProfileType("cmdline"))
-	assert.False(t, IsProfileType("trace"))
 }
 
 var testLimits = fetch.Limits{MaxDecompressedBytes: 64 << 20, MaxSamples: 1 << 20, MaxLocations: 1 << 20, MaxStrings: 1 << 20}
@@ -70,15 +62,15 @@ func newTestScheduler(t *testing.T, tt *componenttest.Telemetry, set Settings) *
 	return New(set)
 }
 
-// TestConcurrencyLimitRefusesAndCounts: with one slot held by a target that never
-// answers, the other target's scrapes are refused after waiting an interval, and counted.
+// TestConcurrencyLimitRefusesAndCounts: with one slot held by a target whose body never
+// ends, the other target's scrapes are refused after waiting an interval, and counted.
 func TestConcurrencyLimitRefusesAndCounts(t *testing.T) {
 	srv := pproftest.NewServer(t)
 	tt := componenttest.NewTelemetry()
 	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
 	s := newTestScheduler(t, tt, Settings{
 		Targets: []Target{
-			{Endpoint: srv.URL + pproftest.PrefixHang, Types: []string{"heap"}},
+			{Endpoint: srv.URL + pproftest.PrefixStall, Types: []string{"heap"}},
 			{Endpoint: srv.URL, Types: []string{"goroutine"}},
 		},
 		Interval:      200 * time.Millisecond,
@@ -128,17 +120,17 @@ func FuzzParseAndConvert(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !IsProfileType(typ) {
+		if !profiletype.IsKnown(typ) {
 			typ = "heap"
 		}
-		cum := delta.CumulativeIndices(typ, p)
+		cum := profiletype.CumulativeIndices(typ, p)
 		tr := delta.NewTracker()
 		tr.Next(p, cum)
 		d, _ := tr.Next(p, cum)
 		pd := pprofile.NewProfiles()
 		b := convert.NewBuilder(pd)
 		sp := pd.ResourceProfiles().AppendEmpty().ScopeProfiles().AppendEmpty()
-		b.Append(sp, convert.Input{Profile: p, Type: typ, Cumulative: cum, Delta: d})
+		b.Append(sp, convert.Input{Profile: p, Type: typ, Cumulative: cum, Delta: d, Links: convert.LinkLabels{TraceID: convert.DefaultTraceIDLabel, SpanID: convert.DefaultSpanIDLabel}})
 		if sp.Profiles().Len() > 0 {
 			var profiles []pprofile.Profile
 			for _, pr := range sp.Profiles().All() {
@@ -147,7 +139,7 @@ func FuzzParseAndConvert(f *testing.F) {
 			_, _ = convert.ToPprof(pd.Dictionary(), profiles)
 		}
 		s := &Scheduler{set: Settings{TopN: 3}}
-		_ = s.buildMetrics(newTargetState(Target{Types: []string{typ}}), []parsed{{typ: typ, p: p, cumulative: cum, delta: d}}, 1)
+		_ = s.buildMetrics(newTargetState(Target{Types: []string{typ}}), []parsed{{typ: typ, kind: typ, p: p, cumulative: cum, delta: d}}, 1)
 		_ = pmetric.NewMetrics()
 	})
 }
@@ -189,12 +181,12 @@ func TestUnchangedCumulativeProfile(t *testing.T) {
 	p, err := Parse(data)
 	require.NoError(t, err)
 	p.Sample = append(p.Sample, p.Sample...)
-	cum := delta.CumulativeIndices("heap", p)
+	cum := profiletype.CumulativeIndices("heap", p)
 	tr := delta.NewTracker()
 	tr.Next(p, cum)
 	d, out := tr.Next(p, cum)
 	require.Equal(t, delta.Delta, out)
 	require.NotNil(t, d.Samples)
-	md := s.buildMetrics(ts, []parsed{{typ: "heap", p: p, cumulative: cum, delta: d}}, 1)
+	md := s.buildMetrics(ts, []parsed{{typ: "heap", kind: "heap", p: p, cumulative: cum, delta: d}}, 1)
 	assert.Positive(t, md.DataPointCount())
 }

@@ -169,3 +169,40 @@ func TestHealthyTargetsKeepTheirIntervalBesideHangingOnes(t *testing.T) {
 	}
 	assert.Positive(t, backoff, "the hanging targets' skipped intervals are counted")
 }
+
+// TestDownTargetIsNotBackedOff: a target that refuses connections (not started yet, say)
+// costs nothing and is retried every interval, while a target whose answers are refused
+// after reading (HTML) backs off.
+func TestDownTargetIsNotBackedOff(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	down := closed.URL
+	closed.Close()
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("<html>shop</html>"))
+	}))
+	t.Cleanup(html.Close)
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	s := newTestScheduler(t, tt, Settings{
+		Targets:  []Target{{Endpoint: down, Types: []string{"heap"}}},
+		Interval: 100 * time.Millisecond, Timeout: time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
+	})
+	s.Start()
+	time.Sleep(time.Second)
+	require.NoError(t, s.Shutdown(context.Background()))
+	_, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused")
+	assert.Error(t, err, "no interval skipped for a target that refuses connections")
+
+	tt2 := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt2.Shutdown(context.Background())) }()
+	s2 := newTestScheduler(t, tt2, Settings{
+		Targets:  []Target{{Endpoint: html.URL, Types: []string{"heap"}}},
+		Interval: 100 * time.Millisecond, Timeout: time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
+	})
+	s2.Start()
+	require.Eventually(t, func() bool {
+		m, err := tt2.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused")
+		return err == nil && m.Data.(metricdata.Sum[int64]).DataPoints[0].Value >= 1
+	}, 10*time.Second, 10*time.Millisecond, "the not_pprof target skips intervals")
+	require.NoError(t, s2.Shutdown(context.Background()))
+}

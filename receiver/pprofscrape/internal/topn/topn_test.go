@@ -19,6 +19,7 @@ import (
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
 func TestMain(m *testing.M) {
@@ -135,7 +136,7 @@ func TestTopOfDeltaEqualsGoToolPprofBase(t *testing.T) {
 	require.NoError(t, err)
 
 	tr := delta.NewTracker()
-	cum := delta.CumulativeIndices("allocs", p1)
+	cum := profiletype.CumulativeIndices("allocs", p1)
 	tr.Next(p1, cum)
 	d, out := tr.Next(p2, cum)
 	require.Equal(t, delta.Delta, out)
