@@ -270,6 +270,10 @@ func validatePath(p string) error {
 	if !strings.HasPrefix(p, "/") || u.Host != "" || u.Scheme != "" || u.Fragment != "" {
 		return fmt.Errorf("%q must be an absolute path (starting with /), optionally with a query", p)
 	}
+	// /cmdline can carry secrets passed as flags; /trace is an execution trace, not a profile.
+	if strings.HasSuffix(u.Path, "/cmdline") || strings.HasSuffix(u.Path, "/trace") {
+		return fmt.Errorf("%q: the receiver never requests /cmdline or /trace", p)
+	}
 	return nil
 }
 

@@ -181,7 +181,10 @@ func TestValidateMore(t *testing.T) {
 		},
 		"endpoint: invalid URL": func(c *Config) { c.ClientConfig.Endpoint = "http://[::1" },
 		`trace_id_label ("trace_id") and span_id_label ("") must both be set`: func(c *Config) { c.SpanIDLabel = "" },
-		`trace_id_label and span_id_label must differ`:                        func(c *Config) { c.SpanIDLabel = "trace_id" },
+		`profile_settings::x.path: "/debug/pprof/cmdline": the receiver never requests /cmdline or /trace`: func(c *Config) {
+			c.ProfileSettings = map[string]ProfileSettings{"x": {Type: "cpu", Path: "/debug/pprof/cmdline"}}
+		},
+		`trace_id_label and span_id_label must differ`: func(c *Config) { c.SpanIDLabel = "trace_id" },
 		`targets[1].name: "shop" repeats targets[0].name`: func(c *Config) {
 			c.Targets[0].Name = "shop"
 			c.Targets = append(c.Targets, TargetConfig{Endpoint: "http://127.0.0.1:6061", Name: "shop"})
