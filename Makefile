@@ -27,7 +27,7 @@ GOLANGCI     := $(TOOLS)/golangci-lint
 
 # Our component modules (each its own Go module, tied together by go.work).
 COMPONENTS := processor/cardinalityguard processor/logtracejoin exporter/honeycombevents receiver/pprofscrape
-MODULES    := $(COMPONENTS) examples/shopdemo deploy/kubernetes test/load test/e2e
+MODULES    := $(COMPONENTS) extension/statusz internal examples/shopdemo deploy/kubernetes test/load test/e2e
 
 # Profiles pipelines (pprofscrape) need this collector feature gate.
 FEATURE_GATES := --feature-gates=service.profilesSupport
