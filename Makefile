@@ -35,7 +35,9 @@ FEATURE_GATES := --feature-gates=service.profilesSupport
 # Everything the distribution binary is made of: a change to any of it rebuilds.
 COMPONENT_SRCS := $(shell find $(COMPONENTS) -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -name '*_test.go' 2>/dev/null)
 
-.PHONY: build run test unit validate e2e bench bench-go bench-load fuzz lint lint-fast generate tools clean image image-multiarch help
+
+
+.PHONY: build run test unit validate e2e generate-check bench bench-go bench-load fuzz lint lint-fast generate tools clean image image-multiarch help
 
 help:
 	@echo "make build     build the distribution into $(BINARY)"
@@ -44,7 +46,7 @@ help:
 	@echo "make bench     Go benchmarks of every module (-count $(BENCH_COUNT), benchstat) and the load test of the built binary"
 	@echo "make fuzz      every fuzz target for FUZZTIME (default 10s) each"
 	@echo "make lint      gofmt, go vet, and golangci-lint if it installs"
-	@echo "make generate  mdatagen for every component"
+	@echo "make generate  mdatagen for every component (make test checks the committed output is current)"
 	@echo "make image     the FROM-scratch container image $(IMAGE), host platform"
 	@echo "make image-multiarch  the image for $(IMAGE_PLATFORMS) (docker buildx)"
 	@echo "make clean     remove build output, data and tools"
@@ -129,7 +131,7 @@ run: $(BINARY) $(DEMO_BIN)
 	@DEMO="$${DEMO:-1}" BINARY=$(BINARY) DEMO_BIN=$(DEMO_BIN) FEATURE_GATES="$(FEATURE_GATES)" scripts/run.sh
 
 # ---- test ----
-test: lint-fast build unit validate e2e
+test: lint-fast generate-check build unit validate e2e
 
 # Unit tests of every module; test/load's also validate its generated configs
 # with the built binary, so `make test` builds first.
@@ -202,6 +204,7 @@ fuzz:
 lint-fast:
 	@out=$$(git ls-files '*.go' | grep -v '^_build/' | xargs -r gofmt -l); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@scripts/check-headers.sh
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 lint: lint-fast
@@ -210,8 +213,22 @@ lint: lint-fast
 	    || echo "golangci-lint $(GOLANGCI_VERSION) did not install here; gofmt and go vet ran"; fi
 	@if [ -x $(GOLANGCI) ]; then for m in $(MODULES); do (cd $$m && $(GOLANGCI) run ./...); done; fi
 
+# Every module with a metadata.yaml: our components and the statusz extension.
+GENERATED := $(COMPONENTS) extension/statusz
+
 generate: $(MDATAGEN)
-	@for m in $(COMPONENTS); do echo "== mdatagen $$m"; (cd $$m && $(MDATAGEN) metadata.yaml); done
+	@for m in $(GENERATED); do echo "== mdatagen $$m"; (cd $$m && $(MDATAGEN) metadata.yaml); done
+
+# make test fails when mdatagen changes anything: the generated code (and the
+# README status tables it writes) must be what metadata.yaml generates now.
+# Compared before and after, so local uncommitted edits do not trip it.
+generate-check: $(MDATAGEN)
+	@state() { git status --porcelain -- $(GENERATED); git diff -- $(GENERATED); }; \
+	  before=$$(state | sha256sum); \
+	  $(MAKE) --no-print-directory generate > /dev/null; \
+	  if [ "$$before" != "$$(state | sha256sum)" ]; then \
+	    echo "make generate changed files: generated code is out of date (run make generate and commit)"; \
+	    git status --short -- $(GENERATED); exit 1; fi
 
 clean:
 	rm -rf $(DIST) _data .tools

@@ -1,3 +1,6 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command shopdemo is the order service of the "debugging in production" story:
 // an HTTP service whose handlers create orders for users, instrumented the way
 // the story recommends (traces, structured logs, metrics, pprof) and with the

@@ -1,3 +1,6 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package e2e runs the built otelcol-prodscope binary against real peers
 // (telemetrygen, the demo service, our own sinks) on 127.0.0.1 and asserts
 // what arrives. The binary is built once per run (by `make e2e`, or by

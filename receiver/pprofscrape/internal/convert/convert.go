@@ -1,4 +1,4 @@
-// Copyright prodscope authors
+// Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
 // Package convert turns parsed pprof profiles into OTLP profiles (pdata/pprofile) and back.

@@ -1,4 +1,4 @@
-// Copyright prodscope authors
+// Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
 // Package delta turns the cumulative values of successive pprof profiles of one

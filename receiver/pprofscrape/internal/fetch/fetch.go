@@ -1,4 +1,4 @@
-// Copyright prodscope authors
+// Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
 // Package fetch reads one pprof profile over HTTP with every limit applied: a

@@ -1,4 +1,4 @@
-// Copyright prodscope authors
+// Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
 package pproftest

@@ -1,4 +1,4 @@
-// Copyright prodscope authors
+// Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
 // Package pproftest serves the test process's own net/http/pprof handlers (a real Go

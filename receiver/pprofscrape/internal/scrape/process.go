@@ -1,4 +1,4 @@
-// Copyright prodscope authors
+// Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
 package scrape // import "github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"

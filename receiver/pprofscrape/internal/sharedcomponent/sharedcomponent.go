@@ -1,3 +1,6 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Copyright The OpenTelemetry Authors
 // Copied from go.opentelemetry.io/collector/internal/sharedcomponent@v0.165.0 (not importable: internal).
 // SPDX-License-Identifier: Apache-2.0

@@ -1,4 +1,4 @@
-// Copyright prodscope authors
+// Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
 // Package topn computes per-function flat and cumulative values of a pprof profile

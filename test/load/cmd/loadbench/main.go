@@ -1,3 +1,6 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Command loadbench is the end-to-end load benchmark of the built prodscope
 // distribution: for each signal it runs the collector with a generated
 // otlp -> [processor] -> sink config on loopback ports, drives it with

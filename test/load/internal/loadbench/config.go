@@ -1,3 +1,6 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Package loadbench drives the built prodscope collector with telemetrygen and
 // measures throughput, CPU per item and peak RSS for pipelines with and
 // without each of our components (and the contrib components that do

@@ -1,3 +1,6 @@
+// Copyright The prodscope Authors
+// SPDX-License-Identifier: Apache-2.0
+
 package loadbench
 
 // Fixed ids the telemetry attributes carry (telemetrygen sets the same value
