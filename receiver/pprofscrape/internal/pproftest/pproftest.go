@@ -183,7 +183,11 @@ func NewServer(t testing.TB) *Server {
 	mux.HandleFunc(PrefixGarbage+"/debug/pprof/", func(w http.ResponseWriter, _ *http.Request) {
 		b := make([]byte, 4096)
 		_, _ = rand.Read(b)
-		b[0] = 0xff // never valid gzip or a valid first protobuf tag
+		// 0x07 is a complete one-byte protobuf tag of field 0 with wire type 7,
+		// neither of which exists, and not gzip's magic: refused at the first byte
+		// as not_pprof, whatever the random bytes after it. (0xff was not: it is a
+		// varint continuation byte, so the random bytes decided the reason.)
+		b[0] = 0x07
 		_, _ = w.Write(b)
 	})
 	mux.HandleFunc(PrefixMissing+"/debug/pprof/", http.NotFound)
