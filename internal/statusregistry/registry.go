@@ -117,9 +117,9 @@ func (r *Registry) Snapshots(limit int) []Snapshot {
 	return out
 }
 
-// Top sorts items by cmp and keeps the first limit of them (all when limit <= 0
-// would mean none: a limit below 1 keeps one), returning how many it left out.
-// Sources use it to bound every list of their snapshot.
+// Top sorts items by cmp and keeps the first limit of them (at least one),
+// returning how many it left out. Sources use it to bound every list of their
+// snapshot.
 func Top[T any](items []T, limit int, cmp func(a, b T) int) (kept []T, omitted int) {
 	slices.SortStableFunc(items, cmp)
 	limit = max(limit, 1)

@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,14 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func known(typ string) bool {
-	for _, t := range Types {
-		if t == typ {
-			return true
-		}
-	}
-	return false
-}
+func known(typ string) bool { return slices.Contains(Types, typ) }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	plain(w, http.StatusNotFound, fmt.Sprintf("statusz: no page at %q; see /statusz", r.URL.Path))
