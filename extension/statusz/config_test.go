@@ -33,7 +33,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, 50, cfg.MaxItems)
 	assert.Equal(t, 10*time.Second, cfg.ServerConfig.ReadTimeout)
 	assert.Equal(t, 10*time.Second, cfg.ServerConfig.WriteTimeout)
-	assert.NoError(t, confmap.Validate(cfg))
+	require.NoError(t, confmap.Validate(cfg))
 }
 
 func TestConfigCustom(t *testing.T) {
@@ -41,7 +41,7 @@ func TestConfigCustom(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:18080", cfg.ServerConfig.NetAddr.Endpoint)
 	assert.Equal(t, 10*time.Second, cfg.Refresh)
 	assert.Equal(t, 20, cfg.MaxItems)
-	assert.NoError(t, confmap.Validate(cfg))
+	require.NoError(t, confmap.Validate(cfg))
 
 	off := loadConfig(t, component.MustNewIDWithName("statusz", "norefresh"))
 	assert.Zero(t, off.Refresh)
@@ -57,13 +57,13 @@ func TestConfigValidateNamesEveryBadKey(t *testing.T) {
 		"refresh: must be at least 1s (or 0 to turn it off), got 100ms",
 		"max_items: must be between 1 and 10000, got 0",
 	} {
-		assert.ErrorContains(t, err, want)
+		require.ErrorContains(t, err, want)
 	}
 
 	neg := NewFactory().CreateDefaultConfig().(*Config)
 	neg.Refresh = -time.Second
 	neg.MaxItems = 10001
 	err = confmap.Validate(neg)
-	assert.ErrorContains(t, err, "refresh: must not be negative")
+	require.ErrorContains(t, err, "refresh: must not be negative")
 	assert.ErrorContains(t, err, "max_items: must be between 1 and 10000, got 10001")
 }

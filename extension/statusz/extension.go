@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensioncapabilities"
 	"go.uber.org/zap"
 
 	"github.com/prodscope/prodscope/extension/statusz/internal/pages"
@@ -20,7 +21,7 @@ import (
 
 // statuszExtension is the thin shell: it serves the pages on the configured
 // HTTP server and learns each component's pipelines from the collector's
-// component status events (componentstatus.Watcher).
+// component status events (extensioncapabilities.ComponentStatusWatcher).
 type statuszExtension struct {
 	cfg       *Config
 	set       extension.Settings
@@ -33,8 +34,8 @@ type statuszExtension struct {
 }
 
 var (
-	_ extension.Extension     = (*statuszExtension)(nil)
-	_ componentstatus.Watcher = (*statuszExtension)(nil)
+	_ extension.Extension                          = (*statuszExtension)(nil)
+	_ extensioncapabilities.ComponentStatusWatcher = (*statuszExtension)(nil)
 )
 
 func newExtension(cfg *Config, set extension.Settings, reg *statusregistry.Registry) *statuszExtension {
@@ -89,7 +90,8 @@ func (e *statuszExtension) Shutdown(context.Context) error {
 	return err
 }
 
-// ComponentStatusChanged records which pipelines each component instance runs in.
-func (e *statuszExtension) ComponentStatusChanged(source *componentstatus.InstanceID, _ *componentstatus.Event) {
+// Changed records which pipelines each component instance runs in (the
+// collector's service calls it for every component status event).
+func (e *statuszExtension) Changed(source *componentstatus.InstanceID, _ *componentstatus.Event) {
 	e.pipelines.Add(source)
 }

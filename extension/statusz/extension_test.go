@@ -34,7 +34,9 @@ func freeAddr(t *testing.T) string {
 
 func fetch(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url) //nolint:noctx // test client on loopback
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, http.NoBody)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -55,7 +57,7 @@ func TestExtensionServesRegisteredComponents(t *testing.T) {
 	unregister := reg.Register(id, component.KindProcessor, statusregistry.SourceFunc(func(int) statusregistry.Snapshot {
 		return statusregistry.Snapshot{ItemsIn: 3, ItemsOut: 2, Unit: "points"}
 	}))
-	ext.ComponentStatusChanged(componentstatus.NewInstanceID(id, component.KindProcessor, pipeline.NewIDWithName(pipeline.SignalMetrics, "app")), componentstatus.NewEvent(componentstatus.StatusOK))
+	ext.Changed(componentstatus.NewInstanceID(id, component.KindProcessor, pipeline.NewIDWithName(pipeline.SignalMetrics, "app")), componentstatus.NewEvent(componentstatus.StatusOK))
 
 	base := "http://" + cfg.ServerConfig.NetAddr.Endpoint
 	code, body := fetch(t, base+"/statusz/api/components")
@@ -91,7 +93,7 @@ func TestExtensionStartFailsOnBusyPort(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ServerConfig.NetAddr.Endpoint = l.Addr().String()
 	ext := newExtension(cfg, extensiontest.NewNopSettings(typ), statusregistry.New())
-	assert.Error(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	require.Error(t, ext.Start(context.Background(), componenttest.NewNopHost()))
 	assert.NoError(t, ext.Shutdown(context.Background()))
 }
 

@@ -4,7 +4,7 @@
 package logthrottle
 
 import (
-	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -70,7 +70,7 @@ func TestKeysAreBounded(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	l := New(zap.New(core), time.Hour, 10)
 	for i := range 1000 {
-		l.Info(fmt.Sprint(i), "line")
+		l.Info(strconv.Itoa(i), "line")
 	}
 	// Ten keys of their own and one overflow key shared by the other 990:
 	// eleven lines written, the overflow key's first only.
@@ -87,7 +87,7 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 1000 {
-				l.Info(fmt.Sprint(g%2), "line")
+				l.Info(strconv.Itoa(g%2), "line")
 			}
 		}()
 	}

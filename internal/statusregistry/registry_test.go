@@ -5,6 +5,7 @@ package statusregistry
 
 import (
 	"cmp"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -88,7 +89,7 @@ func TestConcurrentRegisterAndSnapshots(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 200 {
-				un := r.Register(component.MustNewIDWithName("pprofscrape", string(rune('a'+i))), component.KindReceiver, fixed(1, 1))
+				un := r.Register(component.MustNewIDWithName("pprofscrape", fmt.Sprintf("t%d", i)), component.KindReceiver, fixed(1, 1))
 				r.Snapshots(3)
 				un()
 			}

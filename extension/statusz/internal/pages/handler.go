@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -125,7 +126,7 @@ func plain(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	_, _ = fmt.Fprintln(w, msg)
+	_, _ = io.WriteString(w, msg+"\n") //nolint:gosec // G705: text/plain with nosniff, never rendered as HTML
 }
 
 // collect returns the snapshots of typ ("" = all), bounded to MaxItems
@@ -208,7 +209,7 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// withoutCredentials drops user:password@ from a URL (defence in depth: the
+// withoutCredentials drops user:password@ from a URL (defense in depth: the
 // components publish endpoints without them).
 func withoutCredentials(s string) string {
 	u, err := url.Parse(s)

@@ -4,6 +4,7 @@
 package pages
 
 import (
+	"cmp"
 	"encoding/json"
 	"flag"
 	"net/http"
@@ -40,7 +41,7 @@ func fixture() *statusregistry.Registry {
 			{Scope: "service.name=shop", Metric: "http.server.duration", Label: "http.target", DistinctValues: 140, Action: "overflow", Reason: "value_limit", Since: now.Add(-2 * time.Hour), PointsAffected: 77},
 			{Scope: "service.name=cart", Metric: "<script>alert(1)</script>", Label: "session", DistinctValues: 20, Action: "drop", Reason: "always_drop", Since: now.Add(-3 * 24 * time.Hour), PointsAffected: 5},
 		}
-		kept, omitted := statusregistry.Top(limited, limit, func(a, b statusregistry.LimitedLabel) int { return int(b.DistinctValues) - int(a.DistinctValues) })
+		kept, omitted := statusregistry.Top(limited, limit, func(a, b statusregistry.LimitedLabel) int { return cmp.Compare(b.DistinctValues, a.DistinctValues) })
 		return statusregistry.Snapshot{
 			Started: now.Add(-time.Hour), ItemsIn: 10000, ItemsOut: 9000, Unit: "points",
 			Changed: []statusregistry.Count{{What: "label dropped", N: 4326}, {What: "merged", N: 1000}},
@@ -71,7 +72,7 @@ func fixture() *statusregistry.Registry {
 			PprofScrape: &statusregistry.PprofScrape{
 				TargetsUp: 1, TargetsDown: 1,
 				Targets: []statusregistry.Target{
-					{Name: "http://user:secret@127.0.0.1:7070", Endpoint: "http://user:secret@127.0.0.1:7070", Up: false, LastScrape: now.Add(-20 * time.Second), LastDuration: 10 * time.Second, LastError: "timeout: context deadline exceeded", LastErrorAt: now.Add(-10 * time.Second), NextScrape: now.Add(5 * time.Second), ProfileTypes: []string{"cpu"}},
+					{Name: "http://user:secret@127.0.0.1:7070", Endpoint: "http://user:secret@127.0.0.1:7070", Up: false, LastScrape: now.Add(-20 * time.Second), LastDuration: 10 * time.Second, LastError: "timeout: context deadline exceeded", LastErrorAt: now.Add(-10 * time.Second), NextScrape: now.Add(5 * time.Second), ProfileTypes: []string{"cpu"}}, //nolint:gosec // G101: a made-up credential the page must strip
 					{Name: "shopdemo", Endpoint: "http://127.0.0.1:6060", Up: true, LastScrape: now.Add(-3 * time.Second), LastDuration: 42 * time.Millisecond, LastBytes: 58213, NextScrape: now.Add(12 * time.Second), ProfileTypes: []string{"cpu", "heap", "goroutine"}},
 				},
 			},
@@ -104,7 +105,7 @@ func newTestHandler(reg *statusregistry.Registry, maxItems int) *Handler {
 func get(t *testing.T, h http.Handler, method, path string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, http.NoBody))
 	return rec
 }
 
@@ -114,7 +115,7 @@ func golden(t *testing.T, name string, got []byte) {
 	if *update {
 		require.NoError(t, os.WriteFile(p, got, 0o600))
 	}
-	want, err := os.ReadFile(p)
+	want, err := os.ReadFile(p) //nolint:gosec // G304: a golden file under testdata, named by the test
 	require.NoError(t, err, "run go test -update to create %s", p)
 	assert.Equal(t, string(want), string(got), "golden %s (go test -update rewrites it; review the diff)", p)
 }
