@@ -38,6 +38,7 @@ done
 cat <<MSG
 ---------------------------------------------------------------------------
 prodscope is running on loopback:
+  status page   http://127.0.0.1:55680/statusz   what each prodscope component is doing to the data
   OTLP in       127.0.0.1:4317 (gRPC), 127.0.0.1:4318 (HTTP)
   console       debug exporter, basic verbosity (one line per batch)
   files         _data/traces.jsonl _data/logs.jsonl _data/metrics.jsonl _data/profiles.jsonl

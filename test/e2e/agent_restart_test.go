@@ -74,6 +74,7 @@ func shippedAgentOnLoopback(t *testing.T, gatewayAddr string) *agentOnLoopback {
 	set("endpoint", c.health, "extensions", "health_check")
 	set("endpoint", c.pprof, "extensions", "pprof")
 	set("endpoint", freeAddr(t), "extensions", "zpages")
+	set("endpoint", freeAddr(t), "extensions", "statusz")
 	set("endpoint", c.otlpGRPC, "receivers", "otlp", "protocols", "grpc")
 	set("endpoint", c.otlpHTTP, "receivers", "otlp", "protocols", "http")
 	reader := at("service", "telemetry", "metrics")["readers"].([]any)[0].(map[string]any)

@@ -116,6 +116,7 @@ type collector struct {
 	health   string
 	metrics  string
 	pprof    string
+	statusz  string
 	done     chan error
 	env      map[string]string
 }
@@ -132,6 +133,7 @@ func newCollectorEnv(t *testing.T) *collector {
 		health:   freeAddr(t),
 		metrics:  freeAddr(t),
 		pprof:    freeAddr(t),
+		statusz:  freeAddr(t),
 	}
 	c.env = map[string]string{
 		"PRODSCOPE_OTLP_GRPC_ENDPOINT": c.otlpGRPC,
@@ -139,6 +141,7 @@ func newCollectorEnv(t *testing.T) *collector {
 		"PRODSCOPE_HEALTH_ENDPOINT":    c.health,
 		"PRODSCOPE_PPROF_ENDPOINT":     c.pprof,
 		"PRODSCOPE_ZPAGES_ENDPOINT":    freeAddr(t),
+		"PRODSCOPE_STATUSZ_ENDPOINT":   c.statusz,
 		"PRODSCOPE_METRICS_PORT":       portOf(c.metrics),
 		"PRODSCOPE_DATA_DIR":           c.dataDir,
 		"PRODSCOPE_DEMO_PPROF":         freeAddr(t),
