@@ -33,7 +33,7 @@ MODULES    := $(COMPONENTS) extension/statusz internal examples/shopdemo deploy/
 FEATURE_GATES := --feature-gates=service.profilesSupport
 
 # Everything the distribution binary is made of: a change to any of it rebuilds.
-COMPONENT_SRCS := $(shell find $(COMPONENTS) -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -name '*_test.go' 2>/dev/null)
+COMPONENT_SRCS := $(shell find $(COMPONENTS) extension/statusz internal -path internal/tools -prune -o -type f \( -name '*.go' -o -name '*.html' -o -name go.mod -o -name go.sum \) -not -name '*_test.go' -print 2>/dev/null)
 
 
 
@@ -69,21 +69,12 @@ $(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
 tools: $(BUILDER) $(TELEMETRYGEN)
 
 # ---- build ----
-# Two steps (docs/building.md explains why). Step 1 generates the sources
-# and go.mod; its closing `go mod tidy` fails here because the module proxy
-# refuses a test-only dependency of the file exporter, so that one failure is
-# tolerated once main.go and go.mod exist. Step 2 compiles with -mod=mod, which
-# resolves what the build needs and nothing else. GOWORK=off: _build is its own
-# module, outside go.work. CGO_ENABLED=0: a static binary for the scratch image.
+# Two steps, in scripts/build-dist.sh (docs/building.md explains why): generate
+# the sources and go.mod, then compile with -mod=mod.
 build: $(BINARY)
 
-$(BINARY): builder-config.yaml $(COMPONENT_SRCS) | $(BUILDER)
-	@rm -f $(DIST)/go.mod $(DIST)/main.go
-	@GOWORK=off $(BUILDER) --config builder-config.yaml --skip-compilation > $(DIST).generate.log 2>&1 \
-	  || { grep -q 'go mod tidy\|not available' $(DIST).generate.log && test -f $(DIST)/go.mod && test -f $(DIST)/main.go; } \
-	  || { cat $(DIST).generate.log; exit 1; }
-	GOWORK=off CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod" $(BUILDER) --config builder-config.yaml --skip-generate --skip-get-modules
-	@touch $(BINARY)
+$(BINARY): builder-config.yaml scripts/build-dist.sh $(COMPONENT_SRCS) | $(BUILDER)
+	scripts/build-dist.sh $(BUILDER) builder-config.yaml $(DIST) otelcol-prodscope
 
 $(DEMO_BIN): $(shell find examples/shopdemo -name '*.go' -o -name 'go.*')
 	cd examples/shopdemo && $(GO) build -o $(ROOT)/$(DEMO_BIN) .
@@ -189,7 +180,7 @@ bench-go: $(BENCHSTAT)
 # The bench-only distribution: its manifest is generated from builder-config.yaml
 # plus the components we do not ship but measure against (the contrib
 # pprofreceiver; test/load/internal/benchmanifest), so the two cannot drift.
-$(BENCH_BINARY): builder-config.yaml $(wildcard test/load/internal/benchmanifest/*.go) $(COMPONENT_SRCS) | $(BUILDER)
+$(BENCH_BINARY): builder-config.yaml scripts/build-dist.sh $(wildcard test/load/internal/benchmanifest/*.go) $(COMPONENT_SRCS) | $(BUILDER)
 	test/load/build-bench.sh $(BUILDER)
 
 bench-load: $(BINARY) $(BENCH_BINARY) $(TELEMETRYGEN)
