@@ -204,7 +204,6 @@ fuzz:
 lint-fast:
 	@out=$$(git ls-files '*.go' | grep -v '^_build/' | xargs -r gofmt -l); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@scripts/check-headers.sh
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 # golangci-lint with the collector core's linter set (.golangci.yml), every
