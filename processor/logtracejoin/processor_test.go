@@ -262,10 +262,14 @@ func TestSharedInstancePerComponentID(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, la.(*logsProcessor).state, ta.(*tracesProcessor).state, "traces and logs of one id share state")
 	assert.NotSame(t, la.(*logsProcessor).state, lb.(*logsProcessor).state)
-	for _, c := range []component.Component{la, ta, lb} {
+	// another config under the same id (a test reusing an id) is another instance
+	lc, err := f.CreateLogs(context.Background(), setA, f.CreateDefaultConfig(), consumertest.NewNop())
+	require.NoError(t, err)
+	assert.NotSame(t, la.(*logsProcessor).state, lc.(*logsProcessor).state)
+	for _, c := range []component.Component{la, ta, lb, lc} {
 		require.NoError(t, c.Start(context.Background(), componenttest.NewNopHost()))
 	}
-	for _, c := range []component.Component{la, ta, lb} {
+	for _, c := range []component.Component{la, ta, lb, lc} {
 		require.NoError(t, c.Shutdown(context.Background()))
 	}
 }
@@ -388,9 +392,10 @@ func TestShutdownReleasesWaitingLogs(t *testing.T) {
 	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
 	sink := new(consumertest.LogsSink)
 	f := NewFactory()
-	lp, err := f.CreateLogs(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), sink)
+	cfg := f.CreateDefaultConfig() // one *Config for both pipelines, as the collector hands it
+	lp, err := f.CreateLogs(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
 	require.NoError(t, err)
-	tp, err := f.CreateTraces(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), consumertest.NewNop())
+	tp, err := f.CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg, consumertest.NewNop())
 	require.NoError(t, err)
 	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
 	require.NoError(t, tp.Start(context.Background(), componenttest.NewNopHost()))
