@@ -17,10 +17,10 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/join"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
-	"github.com/prodscope/prodscope/processor/logtracejoin/internal/throttle"
 )
 
 func (s *joinState) addTracesPipeline() {
@@ -53,7 +53,8 @@ type joinState struct {
 	// goes back to the one it came from.
 	owners []*logsProcessor
 
-	releaseWarn *throttle.Throttle
+	// warn rate-limits the warnings of the release path.
+	warn *logthrottle.Logger
 }
 
 // addLogsPipeline registers a logs pipeline and returns its owner id.
@@ -80,12 +81,12 @@ func newJoinState(set processor.Settings, cfg *Config) (*joinState, error) {
 		return nil, err
 	}
 	s := &joinState{
-		cfg:         cfg,
-		logger:      set.Logger,
-		extractor:   extractor,
-		telemetry:   tb,
-		now:         time.Now,
-		releaseWarn: throttle.New(10*time.Second, time.Now),
+		cfg:       cfg,
+		logger:    set.Logger,
+		extractor: extractor,
+		telemetry: tb,
+		now:       time.Now,
+		warn:      logthrottle.New(set.Logger, 10*time.Second, 0),
 	}
 	if cfg.Join.Enabled {
 		s.joiner = join.New(cfg.Join.Wait, cfg.Join.MaxWaitingLogs, cfg.Join.IndexTTL, cfg.Join.MaxIndexEntries)
@@ -122,10 +123,8 @@ func (s *joinState) emitReady(ctx context.Context) {
 	recordReleased(s.telemetry, ctx, r)
 	for _, o := range r.Logs {
 		if err := s.owner(o.Owner).next.ConsumeLogs(ctx, o.Logs); err != nil {
-			s.releaseWarn.Do(func(suppressed int) {
-				s.logger.Warn("Next consumer refused released log records",
-					zap.Int("records", o.Logs.LogRecordCount()), zap.Int("suppressed_warnings", suppressed), zap.Error(err))
-			})
+			s.warn.Warn("release_refused", "Next consumer refused released log records",
+				zap.Int("records", o.Logs.LogRecordCount()), zap.Error(err))
 		}
 	}
 }

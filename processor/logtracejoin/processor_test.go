@@ -5,6 +5,7 @@ package logtracejoin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -24,7 +25,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadatatest"
 )
@@ -682,4 +687,42 @@ func TestNestedSkippedTelemetry(t *testing.T) {
 	metadatatest.AssertEqualProcessorLogtracejoinNestedSkipped(t, h.tel, []metricdata.DataPoint[int64]{
 		sumPoint(2, "reason", "count"), sumPoint(1, "reason", "depth"),
 	}, metricdatatest.IgnoreTimestamp())
+}
+
+// TestRefusedReleaseWarnsRateLimited: a release the next consumer refuses
+// is logged at most once per period, the next line saying how many were
+// left out (logthrottle's one field).
+func TestRefusedReleaseWarnsRateLimited(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	set := metadatatest.NewSettings(tel)
+	set.Logger = zap.New(core)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Join.Wait = time.Hour // only a span releases the logs here
+	f := NewFactory()
+	ctx := context.Background()
+	lp, err := f.CreateLogs(ctx, set, cfg, consumertest.NewErr(errors.New("downstream full")))
+	require.NoError(t, err)
+	tp, err := f.CreateTraces(ctx, set, cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	clock := newFakeClock()
+	st := lp.(*logsProcessor).state
+	st.now = clock.Now
+	st.warn.WithClock(clock.Now)
+	require.NoError(t, lp.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
+
+	require.NoError(t, lp.ConsumeLogs(ctx, logsWithRequestIDs("a", "b", "c")), "all three wait: nothing is sent")
+	require.NoError(t, tp.ConsumeTraces(ctx, serverSpans("a")))
+	require.NoError(t, tp.ConsumeTraces(ctx, serverSpans("b")))
+	clock.Advance(10 * time.Second)
+	require.NoError(t, tp.ConsumeTraces(ctx, serverSpans("c")))
+	require.NoError(t, lp.Shutdown(ctx))
+	require.NoError(t, tp.Shutdown(ctx))
+
+	entries := logs.FilterMessage("Next consumer refused released log records").AllUntimed()
+	require.Len(t, entries, 2, "b's refusal is left out")
+	assert.Equal(t, map[string]any{"records": int64(1), "error": "downstream full"}, entries[0].ContextMap())
+	assert.Equal(t, map[string]any{"records": int64(1), "error": "downstream full", logthrottle.SuppressedField: int64(1)}, entries[1].ContextMap())
 }
