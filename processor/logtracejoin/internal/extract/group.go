@@ -23,6 +23,8 @@ type group struct {
 	seen bool
 	prio [numKinds]uint16
 	ctx  [numKinds]Context
+	// tidConv is the convention of the kept trace id's key.
+	tidConv Convention
 	// loc is where the kept value of each kind was found (maps only), for
 	// remove_source_fields.
 	loc [numKinds]fieldLoc
@@ -80,6 +82,7 @@ func (g *group) offer(info keyInfo, v value, inv *[NumReasons]uint32) bool {
 			return false
 		}
 		g.ctx[k].TraceID = id
+		g.tidConv = info.conv
 		g.keep(k, info.prio)
 		return true
 	case kindSpanID:
@@ -167,24 +170,31 @@ func (g *group) resolve() (ctx Context, used uint32, ok bool) {
 
 func (g *group) pick() (Context, uint32, bool) {
 	if g.has(kindTraceparent) {
-		return g.ctx[kindTraceparent], 1 << kindTraceparent, true
+		c := g.ctx[kindTraceparent]
+		c.Conv = ConvW3C
+		return c, 1 << kindTraceparent, true
 	}
 	if g.has(kindTraceID) {
-		return g.withSiblings(kindTraceID, kindSpanID, kindFlags)
+		return g.withSiblings(kindTraceID, kindSpanID, kindFlags, g.tidConv)
 	}
 	if g.has(kindGoogleTrace) {
-		return g.withSiblings(kindGoogleTrace, kindGoogleSpan, kindGoogleSampled)
+		return g.withSiblings(kindGoogleTrace, kindGoogleSpan, kindGoogleSampled, ConvGoogle)
 	}
-	for _, k := range [...]kind{kindJaeger, kindB3, kindXRay, kindCloudTrace} {
-		if g.has(k) {
-			return g.ctx[k], 1 << k, true
+	for _, k := range [...]struct {
+		k    kind
+		conv Convention
+	}{{kindJaeger, ConvJaeger}, {kindB3, ConvB3}, {kindXRay, ConvXRay}, {kindCloudTrace, ConvCloudTrace}} {
+		if g.has(k.k) {
+			c := g.ctx[k.k]
+			c.Conv = k.conv
+			return c, 1 << k.k, true
 		}
 	}
 	return Context{}, 0, false
 }
 
-func (g *group) withSiblings(t, s, f kind) (Context, uint32, bool) {
-	ctx := Context{TraceID: g.ctx[t].TraceID}
+func (g *group) withSiblings(t, s, f kind, conv Convention) (Context, uint32, bool) {
+	ctx := Context{TraceID: g.ctx[t].TraceID, Conv: conv}
 	used := uint32(1) << t
 	if g.has(s) {
 		ctx.SpanID, ctx.HasSpan = g.ctx[s].SpanID, true

@@ -63,6 +63,9 @@ type Context struct {
 	Flags    uint32
 	HasSpan  bool
 	HasFlags bool
+	// Conv is the convention the context was written in, set by the
+	// search that found it (the parsers of single values leave it unset).
+	Conv Convention
 }
 
 // hexVal maps a byte to its hex value, or 0xff when it is not a hex digit.

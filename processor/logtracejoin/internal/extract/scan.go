@@ -593,9 +593,11 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 			inv = &discard
 		}
 		if ctx, ok := ScanTraceparent(s, inv); ok {
+			ctx.Conv = ConvW3C
 			return ctx, true
 		}
 		if ctx, ok := scanXRayRoot(s, &res.Invalid); ok {
+			ctx.Conv = ConvXRay
 			return ctx, true
 		}
 	}
