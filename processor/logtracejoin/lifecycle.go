@@ -11,9 +11,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// The lifecycle of the shared state: one release loop per component id,
-// started with the first pipeline and stopped with the last (the
-// sharedcomponent wrapper calls Start and Shutdown once).
+// The lifecycle of the shared state: one release loop per component
+// instance, started with the first pipeline and stopped with
+// the last (the sharedcomponent wrapper calls Start and Shutdown once).
 
 // tickFor picks how often waiting logs and the index are checked: a tenth
 // of the shortest duration, between 5 ms and 1 s.
@@ -26,10 +26,10 @@ func tickFor(wait, ttl time.Duration) time.Duration {
 }
 
 // Start starts the loop that releases logs whose wait is over.
-func (s *joinState) Start(context.Context, component.Host) error {
+func (s *joinState) Start(ctx context.Context, _ component.Host) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.joiner == nil || s.running {
+	if !s.engine.Joins() || s.running {
 		return nil
 	}
 	if s.tracesPipelines == 0 {
@@ -38,9 +38,10 @@ func (s *joinState) Start(context.Context, component.Host) error {
 			zap.Strings("correlation_keys", s.cfg.Join.CorrelationKeys))
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.runCtx, s.cancel, s.done, s.running = ctx, cancel, make(chan struct{}), true
-	go s.releaseLoop(ctx, s.done)
+	// the loop outlives Start: it keeps ctx's values, not its cancellation
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.runCtx, s.cancel, s.done, s.running = runCtx, cancel, make(chan struct{}), true
+	go s.releaseLoop(runCtx, s.done)
 	return nil
 }
 
@@ -62,7 +63,7 @@ func (s *joinState) Shutdown(ctx context.Context) error {
 			// it, but still hand the waiting logs over below
 			err = ctx.Err()
 		}
-		s.joiner.ReleaseAll(s.now())
+		s.engine.ReleaseAll(s.now())
 		s.emitReady(ctx)
 	}
 	s.telemetry.Shutdown()
@@ -92,8 +93,7 @@ func (s *joinState) releaseLoop(ctx context.Context, done chan struct{}) {
 // releaseTick releases the logs whose wait is over and evicts index
 // entries past their TTL.
 func (s *joinState) releaseTick(ctx context.Context) {
-	ev := s.joiner.Expire(s.now())
-	addIf(ctx, s.telemetry.ProcessorLogtracejoinIndexEvictions, int64(ev.TTL), evictedTTL)
+	s.recordEvictions(ctx, s.engine.Expire(s.now()))
 	s.emitReady(ctx)
 }
 

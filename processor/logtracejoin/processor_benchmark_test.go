@@ -285,7 +285,7 @@ func benchJoinWaiting(b *testing.B, mixed bool) {
 		b.ReportMetric(float64(logSide.Nanoseconds())/n, "hold-cpu-ns/record")
 		b.ReportMetric(float64((cpu-logSide).Nanoseconds())/n, "release-cpu-ns/record")
 	}
-	if w := lp.(*logsProcessor).state.joiner.Waiting(); w != 0 {
+	if w := lp.(*logsProcessor).state.engine.State().Waiting; w != 0 {
 		b.Fatalf("%d logs still waiting", w)
 	}
 }
