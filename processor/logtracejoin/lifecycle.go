@@ -9,10 +9,12 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
+
+	"github.com/prodscope/prodscope/internal/statusregistry"
 )
 
-// The lifecycle of the shared state: one release loop per component
-// instance, started with the first pipeline and stopped with
+// The lifecycle of the shared state: one status source and one release loop
+// per component instance, started with the first pipeline and stopped with
 // the last (the sharedcomponent wrapper calls Start and Shutdown once).
 
 // tickFor picks how often waiting logs and the index are checked: a tenth
@@ -25,10 +27,15 @@ func tickFor(wait, ttl time.Duration) time.Duration {
 	return min(max(d/10, 5*time.Millisecond), time.Second)
 }
 
-// Start starts the loop that releases logs whose wait is over.
+// Start registers the status source and starts the loop that releases logs
+// whose wait is over.
 func (s *joinState) Start(ctx context.Context, _ component.Host) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.unregister == nil {
+		s.started = s.now()
+		s.unregister = statusregistry.Register(s.id, component.KindProcessor, s)
+	}
 	if !s.engine.Joins() || s.running {
 		return nil
 	}
@@ -45,13 +52,13 @@ func (s *joinState) Start(ctx context.Context, _ component.Host) error {
 	return nil
 }
 
-// Shutdown stops the release loop and sends every waiting log downstream.
-// It is safe to call without Start.
+// Shutdown stops the release loop, sends every waiting log downstream and
+// unregisters the status source. It is safe to call without Start.
 func (s *joinState) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	wasRunning := s.running
 	s.running = false
-	cancel, done := s.cancel, s.done
+	cancel, done, unregister := s.cancel, s.done, s.unregister
 	s.mu.Unlock()
 	var err error
 	if wasRunning {
@@ -65,6 +72,9 @@ func (s *joinState) Shutdown(ctx context.Context) error {
 		}
 		s.engine.ReleaseAll(s.now())
 		s.emitReady(ctx)
+	}
+	if unregister != nil {
+		unregister()
 	}
 	s.telemetry.Shutdown()
 	return err

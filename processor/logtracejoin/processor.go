@@ -23,14 +23,17 @@ import (
 )
 
 // joinState is the state one component instance shares between its traces
-// and logs pipelines: the engine (extractor, join index, waiting logs) and
-// the telemetry it records of the engine's results. It is the component the sharedcomponent wrapper starts and stops
+// and logs pipelines: the engine (extractor, join index, waiting logs), and
+// what the instance records of the engine's results (telemetry, status
+// counts). It is the component the sharedcomponent wrapper starts and stops
 // once.
 type joinState struct {
+	id        component.ID
 	cfg       *Config
 	logger    *zap.Logger
 	engine    *engine.Engine
 	telemetry *metadata.TelemetryBuilder
+	counts    statusCounts
 	now       func() time.Time
 	tick      time.Duration
 	// warn rate-limits the warnings of the release path.
@@ -41,6 +44,8 @@ type joinState struct {
 	// without one no span is ever indexed and logs are not held.
 	tracesPipelines int
 	running         bool
+	started         time.Time
+	unregister      func() // the status source's registration
 	cancel          context.CancelFunc
 	done            chan struct{}
 	runCtx          context.Context
@@ -68,6 +73,7 @@ func newJoinState(set processor.Settings, cfg *Config) (*joinState, error) {
 		}
 	}
 	s := &joinState{
+		id:        set.ID,
 		cfg:       cfg,
 		logger:    set.Logger,
 		engine:    engine.New(extractor, jc),

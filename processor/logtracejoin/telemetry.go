@@ -15,7 +15,8 @@ import (
 )
 
 // The engine returns what each call did; the functions here record it, once
-// per call, as telemetry (through the TelemetryBuilder).
+// per call, as telemetry (through the TelemetryBuilder) and as the status
+// page's cumulative counts.
 
 // Values of the `source`, `reason` and `outcome` telemetry attributes.
 var (
@@ -65,10 +66,14 @@ func addIf(ctx context.Context, c metric.Int64Counter, n int64, opt metric.Measu
 
 // recordLogs records what ProcessLogs did to one batch.
 func (s *joinState) recordLogs(ctx context.Context, r *engine.LogsResult) {
-	t := s.telemetry
+	t, c := s.telemetry, &s.counts
 	var attr, body int64
 	for via := range r.Extracted {
-		for _, n := range r.Extracted[via] {
+		for conv, n := range r.Extracted[via] {
+			if n == 0 {
+				continue
+			}
+			c.extracted[via][conv].Add(n)
 			if extract.Via(via).Source() == extract.SourceAttribute {
 				attr += n
 			} else {
@@ -84,15 +89,21 @@ func (s *joinState) recordLogs(ctx context.Context, r *engine.LogsResult) {
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.NoSpan, unmatchedNoSpan)
 	for reason, n := range r.Invalid {
 		addIf(ctx, t.ProcessorLogtracejoinInvalidIds, n, invalidReasons[reason])
+		addIfPositive(&c.invalid[reason], n)
 	}
 	for reason, n := range r.Skipped {
 		addIf(ctx, t.ProcessorLogtracejoinNestedSkipped, n, skipReasons[reason])
+		addIfPositive(&c.skipped[reason], n)
 	}
+	addIfPositive(&c.in, r.Records)
+	addIfPositive(&c.out, r.Passed())
+	addIfPositive(&c.joinHits, r.Joined)
+	addIfPositive(&c.joinMisses, r.NoSpan)
 }
 
 // recordReleased records what one release sent on.
 func (s *joinState) recordReleased(ctx context.Context, r *join.Released) {
-	t := s.telemetry
+	t, c := s.telemetry, &s.counts
 	for _, w := range r.MatchedWaits {
 		t.ProcessorLogtracejoinWaitTime.Record(ctx, w.Seconds(), outcomeMatched...)
 	}
@@ -103,10 +114,17 @@ func (s *joinState) recordReleased(ctx context.Context, r *join.Released) {
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.Expired, unmatchedExpired)
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.Overflow, unmatchedOverflow)
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.Shutdown, unmatchedShutdown)
+	unjoined := r.Expired + r.Overflow + r.Shutdown
+	addIfPositive(&c.out, r.Matched+unjoined)
+	addIfPositive(&c.joinHits, r.Matched)
+	addIfPositive(&c.joinMisses, unjoined)
+	addIfPositive(&c.releasedUnjoined, unjoined)
+	addIfPositive(&c.overflow, r.Overflow)
 }
 
 // recordEvictions records index entries evicted for their TTL or the size bound.
 func (s *joinState) recordEvictions(ctx context.Context, ev join.Evictions) {
 	addIf(ctx, s.telemetry.ProcessorLogtracejoinIndexEvictions, int64(ev.TTL), evictedTTL)
 	addIf(ctx, s.telemetry.ProcessorLogtracejoinIndexEvictions, int64(ev.Size), evictedSize)
+	addIfPositive(&s.counts.sizeEvicted, int64(ev.Size))
 }
