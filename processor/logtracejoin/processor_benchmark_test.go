@@ -119,7 +119,7 @@ func runLogs(b *testing.B, lp processor.Logs, batches []plog.Logs) {
 // they are): the processor's fixed cost, the in-run baseline.
 func BenchmarkLogsBaseline(b *testing.B) {
 	lp, _ := newBenchProcessor(b)
-	runLogs(b, lp, benchLogs(10, func(i int, lr plog.LogRecord) {
+	runLogs(b, lp, benchLogs(10, func(_ int, lr plog.LogRecord) {
 		lr.SetTraceID(traceIDFor("t"))
 	}))
 }
@@ -127,7 +127,7 @@ func BenchmarkLogsBaseline(b *testing.B) {
 // BenchmarkLogsExtractAttributes: ids in OTel attributes.
 func BenchmarkLogsExtractAttributes(b *testing.B) {
 	lp, _ := newBenchProcessor(b)
-	runLogs(b, lp, benchLogs(10, func(i int, lr plog.LogRecord) {
+	runLogs(b, lp, benchLogs(10, func(_ int, lr plog.LogRecord) {
 		lr.Attributes().PutStr("trace_id", tHex)
 		lr.Attributes().PutStr("span_id", sHex)
 	}))

@@ -556,11 +556,11 @@ func TestRecordsConservedUnderConcurrency(t *testing.T) {
 	const workers, batches = 4, 50
 	var inMu sync.Mutex
 	in := map[string]int{}
-	for w := range workers {
+	for w := range uint64(workers) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			rng := rand.New(rand.NewPCG(w, 1))
 			for b := range batches {
 				var ids []string
 				for range rng.IntN(8) + 1 {

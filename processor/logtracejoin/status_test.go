@@ -129,7 +129,7 @@ func TestStatusRefusedAndBounds(t *testing.T) {
 	h := newHarness(t, cfg, true)
 	ctx := context.Background()
 	require.NoError(t, h.logs.ConsumeLogs(ctx, logsWithRequestIDs("a", "b", "c"))) // a leaves at the bound
-	require.NoError(t, h.traces.ConsumeTraces(ctx, serverSpans("x", "y")))        // x evicted for y
+	require.NoError(t, h.traces.ConsumeTraces(ctx, serverSpans("x", "y")))         // x evicted for y
 	require.NoError(t, h.logs.ConsumeLogs(ctx, logWith(func(lr plog.LogRecord) {
 		lr.Attributes().PutStr("trace_id", "00000000000000000000000000000000")
 		lr.Attributes().PutStr("span_id", "0000000000000000")

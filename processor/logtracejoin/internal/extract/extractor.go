@@ -242,7 +242,7 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 	if res.corr != "" {
 		res.cprio = -2 // a correlation key in the attributes wins over the body's
 	}
-	attrText := !(res.g.seen || res.gd.seen) && res.longStrings > 0
+	attrText := !res.g.seen && !res.gd.seen && res.longStrings > 0
 	body := lr.Body()
 	bodyMap := e.fromBody && body.Type() == pcommon.ValueTypeMap
 	bodyText := false
@@ -252,7 +252,7 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 		switch body.Type() {
 		case pcommon.ValueTypeMap:
 			ctx, ok = e.scanMap(res, body.Map())
-			bodyText = !(res.g.seen || res.gd.seen) && res.longStrings > 0
+			bodyText = !res.g.seen && !res.gd.seen && res.longStrings > 0
 		case pcommon.ValueTypeStr:
 			ctx, ok = e.scanString(res, body.Str(), 0)
 		}
@@ -298,7 +298,8 @@ func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) (Context, bool) {
 		if len(s) < minNestedLen || !mayHoldField(s) {
 			return true
 		}
-		if n++; n > MaxNested {
+		n++
+		if n > MaxNested {
 			res.Skipped[SkipCount]++
 			return true // counted, not read
 		}

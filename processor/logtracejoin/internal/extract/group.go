@@ -247,7 +247,7 @@ func traceIDOf(info keyInfo, v value) ([16]byte, Reason) {
 		if v.n == 0 {
 			return [16]byte{}, ReasonAllZero
 		}
-		return TraceIDFromUint64(uint64(v.n)), ReasonNone
+		return TraceIDFromUint64(idBits(v.n)), ReasonNone
 	case vtBytes:
 		var id [16]byte
 		if len(v.s) != 16 {
@@ -277,7 +277,7 @@ func spanIDOf(info keyInfo, v value) ([8]byte, Reason) {
 		if v.n == 0 {
 			return [8]byte{}, ReasonAllZero
 		}
-		return SpanIDFromUint64(uint64(v.n)), ReasonNone
+		return SpanIDFromUint64(idBits(v.n)), ReasonNone
 	case vtBytes:
 		var id [8]byte
 		if len(v.s) != 8 {
@@ -292,6 +292,12 @@ func spanIDOf(info keyInfo, v value) ([8]byte, Reason) {
 	return [8]byte{}, ReasonFormat
 }
 
+// idBits is the 64-bit id an integer value holds. OTLP integers are signed:
+// a uint64 id above MaxInt64 arrives negative, and its bits are the id.
+func idBits(n int64) uint64 {
+	return uint64(n) //nolint:gosec // G115: the conversion keeps the bits, which is the point (see above)
+}
+
 func flagsOf(v value) (uint32, bool) {
 	switch v.typ {
 	case vtStr:
@@ -302,7 +308,10 @@ func flagsOf(v value) (uint32, bool) {
 		}
 		return uint32(v.n), true
 	case vtBool:
-		return uint32(v.n) & sampledFlag, true
+		if v.n != 0 {
+			return sampledFlag, true
+		}
+		return 0, true
 	}
 	return 0, false
 }

@@ -162,11 +162,13 @@ func newKeySet(k Keys) *keySet {
 }
 
 func (ks *keySet) compile() {
+	var n uint32 // entries so far: a bucket holds 1 + the index of its first entry
 	for name, info := range ks.byName {
 		b := bucket(name)
 		// appended at the head of its bucket's chain
 		ks.entries = append(ks.entries, keyEntry{name: name, info: info, next: ks.table[b]})
-		ks.table[b] = uint32(len(ks.entries))
+		n++ // len(ks.entries)
+		ks.table[b] = n
 		c := name[len(name)-1]
 		if len(name) == 1 {
 			for b := range 256 {
