@@ -593,6 +593,15 @@ func TestRecordsConservedUnderConcurrency(t *testing.T) {
 		out[requestIDOf(lr)]++
 	}
 	assert.Equal(t, in, out)
+
+	// the status counts agree: every record in went out, none waits, and
+	// each one with a correlation key was a join hit or a miss
+	st := lp.(*logsProcessor).state.StatusSnapshot(10)
+	total := int64(sink.LogRecordCount())
+	assert.Equal(t, total, st.ItemsIn)
+	assert.Equal(t, total, st.ItemsOut)
+	assert.Zero(t, st.LogTraceJoin.Waiting)
+	assert.Equal(t, total-int64(in[""]), st.LogTraceJoin.JoinHits+st.LogTraceJoin.JoinMisses)
 }
 
 // TestNoTracesPipelineNeverHolds: with the join on but the component in no
