@@ -29,7 +29,7 @@ func loadConfig(t *testing.T, name string) *Config {
 func TestLoadConfig(t *testing.T) {
 	def := loadConfig(t, "")
 	assert.Equal(t, createDefaultConfig(), def)
-	assert.NoError(t, def.Validate())
+	require.NoError(t, def.Validate())
 	assert.Equal(t, []string{"trace_id", "traceId", "traceID", "TraceId", "TraceID", "trace.id", "otelTraceID", "dd.trace_id", "x-b3-traceid", "X-B3-TraceId", "@tr"}, def.TraceIDKeys)
 	assert.Equal(t, []string{"span_id", "spanId", "spanID", "SpanId", "SpanID", "span.id", "otelSpanID", "dd.span_id", "x-b3-spanid", "X-B3-SpanId", "@sp", "transaction.id"}, def.SpanIDKeys)
 	assert.Equal(t, []string{"trace_flags", "traceFlags", "TraceFlags", "trace_sampled", "otelTraceSampled"}, def.TraceFlagsKeys)
@@ -103,7 +103,7 @@ func TestValidateNamesKeys(t *testing.T) {
 	nothing.TraceIDKeys, nothing.TraceparentKeys, nothing.GoogleTraceKeys, nothing.JaegerKeys = nil, nil, nil, nil
 	nothing.B3Keys, nothing.XRayKeys, nothing.CloudTraceContextKeys = nil, nil, nil
 	nothing.Join.Enabled = false
-	assert.ErrorContains(t, nothing.Validate(), "the processor would do nothing")
+	require.ErrorContains(t, nothing.Validate(), "the processor would do nothing")
 
 	badPattern := createDefaultConfig().(*Config)
 	badPattern.Patterns = []string{"sleuth", "logback"}

@@ -8,8 +8,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,7 +40,7 @@ type conformanceLine struct {
 func loadConformance(t *testing.T) []conformanceLine {
 	var all []conformanceLine
 	for _, f := range []string{"go_libraries.jsonl", "documented.jsonl"} {
-		raw, err := os.ReadFile(filepath.Join("testdata", "conformance", f))
+		raw, err := fs.ReadFile(os.DirFS("testdata/conformance"), f)
 		require.NoError(t, err)
 		sc := bufio.NewScanner(bytes.NewReader(raw))
 		sc.Buffer(nil, 1<<20)

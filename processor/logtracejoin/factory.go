@@ -11,15 +11,15 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/prodscope/prodscope/internal/sharedcomponent"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
-	"github.com/prodscope/prodscope/processor/logtracejoin/internal/sharedcomponent"
 )
 
-// states holds one joinState per component ID, so that the traces and the
-// logs pipelines of one `logtracejoin/<name>` share the index and the
-// waiting logs (the otlp receiver's sharedcomponent pattern).
-var states = sharedcomponent.NewMap[component.ID, *joinState]()
+// states holds one joinState per component ID and config, so that the traces
+// and the logs pipelines of one `logtracejoin/<name>` (handed the same *Config
+// by the collector) share the index and the waiting logs.
+var states = sharedcomponent.NewMap[sharedcomponent.Key, *joinState]()
 
 // NewFactory returns the factory of the logtracejoin processor.
 func NewFactory() processor.Factory {
@@ -57,7 +57,7 @@ func createDefaultConfig() component.Config {
 }
 
 func sharedState(set processor.Settings, cfg component.Config) (*sharedcomponent.Component[*joinState], error) {
-	return states.LoadOrStore(set.ID, func() (*joinState, error) {
+	return states.LoadOrStore(sharedcomponent.Key{ID: set.ID, Config: cfg}, func() (*joinState, error) {
 		return newJoinState(set, cfg.(*Config))
 	})
 }

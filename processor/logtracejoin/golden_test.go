@@ -43,7 +43,7 @@ func TestGoldenExtract(t *testing.T) {
 	gotPretty, err := json.MarshalIndent(pretty, "", " ")
 	require.NoError(t, err)
 
-	expPath := filepath.Join("testdata", "golden", "extract_expected.json")
+	const expPath = "testdata/golden/extract_expected.json"
 	if *update {
 		require.NoError(t, os.WriteFile(expPath, append(gotPretty, '\n'), 0o600))
 	}

@@ -101,7 +101,7 @@ func TestHeldBatchShapes(t *testing.T) {
 		assert.Equal(t, id[:1], passed[id].scope, id)
 		assert.Equal(t, "https://scope/"+id[:1], passed[id].slSchema, id)
 	}
-	assert.Equal(t, 3+3+1+2, h.state.joiner.Waiting())
+	assert.Equal(t, 3+3+1+2, h.state.engine.State().Waiting)
 
 	// releases cut across the incoming scopes, in any order
 	h.clock.Advance(time.Second)
@@ -109,7 +109,7 @@ func TestHeldBatchShapes(t *testing.T) {
 	require.NoError(t, h.traces.ConsumeTraces(ctx, serverSpans("b1", "a1", "a3", "e1")))
 	h.clock.Advance(cfg.Join.Wait) // b2 and c1 expire
 	h.expire()
-	assert.Zero(t, h.state.joiner.Waiting())
+	assert.Zero(t, h.state.engine.State().Waiting)
 
 	out := outWithContainers(t, h.logOut.AllLogs())
 	require.Len(t, out, 15, "records in == records out")

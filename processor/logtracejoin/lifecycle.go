@@ -9,11 +9,13 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
+
+	"github.com/prodscope/prodscope/internal/statusregistry"
 )
 
-// The lifecycle of the shared state: one release loop per component id,
-// started with the first pipeline and stopped with the last (the
-// sharedcomponent wrapper calls Start and Shutdown once).
+// The lifecycle of the shared state: one status source and one release loop
+// per component instance, started with the first pipeline and stopped with
+// the last (the sharedcomponent wrapper calls Start and Shutdown once).
 
 // tickFor picks how often waiting logs and the index are checked: a tenth
 // of the shortest duration, between 5 ms and 1 s.
@@ -25,11 +27,16 @@ func tickFor(wait, ttl time.Duration) time.Duration {
 	return min(max(d/10, 5*time.Millisecond), time.Second)
 }
 
-// Start starts the loop that releases logs whose wait is over.
-func (s *joinState) Start(context.Context, component.Host) error {
+// Start registers the status source and starts the loop that releases logs
+// whose wait is over.
+func (s *joinState) Start(ctx context.Context, _ component.Host) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.joiner == nil || s.running {
+	if s.unregister == nil {
+		s.started = s.now()
+		s.unregister = statusregistry.Register(s.id, component.KindProcessor, s)
+	}
+	if !s.engine.Joins() || s.running {
 		return nil
 	}
 	if s.tracesPipelines == 0 {
@@ -38,19 +45,20 @@ func (s *joinState) Start(context.Context, component.Host) error {
 			zap.Strings("correlation_keys", s.cfg.Join.CorrelationKeys))
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.runCtx, s.cancel, s.done, s.running = ctx, cancel, make(chan struct{}), true
-	go s.releaseLoop(ctx, s.done)
+	// the loop outlives Start: it keeps ctx's values, not its cancellation
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.runCtx, s.cancel, s.done, s.running = runCtx, cancel, make(chan struct{}), true
+	go s.releaseLoop(runCtx, s.done)
 	return nil
 }
 
-// Shutdown stops the release loop and sends every waiting log downstream.
-// It is safe to call without Start.
+// Shutdown stops the release loop, sends every waiting log downstream and
+// unregisters the status source. It is safe to call without Start.
 func (s *joinState) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	wasRunning := s.running
 	s.running = false
-	cancel, done := s.cancel, s.done
+	cancel, done, unregister := s.cancel, s.done, s.unregister
 	s.mu.Unlock()
 	var err error
 	if wasRunning {
@@ -62,8 +70,11 @@ func (s *joinState) Shutdown(ctx context.Context) error {
 			// it, but still hand the waiting logs over below
 			err = ctx.Err()
 		}
-		s.joiner.ReleaseAll(s.now())
+		s.engine.ReleaseAll(s.now())
 		s.emitReady(ctx)
+	}
+	if unregister != nil {
+		unregister()
 	}
 	s.telemetry.Shutdown()
 	return err
@@ -92,8 +103,7 @@ func (s *joinState) releaseLoop(ctx context.Context, done chan struct{}) {
 // releaseTick releases the logs whose wait is over and evicts index
 // entries past their TTL.
 func (s *joinState) releaseTick(ctx context.Context) {
-	ev := s.joiner.Expire(s.now())
-	addIf(ctx, s.telemetry.ProcessorLogtracejoinIndexEvictions, int64(ev.TTL), evictedTTL)
+	s.recordEvictions(ctx, s.engine.Expire(s.now()))
 	s.emitReady(ctx)
 }
 

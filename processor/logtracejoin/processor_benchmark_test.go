@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/prodscope/prodscope/internal/cputime"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
 )
 
@@ -87,27 +88,27 @@ func runLogs(b *testing.B, lp processor.Logs, batches []plog.Logs) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var paused time.Duration
-	cpu0 := threadCPUTime()
+	cpu0 := cputime.Thread()
 	i := 0
 	for b.Loop() {
 		k := i % len(batches)
 		if k == 0 {
 			// the CPU spent while the timer is stopped (the copy, and the
 			// memory statistics StopTimer/StartTimer read) is not counted
-			p0 := threadCPUTime()
+			p0 := cputime.Thread()
 			b.StopTimer()
 			for n := range batches {
 				batches[n].CopyTo(work[n])
 			}
 			b.StartTimer()
-			paused += threadCPUTime() - p0
+			paused += cputime.Thread() - p0
 		}
 		if err := lp.ConsumeLogs(context.Background(), work[k]); err != nil {
 			b.Fatal(err)
 		}
 		i++
 	}
-	cpu := threadCPUTime() - cpu0 - paused
+	cpu := cputime.Thread() - cpu0 - paused
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/record")
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*benchBatch), "cpu-ns/record")
@@ -118,7 +119,7 @@ func runLogs(b *testing.B, lp processor.Logs, batches []plog.Logs) {
 // they are): the processor's fixed cost, the in-run baseline.
 func BenchmarkLogsBaseline(b *testing.B) {
 	lp, _ := newBenchProcessor(b)
-	runLogs(b, lp, benchLogs(10, func(i int, lr plog.LogRecord) {
+	runLogs(b, lp, benchLogs(10, func(_ int, lr plog.LogRecord) {
 		lr.SetTraceID(traceIDFor("t"))
 	}))
 }
@@ -126,7 +127,7 @@ func BenchmarkLogsBaseline(b *testing.B) {
 // BenchmarkLogsExtractAttributes: ids in OTel attributes.
 func BenchmarkLogsExtractAttributes(b *testing.B) {
 	lp, _ := newBenchProcessor(b)
-	runLogs(b, lp, benchLogs(10, func(i int, lr plog.LogRecord) {
+	runLogs(b, lp, benchLogs(10, func(_ int, lr plog.LogRecord) {
 		lr.Attributes().PutStr("trace_id", tHex)
 		lr.Attributes().PutStr("span_id", sHex)
 	}))
@@ -162,13 +163,13 @@ func BenchmarkTracesIndex(b *testing.B) {
 	b.ReportAllocs()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cpu0 := threadCPUTime()
+	cpu0 := cputime.Thread()
 	for b.Loop() {
 		if err := tp.ConsumeTraces(context.Background(), td); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpu := threadCPUTime() - cpu0
+	cpu := cputime.Thread() - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*td.SpanCount()), "ns/span")
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*td.SpanCount()), "cpu-ns/span")
@@ -247,12 +248,12 @@ func benchJoinWaiting(b *testing.B, mixed bool) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var paused, logSide time.Duration
-	cpu0 := threadCPUTime()
+	cpu0 := cputime.Thread()
 	i := 0
 	for b.Loop() {
 		k := i % sets
 		if k == 0 {
-			p0 := threadCPUTime()
+			p0 := cputime.Thread()
 			b.StopTimer()
 			for n := range logs {
 				logs[n].CopyTo(work[n])
@@ -260,13 +261,13 @@ func benchJoinWaiting(b *testing.B, mixed bool) {
 			// past index_ttl: the previous round's keys are forgotten
 			clock.Advance(3 * time.Minute)
 			b.StartTimer()
-			paused += threadCPUTime() - p0
+			paused += cputime.Thread() - p0
 		}
-		l0 := threadCPUTime()
+		l0 := cputime.Thread()
 		if err := lp.ConsumeLogs(context.Background(), work[k]); err != nil {
 			b.Fatal(err)
 		}
-		logSide += threadCPUTime() - l0
+		logSide += cputime.Thread() - l0
 		for _, td := range traces[k] {
 			if err := tp.ConsumeTraces(context.Background(), td); err != nil {
 				b.Fatal(err)
@@ -274,7 +275,7 @@ func benchJoinWaiting(b *testing.B, mixed bool) {
 		}
 		i++
 	}
-	cpu := threadCPUTime() - cpu0 - paused
+	cpu := cputime.Thread() - cpu0 - paused
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*held), "ns/record")
 	if cpu > 0 {
 		n := float64(b.N * held)
@@ -284,7 +285,7 @@ func benchJoinWaiting(b *testing.B, mixed bool) {
 		b.ReportMetric(float64(logSide.Nanoseconds())/n, "hold-cpu-ns/record")
 		b.ReportMetric(float64((cpu-logSide).Nanoseconds())/n, "release-cpu-ns/record")
 	}
-	if w := lp.(*logsProcessor).state.joiner.Waiting(); w != 0 {
+	if w := lp.(*logsProcessor).state.engine.State().Waiting; w != 0 {
 		b.Fatalf("%d logs still waiting", w)
 	}
 }

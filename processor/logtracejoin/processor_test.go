@@ -5,6 +5,7 @@ package logtracejoin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -24,7 +25,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadatatest"
 )
@@ -262,10 +267,14 @@ func TestSharedInstancePerComponentID(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, la.(*logsProcessor).state, ta.(*tracesProcessor).state, "traces and logs of one id share state")
 	assert.NotSame(t, la.(*logsProcessor).state, lb.(*logsProcessor).state)
-	for _, c := range []component.Component{la, ta, lb} {
+	// another config under the same id (a test reusing an id) is another instance
+	lc, err := f.CreateLogs(context.Background(), setA, f.CreateDefaultConfig(), consumertest.NewNop())
+	require.NoError(t, err)
+	assert.NotSame(t, la.(*logsProcessor).state, lc.(*logsProcessor).state)
+	for _, c := range []component.Component{la, ta, lb, lc} {
 		require.NoError(t, c.Start(context.Background(), componenttest.NewNopHost()))
 	}
-	for _, c := range []component.Component{la, ta, lb} {
+	for _, c := range []component.Component{la, ta, lb, lc} {
 		require.NoError(t, c.Shutdown(context.Background()))
 	}
 }
@@ -388,9 +397,10 @@ func TestShutdownReleasesWaitingLogs(t *testing.T) {
 	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
 	sink := new(consumertest.LogsSink)
 	f := NewFactory()
-	lp, err := f.CreateLogs(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), sink)
+	cfg := f.CreateDefaultConfig() // one *Config for both pipelines, as the collector hands it
+	lp, err := f.CreateLogs(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
 	require.NoError(t, err)
-	tp, err := f.CreateTraces(context.Background(), metadatatest.NewSettings(tel), f.CreateDefaultConfig(), consumertest.NewNop())
+	tp, err := f.CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg, consumertest.NewNop())
 	require.NoError(t, err)
 	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
 	require.NoError(t, tp.Start(context.Background(), componenttest.NewNopHost()))
@@ -546,11 +556,11 @@ func TestRecordsConservedUnderConcurrency(t *testing.T) {
 	const workers, batches = 4, 50
 	var inMu sync.Mutex
 	in := map[string]int{}
-	for w := range workers {
+	for w := range uint64(workers) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			rng := rand.New(rand.NewPCG(w, 1))
 			for b := range batches {
 				var ids []string
 				for range rng.IntN(8) + 1 {
@@ -583,6 +593,15 @@ func TestRecordsConservedUnderConcurrency(t *testing.T) {
 		out[requestIDOf(lr)]++
 	}
 	assert.Equal(t, in, out)
+
+	// the status counts agree: every record in went out, none waits, and
+	// each one with a correlation key was a join hit or a miss
+	st := lp.(*logsProcessor).state.StatusSnapshot(10)
+	total := int64(sink.LogRecordCount())
+	assert.Equal(t, total, st.ItemsIn)
+	assert.Equal(t, total, st.ItemsOut)
+	assert.Zero(t, st.LogTraceJoin.Waiting)
+	assert.Equal(t, total-int64(in[""]), st.LogTraceJoin.JoinHits+st.LogTraceJoin.JoinMisses)
 }
 
 // TestNoTracesPipelineNeverHolds: with the join on but the component in no
@@ -677,4 +696,42 @@ func TestNestedSkippedTelemetry(t *testing.T) {
 	metadatatest.AssertEqualProcessorLogtracejoinNestedSkipped(t, h.tel, []metricdata.DataPoint[int64]{
 		sumPoint(2, "reason", "count"), sumPoint(1, "reason", "depth"),
 	}, metricdatatest.IgnoreTimestamp())
+}
+
+// TestRefusedReleaseWarnsRateLimited: a release the next consumer refuses
+// is logged at most once per period, the next line saying how many were
+// left out (logthrottle's one field).
+func TestRefusedReleaseWarnsRateLimited(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	set := metadatatest.NewSettings(tel)
+	set.Logger = zap.New(core)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Join.Wait = time.Hour // only a span releases the logs here
+	f := NewFactory()
+	ctx := context.Background()
+	lp, err := f.CreateLogs(ctx, set, cfg, consumertest.NewErr(errors.New("downstream full")))
+	require.NoError(t, err)
+	tp, err := f.CreateTraces(ctx, set, cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	clock := newFakeClock()
+	st := lp.(*logsProcessor).state
+	st.now = clock.Now
+	st.warn.WithClock(clock.Now)
+	require.NoError(t, lp.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
+
+	require.NoError(t, lp.ConsumeLogs(ctx, logsWithRequestIDs("a", "b", "c")), "all three wait: nothing is sent")
+	require.NoError(t, tp.ConsumeTraces(ctx, serverSpans("a")))
+	require.NoError(t, tp.ConsumeTraces(ctx, serverSpans("b")))
+	clock.Advance(10 * time.Second)
+	require.NoError(t, tp.ConsumeTraces(ctx, serverSpans("c")))
+	require.NoError(t, lp.Shutdown(ctx))
+	require.NoError(t, tp.Shutdown(ctx))
+
+	entries := logs.FilterMessage("Next consumer refused released log records").AllUntimed()
+	require.Len(t, entries, 2, "b's refusal is left out")
+	assert.Equal(t, map[string]any{"records": int64(1), "error": "downstream full"}, entries[0].ContextMap())
+	assert.Equal(t, map[string]any{"records": int64(1), "error": "downstream full", logthrottle.SuppressedField: int64(1)}, entries[1].ContextMap())
 }

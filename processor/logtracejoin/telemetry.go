@@ -9,10 +9,14 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/prodscope/prodscope/processor/logtracejoin/internal/engine"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/extract"
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/join"
-	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadata"
 )
+
+// The engine returns what each call did; the functions here record it, once
+// per call, as telemetry (through the TelemetryBuilder) and as the status
+// page's cumulative counts.
 
 // Values of the `source`, `reason` and `outcome` telemetry attributes.
 var (
@@ -60,32 +64,46 @@ func addIf(ctx context.Context, c metric.Int64Counter, n int64, opt metric.Measu
 	}
 }
 
-// batchCounts accumulates one batch's telemetry so that each counter is
-// updated once per batch, not once per record.
-type batchCounts struct {
-	record, attribute, body, join int64
-	noKey, noSpan                 int64
-	invalid                       [extract.NumReasons]int64
-	skipped                       [extract.NumSkips]int64
+// recordLogs records what ProcessLogs did to one batch.
+func (s *joinState) recordLogs(ctx context.Context, r *engine.LogsResult) {
+	t, c := s.telemetry, &s.counts
+	var attr, body int64
+	for via := range r.Extracted {
+		for conv, n := range r.Extracted[via] {
+			if n == 0 {
+				continue
+			}
+			c.extracted[via][conv].Add(n)
+			if extract.Via(via).Source() == extract.SourceAttribute {
+				attr += n
+			} else {
+				body += n
+			}
+		}
+	}
+	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, r.HadContext, sourceRecord)
+	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, attr, sourceAttribute)
+	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, body, sourceBody)
+	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, r.Joined, sourceJoin)
+	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.NoKey, unmatchedNoKey)
+	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.NoSpan, unmatchedNoSpan)
+	for reason, n := range r.Invalid {
+		addIf(ctx, t.ProcessorLogtracejoinInvalidIds, n, invalidReasons[reason])
+		addIfPositive(&c.invalid[reason], n)
+	}
+	for reason, n := range r.Skipped {
+		addIf(ctx, t.ProcessorLogtracejoinNestedSkipped, n, skipReasons[reason])
+		addIfPositive(&c.skipped[reason], n)
+	}
+	addIfPositive(&c.in, r.Records)
+	addIfPositive(&c.out, r.Passed())
+	addIfPositive(&c.joinHits, r.Joined)
+	addIfPositive(&c.joinMisses, r.NoSpan)
 }
 
-func (c *batchCounts) add(t *metadata.TelemetryBuilder, ctx context.Context) {
-	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, c.record, sourceRecord)
-	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, c.attribute, sourceAttribute)
-	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, c.body, sourceBody)
-	addIf(ctx, t.ProcessorLogtracejoinRecordsEnriched, c.join, sourceJoin)
-	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, c.noKey, unmatchedNoKey)
-	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, c.noSpan, unmatchedNoSpan)
-	for r, n := range c.invalid {
-		addIf(ctx, t.ProcessorLogtracejoinInvalidIds, n, invalidReasons[r])
-	}
-	for r, n := range c.skipped {
-		addIf(ctx, t.ProcessorLogtracejoinNestedSkipped, n, skipReasons[r])
-	}
-}
-
-// recordReleased counts what a release sent on.
-func recordReleased(t *metadata.TelemetryBuilder, ctx context.Context, r *join.Released) {
+// recordReleased records what one release sent on.
+func (s *joinState) recordReleased(ctx context.Context, r *join.Released) {
+	t, c := s.telemetry, &s.counts
 	for _, w := range r.MatchedWaits {
 		t.ProcessorLogtracejoinWaitTime.Record(ctx, w.Seconds(), outcomeMatched...)
 	}
@@ -96,4 +114,17 @@ func recordReleased(t *metadata.TelemetryBuilder, ctx context.Context, r *join.R
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.Expired, unmatchedExpired)
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.Overflow, unmatchedOverflow)
 	addIf(ctx, t.ProcessorLogtracejoinRecordsUnmatched, r.Shutdown, unmatchedShutdown)
+	unjoined := r.Expired + r.Overflow + r.Shutdown
+	addIfPositive(&c.out, r.Matched+unjoined)
+	addIfPositive(&c.joinHits, r.Matched)
+	addIfPositive(&c.joinMisses, unjoined)
+	addIfPositive(&c.releasedUnjoined, unjoined)
+	addIfPositive(&c.overflow, r.Overflow)
+}
+
+// recordEvictions records index entries evicted for their TTL or the size bound.
+func (s *joinState) recordEvictions(ctx context.Context, ev join.Evictions) {
+	addIf(ctx, s.telemetry.ProcessorLogtracejoinIndexEvictions, int64(ev.TTL), evictedTTL)
+	addIf(ctx, s.telemetry.ProcessorLogtracejoinIndexEvictions, int64(ev.Size), evictedSize)
+	addIfPositive(&s.counts.sizeEvicted, int64(ev.Size))
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/prodscope/prodscope/internal/cputime"
 )
 
 // BenchmarkExtractAttributes: a record with its ids in OTel attributes plus
@@ -76,12 +78,12 @@ type cpuClock struct{ start time.Duration }
 
 func startCPU() cpuClock {
 	runtime.LockOSThread()
-	return cpuClock{start: threadCPUTime()}
+	return cpuClock{start: cputime.Thread()}
 }
 
 // report adds cpu-ns/op (and cpu-MB/s when bytes > 0) to the benchmark.
 func (c cpuClock) report(b *testing.B, bytes int) {
-	d := threadCPUTime() - c.start
+	d := cputime.Thread() - c.start
 	runtime.UnlockOSThread()
 	if d <= 0 || b.N == 0 {
 		return

@@ -280,7 +280,7 @@ func TestNestedBounds(t *testing.T) {
 // a deeper one is counted as refused.
 func TestTextLevelBound(t *testing.T) {
 	ex := New(DefaultKeys(), true, false)
-	quote := func(s string) string { return strconv.Quote(s) } // JSON-compatible for ASCII
+	quote := strconv.Quote // JSON-compatible for ASCII
 	wrap := func(s string, levels int) string {
 		for range levels {
 			s = `{"level":"info","log":` + quote(s) + `}`

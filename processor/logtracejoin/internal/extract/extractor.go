@@ -64,7 +64,9 @@ func (s Skip) String() string {
 
 // Result is the outcome of Extract for one record.
 type Result struct {
-	Source  Source
+	Source Source
+	// Via says how the context was read (Source is Via.Source()).
+	Via     Via
 	Context Context
 	// Invalid counts values that looked like ids but were refused, by reason.
 	Invalid [NumReasons]uint32
@@ -230,17 +232,17 @@ func (e *Extractor) scanMap(res *Result, m pcommon.Map) (Context, bool) {
 // except removing the used source fields when configured; the caller sets
 // the ids.
 func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
-	res.Source, res.Context, res.Invalid, res.CorrelationKey = SourceNone, Context{}, [NumReasons]uint32{}, ""
+	res.Source, res.Via, res.Context, res.Invalid, res.CorrelationKey = SourceNone, ViaNone, Context{}, [NumReasons]uint32{}, ""
 	res.Skipped = [NumSkips]uint32{}
 	res.corr, res.cprio = "", -1
 	if ctx, ok := e.scanMap(res, lr.Attributes()); ok {
-		res.Source, res.Context = SourceAttribute, ctx
+		res.found(ViaAttribute, ctx)
 		return
 	}
 	if res.corr != "" {
 		res.cprio = -2 // a correlation key in the attributes wins over the body's
 	}
-	attrText := !(res.g.seen || res.gd.seen) && res.longStrings > 0
+	attrText := !res.g.seen && !res.gd.seen && res.longStrings > 0
 	body := lr.Body()
 	bodyMap := e.fromBody && body.Type() == pcommon.ValueTypeMap
 	bodyText := false
@@ -250,12 +252,16 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 		switch body.Type() {
 		case pcommon.ValueTypeMap:
 			ctx, ok = e.scanMap(res, body.Map())
-			bodyText = !(res.g.seen || res.gd.seen) && res.longStrings > 0
+			bodyText = !res.g.seen && !res.gd.seen && res.longStrings > 0
 		case pcommon.ValueTypeStr:
 			ctx, ok = e.scanString(res, body.Str(), 0)
 		}
 		if ok {
-			res.Source, res.Context = SourceBody, ctx
+			via := ViaBodyField
+			if body.Type() == pcommon.ValueTypeStr {
+				via = ViaBodyText
+			}
+			res.found(via, ctx)
 			return
 		}
 	}
@@ -263,17 +269,21 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 	// fields of its own (a "log" field holding the app's JSON line)
 	if attrText {
 		if ctx, ok := e.scanMapStrings(res, lr.Attributes()); ok {
-			res.Source, res.Context = SourceAttribute, ctx
+			res.found(ViaAttributeText, ctx)
 			return
 		}
 	}
 	if bodyMap && bodyText {
 		if ctx, ok := e.scanMapStrings(res, body.Map()); ok {
-			res.Source, res.Context = SourceBody, ctx
+			res.found(ViaBodyText, ctx)
 			return
 		}
 	}
 	res.CorrelationKey = res.corr
+}
+
+func (res *Result) found(via Via, ctx Context) {
+	res.Source, res.Via, res.Context = via.Source(), via, ctx
 }
 
 // scanMapStrings searches the top-level string values of m as text.
@@ -288,7 +298,8 @@ func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) (Context, bool) {
 		if len(s) < minNestedLen || !mayHoldField(s) {
 			return true
 		}
-		if n++; n > MaxNested {
+		n++
+		if n > MaxNested {
 			res.Skipped[SkipCount]++
 			return true // counted, not read
 		}

@@ -23,6 +23,8 @@ type group struct {
 	seen bool
 	prio [numKinds]uint16
 	ctx  [numKinds]Context
+	// tidConv is the convention of the kept trace id's key.
+	tidConv Convention
 	// loc is where the kept value of each kind was found (maps only), for
 	// remove_source_fields.
 	loc [numKinds]fieldLoc
@@ -80,6 +82,7 @@ func (g *group) offer(info keyInfo, v value, inv *[NumReasons]uint32) bool {
 			return false
 		}
 		g.ctx[k].TraceID = id
+		g.tidConv = info.conv
 		g.keep(k, info.prio)
 		return true
 	case kindSpanID:
@@ -167,24 +170,31 @@ func (g *group) resolve() (ctx Context, used uint32, ok bool) {
 
 func (g *group) pick() (Context, uint32, bool) {
 	if g.has(kindTraceparent) {
-		return g.ctx[kindTraceparent], 1 << kindTraceparent, true
+		c := g.ctx[kindTraceparent]
+		c.Conv = ConvW3C
+		return c, 1 << kindTraceparent, true
 	}
 	if g.has(kindTraceID) {
-		return g.withSiblings(kindTraceID, kindSpanID, kindFlags)
+		return g.withSiblings(kindTraceID, kindSpanID, kindFlags, g.tidConv)
 	}
 	if g.has(kindGoogleTrace) {
-		return g.withSiblings(kindGoogleTrace, kindGoogleSpan, kindGoogleSampled)
+		return g.withSiblings(kindGoogleTrace, kindGoogleSpan, kindGoogleSampled, ConvGoogle)
 	}
-	for _, k := range [...]kind{kindJaeger, kindB3, kindXRay, kindCloudTrace} {
-		if g.has(k) {
-			return g.ctx[k], 1 << k, true
+	for _, k := range [...]struct {
+		k    kind
+		conv Convention
+	}{{kindJaeger, ConvJaeger}, {kindB3, ConvB3}, {kindXRay, ConvXRay}, {kindCloudTrace, ConvCloudTrace}} {
+		if g.has(k.k) {
+			c := g.ctx[k.k]
+			c.Conv = k.conv
+			return c, 1 << k.k, true
 		}
 	}
 	return Context{}, 0, false
 }
 
-func (g *group) withSiblings(t, s, f kind) (Context, uint32, bool) {
-	ctx := Context{TraceID: g.ctx[t].TraceID}
+func (g *group) withSiblings(t, s, f kind, conv Convention) (Context, uint32, bool) {
+	ctx := Context{TraceID: g.ctx[t].TraceID, Conv: conv}
 	used := uint32(1) << t
 	if g.has(s) {
 		ctx.SpanID, ctx.HasSpan = g.ctx[s].SpanID, true
@@ -237,7 +247,7 @@ func traceIDOf(info keyInfo, v value) ([16]byte, Reason) {
 		if v.n == 0 {
 			return [16]byte{}, ReasonAllZero
 		}
-		return TraceIDFromUint64(uint64(v.n)), ReasonNone
+		return TraceIDFromUint64(idBits(v.n)), ReasonNone
 	case vtBytes:
 		var id [16]byte
 		if len(v.s) != 16 {
@@ -267,7 +277,7 @@ func spanIDOf(info keyInfo, v value) ([8]byte, Reason) {
 		if v.n == 0 {
 			return [8]byte{}, ReasonAllZero
 		}
-		return SpanIDFromUint64(uint64(v.n)), ReasonNone
+		return SpanIDFromUint64(idBits(v.n)), ReasonNone
 	case vtBytes:
 		var id [8]byte
 		if len(v.s) != 8 {
@@ -282,6 +292,12 @@ func spanIDOf(info keyInfo, v value) ([8]byte, Reason) {
 	return [8]byte{}, ReasonFormat
 }
 
+// idBits is the 64-bit id an integer value holds. OTLP integers are signed:
+// a uint64 id above MaxInt64 arrives negative, and its bits are the id.
+func idBits(n int64) uint64 {
+	return uint64(n) //nolint:gosec // G115: the conversion keeps the bits, which is the point (see above)
+}
+
 func flagsOf(v value) (uint32, bool) {
 	switch v.typ {
 	case vtStr:
@@ -292,7 +308,10 @@ func flagsOf(v value) (uint32, bool) {
 		}
 		return uint32(v.n), true
 	case vtBool:
-		return uint32(v.n) & sampledFlag, true
+		if v.n != 0 {
+			return sampledFlag, true
+		}
+		return 0, true
 	}
 	return 0, false
 }

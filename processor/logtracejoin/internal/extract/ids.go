@@ -63,6 +63,9 @@ type Context struct {
 	Flags    uint32
 	HasSpan  bool
 	HasFlags bool
+	// Conv is the convention the context was written in, set by the
+	// search that found it (the parsers of single values leave it unset).
+	Conv Convention
 }
 
 // hexVal maps a byte to its hex value, or 0xff when it is not a hex digit.
@@ -109,7 +112,7 @@ func decodeHexFull(dst []byte, s string) Reason {
 		v := hexPair[uint(s[2*j])<<8|uint(s[2*j+1])]
 		bad |= v
 		nz |= v
-		dst[j] = byte(v)
+		dst[j] = byte(v & 0xff)
 	}
 	if bad&0x100 != 0 {
 		return ReasonNotHex
@@ -213,7 +216,7 @@ func ParseSpanIDHex(s string) ([8]byte, Reason) {
 // parseVarHex parses 1..2*len(dst) hex digits into dst, left-padded (Jaeger
 // omits leading zeros).
 func parseVarHex(dst []byte, s string) Reason {
-	if len(s) == 0 || len(s) > 2*len(dst) {
+	if s == "" || len(s) > 2*len(dst) {
 		clear(dst)
 		return ReasonLength
 	}
@@ -230,7 +233,7 @@ func parseVarHex(dst []byte, s string) Reason {
 // ParseUint64Decimal parses a non-zero decimal 64-bit unsigned integer, as
 // Datadog writes its ids (dd.trace_id, dd.span_id).
 func ParseUint64Decimal(s string) (uint64, Reason) {
-	if len(s) == 0 || len(s) > 20 {
+	if s == "" || len(s) > 20 {
 		return 0, ReasonLength
 	}
 	var n uint64
@@ -378,7 +381,7 @@ func ParseJaeger(s string) (Context, Reason) {
 		return Context{}, r
 	}
 	var f [1]byte
-	if len(parts[3]) == 0 || len(parts[3]) > 2 || decodeHexRight(f[:], parts[3]) != ReasonNone {
+	if parts[3] == "" || len(parts[3]) > 2 || decodeHexRight(f[:], parts[3]) != ReasonNone {
 		return Context{}, ReasonFormat
 	}
 	c.Flags = uint32(f[0]) & sampledFlag
@@ -395,7 +398,7 @@ func ParseFlagsString(s string) (uint32, bool) {
 	case "false", "False", "FALSE":
 		return 0, true
 	}
-	if len(s) == 0 || len(s) > 2 {
+	if s == "" || len(s) > 2 {
 		return 0, false
 	}
 	var f [1]byte
@@ -410,7 +413,7 @@ func ParseFlagsString(s string) (uint32, bool) {
 // (big-endian).
 func ParseUint128Decimal(s string) ([16]byte, Reason) {
 	var id [16]byte
-	if len(s) == 0 || len(s) > 39 {
+	if s == "" || len(s) > 39 {
 		return id, ReasonLength
 	}
 	var hi, lo uint64

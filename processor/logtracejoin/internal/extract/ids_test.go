@@ -101,8 +101,8 @@ func TestParseTraceparent(t *testing.T) {
 		"0g-" + tHex + "-" + sHex + "-01":                    ReasonNotHex,
 	}
 	for in, want := range bad {
-		_, r := ParseTraceparent(in)
-		assert.Equal(t, want, r, in)
+		_, got := ParseTraceparent(in)
+		assert.Equal(t, want, got, in)
 	}
 	// a future version may carry more fields
 	c, r = ParseTraceparent("01-" + tHex + "-" + sHex + "-03-more")

@@ -40,6 +40,9 @@ type keyInfo struct {
 	decimal bool
 	// corrPrio is the position in correlation_keys, or -1.
 	corrPrio int16
+	// conv is the convention of a trace id key (Datadog, B3 multi-header,
+	// plain trace id fields).
+	conv Convention
 }
 
 // Keys configures which keys hold what.
@@ -137,7 +140,9 @@ func newKeySet(k Keys) *keySet {
 		}
 	}
 	addList(k.Traceparent, kindTraceparent)
-	addList(k.TraceID, kindTraceID)
+	for i, n := range k.TraceID {
+		ks.add(n, keyInfo{kind: kindTraceID, prio: uint16(i), decimal: strings.HasPrefix(n, "dd."), corrPrio: -1, conv: traceIDConvention(n)})
+	}
 	addList(k.SpanID, kindSpanID)
 	addList(k.TraceFlags, kindFlags)
 	addList(k.GoogleTrace, kindGoogleTrace)
@@ -157,11 +162,13 @@ func newKeySet(k Keys) *keySet {
 }
 
 func (ks *keySet) compile() {
+	var n uint32 // entries so far: a bucket holds 1 + the index of its first entry
 	for name, info := range ks.byName {
 		b := bucket(name)
 		// appended at the head of its bucket's chain
 		ks.entries = append(ks.entries, keyEntry{name: name, info: info, next: ks.table[b]})
-		ks.table[b] = uint32(len(ks.entries))
+		n++ // len(ks.entries)
+		ks.table[b] = n
 		c := name[len(name)-1]
 		if len(name) == 1 {
 			for b := range 256 {

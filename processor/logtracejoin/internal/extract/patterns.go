@@ -104,10 +104,13 @@ func matchPattern(inner string, p Patterns) (Context, bool) {
 		}
 		c.TraceID, ok1 = fullTrace(t)
 		c.SpanID, ok2 = fullSpan(sp)
+		c.Conv = ConvSpringBoot32
 	case p&PatternSpringBoot3 != 0 && len(parts) == 3:
 		c.TraceID, ok1 = fullTrace(parts[1])
 		c.SpanID, ok2 = fullSpan(parts[2])
+		c.Conv = ConvSpringBoot3
 	case p&PatternSleuth != 0 && len(parts) == 4:
+		c.Conv = ConvSleuth
 		c.TraceID, ok1 = fullTrace(parts[1])
 		c.SpanID, ok2 = fullSpan(parts[2])
 		switch parts[3] {

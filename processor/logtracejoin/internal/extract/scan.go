@@ -154,7 +154,7 @@ func tokenEnd(s string, i int) int {
 }
 
 // skipValue returns the index after the object or array at s[i] (strings
-// inside it honoured, bracket kinds not checked), or -1 when it does not
+// inside it honored, bracket kinds not checked), or -1 when it does not
 // close; used counts the bytes visited.
 func (ts *textScratch) skipValue(s string, i int) (end, used int) {
 	depth := 0
@@ -188,7 +188,7 @@ func (ts *textScratch) readString(s string, i, depth int, queue bool) (string, i
 	if e < 0 {
 		return "", -1
 	}
-	if queue && e-i-1 >= minNestedLen {
+	if queue && e-i > minNestedLen { // the string between the quotes is at least minNestedLen long
 		if ts.nstr < MaxNested {
 			ts.strs[ts.nstr] = span{i + 1, e, depth}
 			ts.nstr++
@@ -593,9 +593,11 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 			inv = &discard
 		}
 		if ctx, ok := ScanTraceparent(s, inv); ok {
+			ctx.Conv = ConvW3C
 			return ctx, true
 		}
 		if ctx, ok := scanXRayRoot(s, &res.Invalid); ok {
+			ctx.Conv = ConvXRay
 			return ctx, true
 		}
 	}

@@ -4,7 +4,7 @@
 package join
 
 import (
-	"fmt"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -68,7 +68,7 @@ func FuzzJoinerOps(f *testing.F) {
 		collect()
 		for _, h := range all {
 			if seen[h] != 1 {
-				t.Fatalf("log %s left %d times", fmt.Sprint(h.hash), seen[h])
+				t.Fatalf("log %s left %d times", strconv.FormatUint(h.hash, 10), seen[h])
 			}
 		}
 		if j.Waiting() != 0 || len(j.byKey) != 0 {

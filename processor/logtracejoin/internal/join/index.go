@@ -50,11 +50,14 @@ type index struct {
 	ttl int64
 	max int
 
-	bySeq   map[uint64]uint64 // hash → sequence number
-	ring    []indexSlot
-	head    int    // ring position of the oldest entry
-	n       int    // entries in the ring
-	headSeq uint64 // sequence number of the oldest entry
+	bySeq map[uint64]int // hash → sequence number
+	ring  []indexSlot
+	head  int // ring position of the oldest entry
+	n     int // entries in the ring
+	// headSeq is the sequence number of the oldest entry; the entries'
+	// sequence numbers are consecutive (they may wrap: only differences,
+	// smaller than n, are used)
+	headSeq int
 }
 
 const initialIndexCap = 1024
@@ -64,13 +67,13 @@ func newIndex(ttl time.Duration, maxEntries int) *index {
 	return &index{
 		ttl:   int64(ttl),
 		max:   maxEntries,
-		bySeq: make(map[uint64]uint64, c),
+		bySeq: make(map[uint64]int, c),
 		ring:  make([]indexSlot, c),
 	}
 }
 
-func (x *index) pos(seq uint64) int {
-	return (x.head + int(seq-x.headSeq)) % len(x.ring)
+func (x *index) pos(seq int) int {
+	return (x.head + seq - x.headSeq) % len(x.ring)
 }
 
 func (x *index) popOldest() {
@@ -124,7 +127,7 @@ func (x *index) upsert(h uint64, sc SpanContext, rank Rank, now int64) (SpanCont
 			sizeEvicted++
 		}
 	}
-	seq := x.headSeq + uint64(x.n)
+	seq := x.headSeq + x.n
 	x.n++
 	x.ring[x.pos(seq)] = indexSlot{hash: h, inserted: now, traceID: sc.TraceID, spanID: sc.SpanID, flags: sc.Flags, rank: rank}
 	x.bySeq[h] = seq

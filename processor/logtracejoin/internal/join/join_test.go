@@ -4,7 +4,7 @@
 package join
 
 import (
-	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -44,7 +44,7 @@ func TestIndexRankAndLookup(t *testing.T) {
 func TestIndexTTLAndSize(t *testing.T) {
 	j := New(time.Second, 10, time.Minute, 3)
 	for i := range 5 {
-		_, ev := j.IndexSpans([]Span{{Hash: Hash(fmt.Sprint(i)), Context: sc(byte(i + 1))}}, t0)
+		_, ev := j.IndexSpans([]Span{{Hash: Hash(strconv.Itoa(i)), Context: sc(byte(i + 1))}}, t0)
 		if i < 3 {
 			assert.Zero(t, ev.Size)
 		} else {
@@ -68,10 +68,10 @@ func TestIndexTTLAndSize(t *testing.T) {
 func TestIndexGrowsInOrder(t *testing.T) {
 	j := New(time.Second, 10, time.Hour, 5000)
 	for i := range 5000 {
-		j.IndexSpans([]Span{{Hash: Hash(fmt.Sprint(i)), Context: sc(byte(i))}}, t0.Add(time.Duration(i)*time.Millisecond))
+		j.IndexSpans([]Span{{Hash: Hash(strconv.Itoa(i)), Context: sc(byte(i))}}, t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	for i := range 5000 {
-		got, _, ok := j.Lookup(Hash(fmt.Sprint(i)), t0.Add(5*time.Second))
+		got, _, ok := j.Lookup(Hash(strconv.Itoa(i)), t0.Add(5*time.Second))
 		require.True(t, ok, i)
 		require.Equal(t, sc(byte(i)), got)
 	}

@@ -246,6 +246,19 @@ func (j *Joiner) TakeReadyInto(dst []*Held) []*Held {
 	return dst
 }
 
+// Stats is the joiner's size now.
+type Stats struct {
+	Waiting      int // logs waiting for their span
+	IndexEntries int // correlation keys indexed
+}
+
+// Stats copies the joiner's size, both numbers under one lock.
+func (j *Joiner) Stats() Stats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return Stats{Waiting: j.waiting, IndexEntries: j.idx.n}
+}
+
 // Waiting returns the number of waiting logs.
 func (j *Joiner) Waiting() int {
 	j.mu.Lock()

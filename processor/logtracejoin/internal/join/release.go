@@ -87,14 +87,16 @@ func (j *Joiner) TakeReleased(r *Released) {
 		r.byB = map[*Batch]int32{}
 	}
 	// group the records by batch (counting sort: one pass to count, one
-	// to place), so that each batch is locked once
-	last := int32(-1)
+	// to place), so that each batch is locked once; r comes empty (from
+	// GetReleased), ng counts its groups
+	last, ng := int32(-1), int32(0)
 	for _, h := range r.ready {
 		g := last
 		if g < 0 || r.groups[g].b != h.batch {
 			var ok bool
 			if g, ok = r.byB[h.batch]; !ok {
-				g = int32(len(r.groups))
+				g = ng
+				ng++
 				r.groups = append(r.groups, flushGroup{b: h.batch})
 				r.byB[h.batch] = g
 			}

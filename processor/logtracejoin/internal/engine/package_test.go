@@ -1,7 +1,7 @@
-// Copyright The OpenTelemetry Authors
+// Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package sharedcomponent
+package engine
 
 import (
 	"testing"
