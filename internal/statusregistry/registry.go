@@ -12,6 +12,7 @@ package statusregistry // import "github.com/prodscope/prodscope/internal/status
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -127,4 +128,24 @@ func Top[T any](items []T, limit int, cmp func(a, b T) int) (kept []T, omitted i
 		return items, 0
 	}
 	return items[:limit], len(items) - limit
+}
+
+// TopCounts orders counts most first (then by name) and bounds them to limit
+// (at least 1). Count lists (Changed, Refused, Enriched) have no *Omitted
+// field: over the bound, the last entry is "(N more)" with the sum of the N
+// left out, so the counts still add up.
+func TopCounts(counts []Count, limit int) []Count {
+	slices.SortFunc(counts, func(a, b Count) int {
+		return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.What, b.What))
+	})
+	limit = max(limit, 1)
+	if len(counts) <= limit {
+		return counts
+	}
+	var rest int64
+	for _, c := range counts[limit-1:] {
+		rest += c.N
+	}
+	omitted := len(counts) - limit + 1
+	return append(counts[:limit-1:limit-1], Count{What: "(" + strconv.Itoa(omitted) + " more)", N: rest})
 }

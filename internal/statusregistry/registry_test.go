@@ -6,9 +6,11 @@ package statusregistry
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/goleak"
 )
@@ -114,4 +116,11 @@ func TestTop(t *testing.T) {
 	if kept, omitted = Top([]int{2, 1}, 0, cmp.Compare[int]); len(kept) != 1 || omitted != 1 {
 		t.Errorf("Top limit 0 = %v, %d; want one kept", kept, omitted)
 	}
+}
+
+func TestTopCountsSaysWhatItLeftOut(t *testing.T) {
+	in := []Count{{"b", 2}, {"a", 2}, {"c", 9}, {"d", 1}, {"e", 1}}
+	assert.Equal(t, []Count{{"c", 9}, {"a", 2}, {"(3 more)", 4}}, TopCounts(slices.Clone(in), 3))
+	assert.Equal(t, []Count{{"(5 more)", 15}}, TopCounts(slices.Clone(in), 0))
+	assert.Equal(t, []Count{{"c", 9}, {"a", 2}, {"b", 2}, {"d", 1}, {"e", 1}}, TopCounts(slices.Clone(in), 5))
 }

@@ -7,7 +7,8 @@ import "time"
 
 // Snapshot is one component instance's state, as the status page shows it and
 // as /statusz/api serves it (the JSON names are the API). Every list is at most
-// the requested limit long, and an *Omitted field says how many were left out.
+// the requested limit long, and an *Omitted field says how many were left out;
+// a list of Counts says it in its last entry instead (TopCounts).
 type Snapshot struct {
 	Type string `json:"type"` // component type, e.g. cardinalityguard (set by the registry)
 	ID   string `json:"id"`   // component ID, e.g. cardinalityguard/agent (set by the registry)

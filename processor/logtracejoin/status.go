@@ -4,9 +4,6 @@
 package logtracejoin // import "github.com/prodscope/prodscope/processor/logtracejoin"
 
 import (
-	"cmp"
-	"slices"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/prodscope/prodscope/internal/statusregistry"
@@ -132,11 +129,11 @@ func (s *joinState) StatusSnapshot(limit int) statusregistry.Snapshot {
 		ItemsIn:  c.in.Load(),
 		ItemsOut: c.out.Load(),
 		Unit:     unit,
-		Changed:  topCounts(changed, limit),
-		Refused:  topCounts(refused, limit),
+		Changed:  statusregistry.TopCounts(changed, limit),
+		Refused:  statusregistry.TopCounts(refused, limit),
 		Holding:  holding,
 		LogTraceJoin: &statusregistry.LogTraceJoin{
-			Enriched:         topCounts(enriched, limit),
+			Enriched:         statusregistry.TopCounts(enriched, limit),
 			JoinHits:         hits,
 			JoinMisses:       c.joinMisses.Load(),
 			Waiting:          int64(st.Waiting),
@@ -146,24 +143,4 @@ func (s *joinState) StatusSnapshot(limit int) statusregistry.Snapshot {
 			ReleasedUnjoined: c.releasedUnjoined.Load(),
 		},
 	}
-}
-
-// topCounts orders counts most first (then by name) and bounds them to
-// limit (at least 1). These lists have no *Omitted field in the snapshot:
-// over the bound, the last entry kept is "(N more)" with the sum of the N
-// left out, so the counts still add up.
-func topCounts(counts []statusregistry.Count, limit int) []statusregistry.Count {
-	slices.SortFunc(counts, func(a, b statusregistry.Count) int {
-		return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.What, b.What))
-	})
-	limit = max(limit, 1)
-	if len(counts) <= limit {
-		return counts
-	}
-	var rest int64
-	for _, c := range counts[limit-1:] {
-		rest += c.N
-	}
-	omitted := len(counts) - limit + 1
-	return append(counts[:limit-1:limit-1], statusregistry.Count{What: "(" + strconv.Itoa(omitted) + " more)", N: rest})
 }
