@@ -291,7 +291,8 @@ func marshal(cfg map[string]any) (string, error) {
 // TelemetrygenArgs renders the telemetrygen command line (without the binary)
 // for one signal run: `rate` items per second per worker (0: unthrottled).
 func TelemetrygenArgs(signal, endpoint string, duration string, rate float64, workers int, attrs map[string]string) []string {
-	args := []string{signal,
+	args := []string{
+		signal,
 		"--otlp-endpoint", endpoint,
 		"--otlp-insecure",
 		"--duration", duration,

@@ -280,10 +280,12 @@ func TestCPUDuration(t *testing.T) {
 
 func TestTelemetrygenArgs(t *testing.T) {
 	got := TelemetrygenArgs(Metrics, "127.0.0.1:4317", "10s", 2500, 4, map[string]string{"user_id": "1234", "a": "x y"})
-	want := []string{"metrics", "--otlp-endpoint", "127.0.0.1:4317", "--otlp-insecure", "--duration", "10s",
+	want := []string{
+		"metrics", "--otlp-endpoint", "127.0.0.1:4317", "--otlp-insecure", "--duration", "10s",
 		"--rate", "2500", "--workers", "4", "--allow-export-failures",
 		"--metric-type", "Sum", "--aggregation-temporality", "cumulative",
-		"--telemetry-attributes", `a="x y"`, "--telemetry-attributes", `user_id="1234"`}
+		"--telemetry-attributes", `a="x y"`, "--telemetry-attributes", `user_id="1234"`,
+	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("args\n got %q\nwant %q", got, want)
 	}

@@ -65,8 +65,10 @@ func (c *counters) add(n *atomic.Int64, k int) {
 }
 
 func (c *counters) snapshot() Counts {
-	return Counts{Spans: c.spans.Load(), Logs: c.logs.Load(), Points: c.points.Load(), Profiles: c.profiles.Load(), Events: c.events.Load(),
-		LogsWithTrace: c.logsWithTrace.Load(), PointsWithUserID: c.pointsWithUserID.Load()}
+	return Counts{
+		Spans: c.spans.Load(), Logs: c.logs.Load(), Points: c.points.Load(), Profiles: c.profiles.Load(), Events: c.events.Load(),
+		LogsWithTrace: c.logsWithTrace.Load(), PointsWithUserID: c.pointsWithUserID.Load(),
+	}
 }
 
 // LastArrival is when the sink last counted something (zero if never).
