@@ -6,6 +6,9 @@ package loadbench
 import (
 	"os"
 	"testing"
+	"time"
+
+	"github.com/prodscope/prodscope/internal/cputime"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -48,13 +51,32 @@ func TestParseStatusKB(t *testing.T) {
 }
 
 // The readers work on this very process (Linux only, as the benchmark).
+// ProcCPU, which the benchmark points at the collector, agrees with this
+// process's own CPU clock (cputime.Process) read just before and after it:
+// /proc counts in 10 ms ticks and leaves out what threads still running on
+// other CPUs have not yet been charged, so it may read a few ticks low.
 func TestProcReadersSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Fatalf("loadbench reads /proc (Linux): %v", err)
 	}
+	// Some CPU time first, so a reader of the wrong fields cannot agree by
+	// reading zeros.
+	start, deadline := cputime.Process(), time.Now().Add(10*time.Second)
+	for x := uint64(1); cputime.Process()-start < 100*time.Millisecond && time.Now().Before(deadline); {
+		for i := range uint64(100000) {
+			x = x*31 + i
+		}
+	}
+	before := cputime.Process()
 	cpu, err := ProcCPU(os.Getpid())
-	if err != nil || cpu < 0 {
-		t.Errorf("ProcCPU = %v, %v", cpu, err)
+	after := cputime.Process()
+	if err != nil {
+		t.Fatalf("ProcCPU: %v", err)
+	}
+	const tick = time.Second / ClockTicks
+	lo, hi := before-5*tick, after+tick
+	if got := time.Duration(cpu * float64(time.Second)); before < 100*time.Millisecond || got < lo || got > hi {
+		t.Errorf("ProcCPU = %v, want between %v and %v (cputime.Process %v before, %v after)", got, lo, hi, before, after)
 	}
 	rss, err := ProcPeakRSS(os.Getpid())
 	if err != nil || rss < 1<<20 {
