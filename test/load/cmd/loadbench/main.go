@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -97,7 +98,7 @@ func run() error {
 			return err
 		}
 		wd = d
-	} else if err := os.MkdirAll(wd, 0o755); err != nil {
+	} else if err := os.MkdirAll(wd, 0o750); err != nil {
 		return err
 	}
 	o := loadbench.Options{
@@ -111,7 +112,7 @@ func run() error {
 		WorkDir:    wd, Log: os.Stderr,
 	}
 	if o.FixedWorkers < 1 || o.MaxWorkers < 1 || o.MaxWorkersTraces < 1 {
-		return fmt.Errorf("workers must be >= 1")
+		return errors.New("workers must be >= 1")
 	}
 	fmt.Fprintf(os.Stderr, "loadbench: configs and logs in %s\n", wd)
 
@@ -134,7 +135,7 @@ func run() error {
 	report := loadbench.Report(res, meta)
 	fmt.Print(report)
 	if *out != "" {
-		if werr := os.WriteFile(*out, []byte(report), 0o644); werr != nil {
+		if werr := os.WriteFile(*out, []byte(report), 0o600); werr != nil {
 			return werr
 		}
 	}
@@ -144,9 +145,9 @@ func run() error {
 func binaryLine(p string) string {
 	st, err := os.Stat(p)
 	if err != nil {
-		return fmt.Sprintf("`%s` (missing)", p)
+		return fmt.Sprintf("%#q (missing)", p)
 	}
-	return fmt.Sprintf("`%s` (%d MB, built %s)", filepath.Base(p), st.Size()>>20, st.ModTime().UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%#q (%d MB, built %s)", filepath.Base(p), st.Size()>>20, st.ModTime().UTC().Format(time.RFC3339))
 }
 
 func machineLine(extra string) string {

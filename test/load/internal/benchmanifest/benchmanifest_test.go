@@ -72,7 +72,7 @@ func load(t *testing.T, b []byte) manifest {
 // The bench manifest holds every product component at the product's version,
 // the bench-only extras, and local replaces that resolve from its output path.
 func TestBenchManifestFollowsProduct(t *testing.T) {
-	root := filepath.Join("..", "..", "..", "..")
+	const root = "../../../.." // the repository, from this package's directory
 	product, err := os.ReadFile(filepath.Join(root, "builder-config.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@
 package loadbench
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -238,7 +239,7 @@ func PprofConfig(mode PprofMode, targets []string, o PprofOptions, p Ports) (str
 		pipelines[Metrics] = map[string]any{"receivers": []string{"otlp"}, "processors": []string{"batch"}, "exporters": []string{"otlp_grpc/sink"}}
 	case PprofScrape:
 		if len(targets) == 0 {
-			return "", fmt.Errorf("pprofscrape: no targets")
+			return "", errors.New("pprofscrape: no targets")
 		}
 		var ts []any
 		for i, t := range targets {
@@ -260,7 +261,7 @@ func PprofConfig(mode PprofMode, targets []string, o PprofOptions, p Ports) (str
 		pipelines[Profiles] = map[string]any{"receivers": []string{"pprofscrape"}, "exporters": []string{"otlp_grpc/sink"}}
 	case PprofReceiver:
 		if len(targets) == 0 {
-			return "", fmt.Errorf("pprofreceiver: no targets")
+			return "", errors.New("pprofreceiver: no targets")
 		}
 		var ids []string
 		for i, t := range targets {
@@ -297,7 +298,7 @@ func TelemetrygenArgs(signal, endpoint string, duration string, rate float64, wo
 		"--otlp-insecure",
 		"--duration", duration,
 		"--rate", trimFloat(rate),
-		"--workers", fmt.Sprint(workers),
+		"--workers", strconv.Itoa(workers),
 		"--allow-export-failures",
 	}
 	switch signal {

@@ -87,7 +87,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer hc.Stop()
+	defer hc.Stop(ctx)
 
 	want := map[string]bool{}
 	for _, s := range o.Signals {
@@ -144,15 +144,6 @@ func Baselines(vs []Variant) map[string]string {
 	return m
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 func freeAddrs(n int) ([]string, error) {
 	// Hold every listener until all are chosen, so the n ports differ.
 	var ls []net.Listener
@@ -197,7 +188,7 @@ func runVariant(ctx context.Context, o Options, v Variant, load string, round in
 		return r
 	}
 	base := filepath.Join(o.WorkDir, fmt.Sprintf("r%d-%s-%s-%s", round, v.Signal, load, slug(v.Name)))
-	if err := os.WriteFile(base+".yaml", []byte(cfg), 0o644); err != nil {
+	if err = os.WriteFile(base+".yaml", []byte(cfg), 0o600); err != nil {
 		r.Err = err.Error()
 		return r
 	}
@@ -223,6 +214,7 @@ func runVariant(ctx context.Context, o Options, v Variant, load string, round in
 	var side *exec.Cmd
 	var sideOut bytes.Buffer
 	if v.SideTraces > 0 {
+		//nolint:gosec // G204: running the telemetrygen the operator named (-telemetrygen) is the benchmark's job
 		side = exec.CommandContext(ctx, o.Telemetrygen, TelemetrygenArgs(Traces, p.OTLP, dur, v.SideTraces, 1, v.Attributes)...)
 		side.Stdout, side.Stderr = &sideOut, &sideOut
 		if err := side.Start(); err != nil {
@@ -240,12 +232,13 @@ func runVariant(ctx context.Context, o Options, v Variant, load string, round in
 	}
 	t0 := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, o.Duration+60*time.Second)
+	//nolint:gosec // G204: running the telemetrygen the operator named (-telemetrygen) is the benchmark's job
 	out, tgErr := exec.CommandContext(tctx, o.Telemetrygen, TelemetrygenArgs(v.Signal, p.OTLP, dur, rate, workers, v.Attributes)...).CombinedOutput()
 	cancel()
-	_ = os.WriteFile(base+".telemetrygen.log", out, 0o644)
+	_ = os.WriteFile(base+".telemetrygen.log", out, 0o600)
 	if side != nil {
 		if err := side.Wait(); err != nil && tgErr == nil {
-			tgErr = fmt.Errorf("side telemetrygen: %w: %s", err, tail(sideOut.String(), 300))
+			tgErr = fmt.Errorf("side telemetrygen: %w: %s", err, tail(sideOut.String()))
 		}
 	}
 	drain(s, v.Signal, v.Exporter == ExportHoneycomb, o.DrainTimeout)
@@ -282,13 +275,13 @@ func runVariant(ctx context.Context, o Options, v Variant, load string, round in
 		}
 	}
 	if tgErr != nil && r.Err == "" {
-		r.Err = fmt.Sprintf("telemetrygen: %v: %s", tgErr, tail(string(out), 300))
+		r.Err = fmt.Sprintf("telemetrygen: %v: %s", tgErr, tail(string(out)))
 	}
 	if hc.Errors() > 0 && r.Err == "" {
 		r.Err = fmt.Sprintf("honeycomb sink answered %d requests with errors", hc.Errors())
 	}
 	if r.Out == 0 && r.Err == "" {
-		r.Err = "nothing reached the sink; collector log: " + tail(col.output(), 300)
+		r.Err = "nothing reached the sink; collector log: " + tail(col.output())
 	}
 	return r
 }
@@ -335,12 +328,16 @@ func scrapeMetrics(addr string) (map[string]float64, error) {
 	return ParsePromSums(string(b)), nil
 }
 
-func tail(s string, n int) string {
+// tailBytes is how much of a tool's output an error message quotes.
+const tailBytes = 300
+
+// tail is the last tailBytes of s, trimmed, for an error message.
+func tail(s string) string {
 	s = strings.TrimSpace(s)
-	if len(s) <= n {
+	if len(s) <= tailBytes {
 		return s
 	}
-	return "..." + s[len(s)-n:]
+	return "..." + s[len(s)-tailBytes:]
 }
 
 // ringBuffer keeps the last max bytes written to it.
@@ -382,7 +379,7 @@ func (c *collector) output() string { return c.out.String() }
 // health check answers.
 func startCollector(ctx context.Context, bin, base, health string, extra []string) (*collector, error) {
 	args := append([]string{"--config", base + ".yaml"}, extra...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, args...) //nolint:gosec // G204: bin is the collector under test (-binary, -bench-binary)
 	c := &collector{cmd: cmd, out: &ringBuffer{max: 64 << 10}, exited: make(chan struct{}), logPath: base + ".collector.log"}
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -398,8 +395,8 @@ func startCollector(ctx context.Context, bin, base, health string, extra []strin
 	for time.Now().Before(deadline) {
 		select {
 		case <-c.exited:
-			_ = os.WriteFile(c.logPath, []byte(c.output()), 0o644)
-			return nil, fmt.Errorf("collector exited at start (%v): %s", c.waitErr, errorLine(c.output()))
+			_ = os.WriteFile(c.logPath, []byte(c.output()), 0o600)
+			return nil, fmt.Errorf("collector exited at start (%w): %s", c.waitErr, errorLine(c.output()))
 		case <-ctx.Done():
 			c.stop()
 			return nil, ctx.Err()
@@ -414,7 +411,7 @@ func startCollector(ctx context.Context, bin, base, health string, extra []strin
 		}
 	}
 	c.stop()
-	return nil, fmt.Errorf("collector not healthy within 30s: %s", tail(c.output(), 300))
+	return nil, fmt.Errorf("collector not healthy within 30s: %s", tail(c.output()))
 }
 
 // stop sends SIGTERM, then SIGKILL to the process group after 10 s.
@@ -430,7 +427,7 @@ func (c *collector) stop() {
 			<-c.exited
 		}
 	}
-	_ = os.WriteFile(c.logPath, []byte(c.output()), 0o644)
+	_ = os.WriteFile(c.logPath, []byte(c.output()), 0o600)
 }
 
 // errorLine condenses a failed collector's output: its last three non-empty
@@ -453,12 +450,12 @@ type pprofTargets struct {
 	wg    sync.WaitGroup
 }
 
-func startPprofTargets(n int) (*pprofTargets, error) {
+func startPprofTargets(ctx context.Context, n int) (*pprofTargets, error) {
 	t := &pprofTargets{}
 	for i := 0; i < n; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.stop()
+			t.stop(ctx)
 			return nil, err
 		}
 		mux := http.NewServeMux()
@@ -477,10 +474,12 @@ func startPprofTargets(n int) (*pprofTargets, error) {
 	return t, nil
 }
 
-func (t *pprofTargets) stop() {
+// stop shuts every server down, each given up to 5 s even when ctx is
+// already cancelled (an interrupted run still shuts down cleanly).
+func (t *pprofTargets) stop(ctx context.Context) {
 	for _, s := range t.srvs {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := s.Shutdown(ctx); err != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := s.Shutdown(sctx); err != nil {
 			_ = s.Close()
 		}
 		cancel()
@@ -489,11 +488,11 @@ func (t *pprofTargets) stop() {
 }
 
 func runPprof(ctx context.Context, o Options, sink *OTLPSink) ([]PprofResult, error) {
-	targets, err := startPprofTargets(o.PprofTargets)
+	targets, err := startPprofTargets(ctx, o.PprofTargets)
 	if err != nil {
 		return nil, err
 	}
-	defer targets.stop()
+	defer targets.stop(ctx)
 	// Some steady allocation in this process, so heap and allocs profiles
 	// change between scrapes as a real service's do.
 	stopChurn := make(chan struct{})
@@ -572,7 +571,7 @@ func runPprofOnce(ctx context.Context, o Options, bin string, mode PprofMode, ta
 		return
 	}
 	base := filepath.Join(o.WorkDir, fmt.Sprintf("r%d-pprof-%s", r.Round, mode))
-	if err := os.WriteFile(base+".yaml", []byte(cfg), 0o644); err != nil {
+	if err = os.WriteFile(base+".yaml", []byte(cfg), 0o600); err != nil {
 		r.Err = err.Error()
 		return
 	}
@@ -621,7 +620,7 @@ func runPprofOnce(ctx context.Context, o Options, bin string, mode PprofMode, ta
 		}
 	}
 	if mode != PprofIdle && r.Profiles == 0 && r.Points == 0 {
-		r.Err = "nothing reached the sink; collector log: " + tail(col.output(), 300)
+		r.Err = "nothing reached the sink; collector log: " + tail(col.output())
 	}
 }
 

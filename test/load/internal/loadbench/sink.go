@@ -264,9 +264,10 @@ func (h *HoneycombSink) Errors() int64 { return h.errors.Load() }
 // Reset sets every count to zero.
 func (h *HoneycombSink) Reset() { h.reset(); h.requests.Store(0); h.errors.Store(0) }
 
-// Stop shuts the server down (up to 5 s) and waits for it.
-func (h *HoneycombSink) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// Stop shuts the server down (up to 5 s, even when ctx is already cancelled)
+// and waits for it.
+func (h *HoneycombSink) Stop(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := h.srv.Shutdown(ctx); err != nil {
 		_ = h.srv.Close()

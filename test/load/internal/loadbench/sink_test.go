@@ -120,7 +120,7 @@ func TestHoneycombSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Stop()
+	defer h.Stop(t.Context())
 	defer http.DefaultClient.CloseIdleConnections()
 	url := "http://" + h.Addr() + "/1/batch/checkout"
 	batch := []byte(`[{"time":"2026-01-01T00:00:00Z","data":{"name":"a"}},{"data":{"name":"b","n":1}},{"samplerate":5,"data":{}}]`)
@@ -167,9 +167,12 @@ func TestHoneycombSink(t *testing.T) {
 }
 
 func TestCountJSONEvents(t *testing.T) {
-	for body, want := range map[string]int{`[]`: 0, ` [ {"data":{}} , {"data":{"a":[1,2]}} ] `: 2} {
-		if n, err := CountJSONEvents([]byte(body)); err != nil || n != want {
-			t.Errorf("%q: %d, %v", body, n, err)
+	for _, tc := range []struct {
+		body string
+		want int
+	}{{`[]`, 0}, {` [ {"data":{}} , {"data":{"a":[1,2]}} ] `, 2}} {
+		if n, err := CountJSONEvents([]byte(tc.body)); err != nil || n != tc.want {
+			t.Errorf("%q: %d, %v", tc.body, n, err)
 		}
 	}
 	for _, bad := range []string{``, `{}`, `[1]`, `[{"data":{}}`, `["x"]`} {

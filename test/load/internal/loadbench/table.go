@@ -5,6 +5,7 @@ package loadbench
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -277,7 +278,7 @@ func count(n int64) string {
 	if n < 0 {
 		return "?"
 	}
-	return fmt.Sprint(n)
+	return strconv.FormatInt(n, 10)
 }
 
 func ratioCell(r float64, baseline string) string {

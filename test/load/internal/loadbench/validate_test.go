@@ -20,15 +20,16 @@ func TestGeneratedConfigsValidate(t *testing.T) {
 	if bin == "" {
 		bin = filepath.Join("..", "..", "..", "..", "_build", "otelcol-prodscope")
 	}
-	if _, err := os.Stat(bin); err != nil {
+	if _, err := os.Stat(bin); err != nil { //nolint:gosec // G703: PRODSCOPE_BINARY names the binary under test
 		t.Fatalf("the built distribution is needed (make build, or set PRODSCOPE_BINARY): %v", err)
 	}
 	dir := t.TempDir()
 	validate := func(t *testing.T, bin, name, cfg string) (string, error) {
 		p := filepath.Join(dir, name+".yaml")
-		if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		//nolint:gosec // G204: bin is the distribution under test (PRODSCOPE_BINARY, PRODSCOPE_BENCH_BINARY)
 		out, err := exec.Command(bin, "validate", "--feature-gates=service.profilesSupport", "--config", p).CombinedOutput()
 		return string(out), err
 	}

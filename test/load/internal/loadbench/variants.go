@@ -67,7 +67,7 @@ func DefaultVariants(honeycomb []string) []Variant {
 		Variant{
 			Name: "logtracejoin join", Signal: Logs, Baseline: "baseline", Attributes: joinLogAttrs, SideTraces: 200,
 			Processors: []Processor{{ID: "logtracejoin"}},
-			Note:       "logs carry request_id and no trace id (two unrecognised attributes of the same sizes keep the payload equal); a second telemetrygen sends 200 spans/s with the same request_id through the same logtracejoin (traces pipeline), and logs take the span's context by join; the CPU includes those spans",
+			Note:       "logs carry request_id and no trace id (two unrecognized attributes of the same sizes keep the payload equal); a second telemetrygen sends 200 spans/s with the same request_id through the same logtracejoin (traces pipeline), and logs take the span's context by join; the CPU includes those spans",
 		},
 	)
 	if hc[Logs] {
