@@ -91,7 +91,7 @@ func (g *loadGen) run(ctx context.Context) {
 
 func (g *loadGen) once(ctx context.Context, user int, item string, seq uint64) {
 	q := url.Values{"user_id": {strconv.Itoa(user)}, "item": {item}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+"/orders?"+q.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+"/orders?"+q.Encode(), http.NoBody)
 	if err != nil {
 		return
 	}

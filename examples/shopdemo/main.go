@@ -18,7 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	_ "net/http/pprof" // registers /debug/pprof on http.DefaultServeMux, served on -pprof only
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -102,8 +102,8 @@ func run(o options) error {
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := tel.shutdown(sctx); err != nil {
-			fmt.Fprintln(os.Stderr, "shopdemo: telemetry shutdown:", err)
+		if serr := tel.shutdown(sctx); serr != nil {
+			fmt.Fprintln(os.Stderr, "shopdemo: telemetry shutdown:", serr)
 		}
 	}()
 
@@ -121,12 +121,12 @@ func run(o options) error {
 
 	var psrv *http.Server
 	if o.pprof != "" {
-		pln, err := net.Listen("tcp", o.pprof)
-		if err != nil {
+		pln, lerr := net.Listen("tcp", o.pprof)
+		if lerr != nil {
 			_ = srv.Close()
-			return err
+			return lerr
 		}
-		psrv = &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
+		psrv = &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- psrv.Serve(pln) }()
 	}
 	fmt.Fprintf(os.Stderr, "shopdemo: orders on http://%s, pprof on %s, telemetry to %s\n", ln.Addr(), o.pprof, o.collector)
@@ -142,9 +142,9 @@ func run(o options) error {
 
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
+	case serr := <-errc:
+		if !errors.Is(serr, http.ErrServerClosed) {
+			return serr
 		}
 	}
 	stop() // also when the server failed: end the load generator
@@ -160,4 +160,17 @@ func run(o options) error {
 	}
 	slog.Default().Info("shopdemo stopped")
 	return err
+}
+
+// pprofHandler serves net/http/pprof's endpoints, and nothing else, for the
+// -pprof listener (the named profiles, heap, allocs, goroutine..., go through
+// Index).
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,13 +135,13 @@ func (s *shop) createOrder(w http.ResponseWriter, r *http.Request) {
 		s.latency.Record(ctx, dur, metric.WithAttributes(attribute.String("outcome", "error")))
 		s.tel.logger.ErrorContext(ctx, "create order failed", "request_id", reqID, "user_id", userID, "error", err.Error())
 		// The same failure as a log shipper forwards it from a file.
-		s.tel.shipper.ship(slog.LevelError, "order rejected", "request_id", reqID, "user_id", userID, "error", err.Error())
+		s.tel.shipper.ship(ctx, slog.LevelError, "order rejected", "request_id", reqID, "user_id", userID, "error", err.Error())
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	s.orders.Add(ctx, 1)
 	s.latency.Record(ctx, dur, metric.WithAttributes(attribute.String("outcome", "ok")))
-	s.tel.shipper.ship(slog.LevelInfo, "order stored", "request_id", reqID, "user_id", userID, "order_id", o.ID)
+	s.tel.shipper.ship(ctx, slog.LevelInfo, "order stored", "request_id", reqID, "user_id", userID, "order_id", o.ID)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(o)
 }
@@ -153,7 +154,7 @@ func (s *shop) store(ctx context.Context, userID int, item string) (order, error
 	buf := make([]byte, 4096)
 	h := sha256.New()
 	for i := 0; i < 50; i++ {
-		buf[i%len(buf)] = byte(userID + i)
+		buf[i%len(buf)] = byte((userID + i) & 0xff)
 		h.Write(buf)
 	}
 	if userID == failingUser {
@@ -164,7 +165,7 @@ func (s *shop) store(ctx context.Context, userID int, item string) (order, error
 		span.SetStatus(codes.Error, errOutOfStock.Error())
 		return order{}, errOutOfStock
 	}
-	o := order{ID: s.nextID.Add(1), UserID: userID, Item: item, Hash: fmt.Sprintf("%x", h.Sum(nil))[:16]}
+	o := order{ID: s.nextID.Add(1), UserID: userID, Item: item, Hash: hex.EncodeToString(h.Sum(nil))[:16]}
 	s.mu.Lock()
 	if len(s.recent) >= maxRecentOrders {
 		s.recent = s.recent[1:]

@@ -68,7 +68,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) post(t *testing.T, user, reqID string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/orders?user_id="+user+"&item=book", nil)
+	req := httptest.NewRequest(http.MethodPost, "/orders?user_id="+user+"&item=book", http.NoBody)
 	req.Header.Set(requestIDHeader, reqID)
 	rr := httptest.NewRecorder()
 	h.shop.handler().ServeHTTP(rr, req)
@@ -240,7 +240,7 @@ func TestOrderCPUSamplesCarryTheServerSpan(t *testing.T) {
 			continue
 		}
 		if failing[sp[0]] != tr[0] {
-			t.Fatalf("sample labelled span %s trace %s: not a failing server span", sp[0], tr[0])
+			t.Fatalf("sample labeled span %s trace %s: not a failing server span", sp[0], tr[0])
 		}
 		linked++
 	}

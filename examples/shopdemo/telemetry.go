@@ -114,12 +114,16 @@ func newLineShipper(l otellog.Logger) *lineShipper {
 	return s
 }
 
-func (s *lineShipper) ship(level slog.Level, msg string, args ...any) {
+// ship sends the line for the request ctx belongs to, the way a shipper
+// would: the line is written without the request's span, so the record
+// carries no trace context.
+func (s *lineShipper) ship(ctx context.Context, level slog.Level, msg string, args ...any) {
+	ctx = trace.ContextWithSpanContext(ctx, trace.SpanContext{})
 	r := slog.NewRecord(time.Now(), level, msg, 0)
 	r.Add(args...)
 	s.mu.Lock()
 	s.buf.Reset()
-	_ = s.h.Handle(context.Background(), r)
+	_ = s.h.Handle(ctx, r)
 	line := strings.TrimSuffix(s.buf.String(), "\n")
 	s.mu.Unlock()
 
@@ -128,7 +132,7 @@ func (s *lineShipper) ship(level slog.Level, msg string, args ...any) {
 	rec.SetObservedTimestamp(time.Now())
 	rec.SetBody(attribute.StringValue(line))
 	// A shipper that does not parse the line knows no severity.
-	s.logger.Emit(context.Background(), rec)
+	s.logger.Emit(ctx, rec)
 }
 
 // fanout sends every record to all handlers.
