@@ -31,9 +31,21 @@ func TestLoadGenBoundsRequestsInFlight(t *testing.T) {
 
 	h := newHarness(t)
 	g := newLoadGen(srv.URL, 5000, 10, h.shop.tel)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	// Run until the first skip, at most 4 s (below the client's 5 s timeout,
+	// so no request has given up): a fixed 500 ms was not enough to open
+	// maxInFlight requests under -race on a loaded machine.
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Second)
 	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for ctx.Err() == nil && g.skipped.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
 	g.run(ctx) // returns only after every request in flight has ended
+	<-stopped
 
 	if p := peak.Load(); p > maxInFlight || p == 0 {
 		t.Fatalf("peak requests open at the service: %d, want 1..%d", p, maxInFlight)
