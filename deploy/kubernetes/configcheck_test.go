@@ -228,7 +228,7 @@ func configProblems(tier string, cfg []byte, tpl *corev1.PodTemplateSpec) []stri
 			host, _ := dns["hostname"].(string)
 			host = expand(host)
 			if first := strings.Split(host, ".")[0]; first != "prodscope-gateway-headless" ||
-				!(host == first || strings.HasPrefix(host, first+"."+namespace)) {
+				(host != first && !strings.HasPrefix(host, first+"."+namespace)) {
 				report("agent exporter %s resolves %q, want the headless Service prodscope-gateway-headless.%s(.svc.cluster.local): a ClusterIP name resolves to one address", name, host, namespace)
 			}
 			if p, ok := dns["port"]; ok && expand(fmt.Sprint(p)) != "4317" {

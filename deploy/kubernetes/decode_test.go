@@ -67,7 +67,7 @@ func decodeStrict(doc []byte) (any, metav1.TypeMeta, error) {
 	if err != nil {
 		return nil, tm, fmt.Errorf("yaml: %w", err)
 	}
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(js, &tm); err != nil {
+	if err = kjson.UnmarshalCaseSensitivePreserveInts(js, &tm); err != nil {
 		return nil, tm, fmt.Errorf("type meta: %w", err)
 	}
 	if tm.APIVersion == "" || tm.Kind == "" {
@@ -112,9 +112,23 @@ func splitDocs(data []byte) ([][]byte, error) {
 	}
 }
 
-// decodeFile strictly decodes every document of a manifest file.
-func decodeFile(path string) ([]object, error) {
-	data, err := os.ReadFile(path)
+// readFileIn reads the file name (slash-separated, relative) inside dir. The
+// read cannot leave dir (os.Root), whatever name holds: a COPY source out of
+// the Dockerfile, say, resolves inside the build context or fails, as it does
+// for docker build.
+func readFileIn(dir, name string) ([]byte, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.ReadFile(name)
+}
+
+// decodeFile strictly decodes every document of the base's manifest file name.
+func decodeFile(name string) ([]object, error) {
+	path := filepath.Join(baseDir, name)
+	data, err := readFileIn(baseDir, name)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +157,10 @@ func objectName(v any) string {
 	return ""
 }
 
-// decodeKustomization strictly decodes a kustomization.yaml into kustomize's own type.
-func decodeKustomization(path string) (*types.Kustomization, error) {
-	data, err := os.ReadFile(path)
+// decodeKustomization strictly decodes the kustomization.yaml in dir into
+// kustomize's own type.
+func decodeKustomization(dir string) (*types.Kustomization, error) {
+	data, err := readFileIn(dir, "kustomization.yaml")
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +185,7 @@ const baseDir = "base"
 // Kubernetes API type with no unknown, duplicate or mis-cased field, and the
 // kustomization lists exactly the manifest files that exist.
 func TestManifestsDecodeStrictly(t *testing.T) {
-	k, err := decodeKustomization(filepath.Join(baseDir, "kustomization.yaml"))
+	k, err := decodeKustomization(baseDir)
 	if err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
 	}
@@ -193,7 +208,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 
 	kinds := map[string]int{}
 	for _, f := range manifests {
-		objs, err := decodeFile(filepath.Join(baseDir, f))
+		objs, err := decodeFile(f)
 		if err != nil {
 			t.Errorf("%v", err)
 			continue
@@ -222,11 +237,11 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 // duplicated or one field at the wrong level is refused, while the
 // unmodified file decodes.
 func TestStrictDecodeRejectsTypos(t *testing.T) {
-	orig, err := os.ReadFile(filepath.Join(baseDir, "agent-daemonset.yaml"))
+	orig, err := readFileIn(baseDir, "agent-daemonset.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := decodeStrict(orig); err != nil {
+	if _, _, err = decodeStrict(orig); err != nil {
 		t.Fatalf("the unmodified DaemonSet must decode: %v", err)
 	}
 	cases := []struct {
@@ -243,30 +258,30 @@ func TestStrictDecodeRejectsTypos(t *testing.T) {
 				t.Fatalf("agent-daemonset.yaml no longer contains %q: update this test", tc.old)
 			}
 			bad := bytes.Replace(orig, []byte(tc.old), []byte(tc.new), 1)
-			_, _, err := decodeStrict(bad)
-			if err == nil {
+			_, _, derr := decodeStrict(bad)
+			if derr == nil {
 				t.Fatalf("decoded with %s (%q): the decoder is not strict", tc.name, tc.new)
 			}
-			if !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error %q does not name the field %q", err, tc.wantErr)
+			if !strings.Contains(derr.Error(), tc.wantErr) {
+				t.Fatalf("error %q does not name the field %q", derr, tc.wantErr)
 			}
 		})
 	}
 	// A kind we have no type for is refused, not silently passed.
-	if _, _, err := decodeStrict([]byte("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")); err == nil {
+	if _, _, err = decodeStrict([]byte("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")); err == nil {
 		t.Fatal("an unknown kind decoded")
 	}
 	// The kustomization decoder is strict too.
 	dir := t.TempDir()
-	kb, err := os.ReadFile(filepath.Join(baseDir, "kustomization.yaml"))
+	kb, err := readFileIn(baseDir, "kustomization.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := bytes.Replace(kb, []byte("configMapGenerator:"), []byte("configMapGenerators:"), 1)
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), bad, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), bad, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeKustomization(filepath.Join(dir, "kustomization.yaml")); err == nil {
+	if _, err := decodeKustomization(dir); err == nil {
 		t.Fatal("a kustomization with configMapGenerators (typo) decoded")
 	}
 }

@@ -5,8 +5,8 @@ package kubernetes_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,16 +19,15 @@ type dockerInstr struct {
 	cmd, args string
 }
 
-func parseDockerfile(t *testing.T, path string) []dockerInstr {
+func parseDockerfile(t *testing.T, dir string) []dockerInstr {
 	t.Helper()
-	f, err := os.Open(path)
+	b, err := readFileIn(dir, "Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var out []dockerInstr
 	var cur strings.Builder
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if strings.HasPrefix(line, "#") {
@@ -62,7 +61,7 @@ func parseDockerfile(t *testing.T, path string) []dockerInstr {
 // and agrees with the Kubernetes manifests on the binary and config paths.
 func TestDockerfile(t *testing.T) {
 	root := repoRoot(t)
-	instrs := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
+	instrs := parseDockerfile(t, root)
 
 	var froms, users, exposes, envs []string
 	var entrypoint []string
@@ -138,7 +137,7 @@ func TestDockerfile(t *testing.T) {
 	}
 
 	// .dockerignore: everything out, then exactly what the COPYs need back in.
-	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	ignore, err := readFileIn(root, ".dockerignore")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +181,7 @@ func TestDockerfile(t *testing.T) {
 	if !contains(envs, "K8S_POD_IP=0.0.0.0") {
 		t.Errorf("ENV %v: want K8S_POD_IP=0.0.0.0, where the default config's health check and metrics listen outside Kubernetes", envs)
 	}
-	cfg, err := os.ReadFile(filepath.Join(root, copies["/etc/otelcol-prodscope/config.yaml"]))
+	cfg, err := readFileIn(root, copies["/etc/otelcol-prodscope/config.yaml"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +197,7 @@ func TestDockerfile(t *testing.T) {
 	}
 
 	// The manifests run this image's binary on the config path it mounts.
-	objs, err := decodeFile(filepath.Join(baseDir, "agent-daemonset.yaml"))
+	objs, err := decodeFile("agent-daemonset.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

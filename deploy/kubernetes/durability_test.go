@@ -411,11 +411,11 @@ func rbacProblems(cfg []byte, rules []rbacv1.PolicyRule) []string {
 // TestRBACMatchesConfig proves rbacProblems catches both directions: a rule
 // the config needs and the role lacks, and a rule granted that nothing reads.
 func TestRBACMatchesConfig(t *testing.T) {
-	cfg, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "agent.yaml"))
+	cfg, err := readFileIn(repoRoot(t), "config/agent.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := decodeFile(filepath.Join(baseDir, "agent-rbac.yaml"))
+	objs, err := decodeFile("agent-rbac.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,11 +483,11 @@ func keysOf(m map[string]bool) []string {
 // data is reported by the config checks the kustomize tests run.
 func TestDurabilityChecksCatchLossySettings(t *testing.T) {
 	root := repoRoot(t)
-	agent, err := os.ReadFile(filepath.Join(root, "config", "agent.yaml"))
+	agent, err := readFileIn(root, "config/agent.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gateway, err := os.ReadFile(filepath.Join(root, "config", "gateway.yaml"))
+	gateway, err := readFileIn(root, "config/gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,12 +540,12 @@ func TestDurabilityChecksCatchLossySettings(t *testing.T) {
 // documented prodscope.io/pprof-port annotation picks the port, 6060 when
 // absent.
 func TestPprofRuleFollowsAnnotation(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "agent.yaml"))
+	raw, err := readFileIn(repoRoot(t), "config/agent.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
+	if err = yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
 	rc, _ := doc["receivers"].(map[string]any)["receiver_creator/pprof"].(map[string]any)
@@ -566,8 +566,10 @@ func TestPprofRuleFollowsAnnotation(t *testing.T) {
 		return map[string]any{
 			"type": "port", "id": "pod-uid/port", "name": "pprof", "endpoint": fmt.Sprintf("10.0.0.7:%d", port),
 			"port": port, "transport": "TCP",
-			"pod": map[string]any{"name": "checkout-7d9f", "namespace": "shop", "uid": "pod-uid",
-				"labels": map[string]string{"app.kubernetes.io/name": "checkout"}, "annotations": annotations},
+			"pod": map[string]any{
+				"name": "checkout-7d9f", "namespace": "shop", "uid": "pod-uid",
+				"labels": map[string]string{"app.kubernetes.io/name": "checkout"}, "annotations": annotations,
+			},
 		}
 	}
 	on := map[string]string{"prodscope.io/pprof": "true"}
@@ -610,24 +612,24 @@ func TestNamespaceFromOnePlace(t *testing.T) {
 	tmp := t.TempDir()
 	copyBase(t, root, tmp)
 	for _, f := range []string{"agent.yaml", "gateway.yaml"} {
-		b, err := os.ReadFile(filepath.Join(root, "config", f))
+		b, err := readFileIn(root, "config/"+f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.MkdirAll(filepath.Join(tmp, "config"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(tmp, "config"), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(tmp, "config", f), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tmp, "config", f), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	const other = "observability"
 	overlay := filepath.Join(tmp, "overlay")
-	if err := os.MkdirAll(overlay, 0o755); err != nil {
+	if err := os.MkdirAll(overlay, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	kz := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + other + "\nresources:\n  - ../deploy/kubernetes/base\n"
-	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kz), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kz), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	objs, err := renderDir(overlay)
@@ -660,7 +662,7 @@ func TestNamespaceFromOnePlace(t *testing.T) {
 		}
 	}
 	// The agent's log exclude follows the namespace it runs in.
-	cfg, _ := os.ReadFile(filepath.Join(root, "config", "agent.yaml"))
+	cfg, _ := readFileIn(root, "config/agent.yaml")
 	if !strings.Contains(string(cfg), "/var/log/pods/${env:K8S_NAMESPACE") {
 		t.Error("config/agent.yaml: file_log does not exclude its own namespace's pods by ${env:K8S_NAMESPACE}")
 	}
@@ -682,7 +684,7 @@ var deprecatedTypes = map[string]string{
 func TestConfigsUseCurrentComponentNames(t *testing.T) {
 	root := repoRoot(t)
 	for _, f := range []string{"config/agent.yaml", "config/gateway.yaml"} {
-		raw, err := os.ReadFile(filepath.Join(root, f))
+		raw, err := readFileIn(root, f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ package kubernetes_test
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -138,9 +137,10 @@ func extraManifests(t *testing.T, v *chartValues) []any {
 	return out
 }
 
-func decodeValues(t *testing.T, path string) *chartValues {
+func decodeValues(t *testing.T, dir, name string) *chartValues {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	path := filepath.Join(dir, name)
+	data, err := readFileIn(dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func decodeValues(t *testing.T, path string) *chartValues {
 		t.Fatalf("%s: %v", path, err)
 	}
 	var top map[string]json.RawMessage
-	if err := json.Unmarshal(js, &top); err != nil {
+	if err = json.Unmarshal(js, &top); err != nil {
 		t.Fatal(err)
 	}
 	for k := range top {
@@ -175,7 +175,7 @@ func decodeValues(t *testing.T, path string) *chartValues {
 func TestHelmValues(t *testing.T) {
 	base := map[string]object{}
 	for _, f := range []string{"agent-daemonset.yaml", "gateway-statefulset.yaml", "agent-rbac.yaml", "priorityclass.yaml"} {
-		objs, err := decodeFile(filepath.Join(baseDir, f))
+		objs, err := decodeFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,8 +196,8 @@ func TestHelmValues(t *testing.T) {
 		{"values-statefulset.yaml", "statefulset", dep.Name, "prodscope-gateway", &dep.Spec.Template},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			path := filepath.Join("..", "helm", tc.file)
-			v := decodeValues(t, path)
+			const helmDir = "../helm"
+			v := decodeValues(t, helmDir, tc.file)
 			c := tc.tpl.Spec.Containers[0]
 			// The workload the chart renders carries the base's name, so the
 			// documented kubectl commands work for both installs.
@@ -206,7 +206,7 @@ func TestHelmValues(t *testing.T) {
 			}
 			// The install command passes the config file's checksum as a pod
 			// annotation: the chart rolls pods on it when the config changes.
-			raw, err := os.ReadFile(path)
+			raw, err := readFileIn(helmDir, tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}

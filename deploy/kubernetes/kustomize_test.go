@@ -6,9 +6,9 @@ package kubernetes_test
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,7 +95,7 @@ func TestKustomizeBuild(t *testing.T) {
 	}
 	checkRendered(t, root, objs)
 	// RBAC: exactly what the agent config's components read, no more.
-	agentCfg, err := os.ReadFile(filepath.Join(root, "config", "agent.yaml"))
+	agentCfg, err := readFileIn(root, "config/agent.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,29 +155,12 @@ const standInGateway = "# stand-in gateway config (test only)\r\nextensions:\n  
 	"service:\n  extensions: [health_check, file_storage/queue]\n   \n" +
 	"  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus: {host: 0.0.0.0, port: 8888}\n"
 
-// copyTree copies the manifests of deploy/kubernetes/base into dst.
+// copyBase copies the manifests of deploy/kubernetes/base under root to the
+// same place under dst.
 func copyBase(t *testing.T, root, dst string) {
 	t.Helper()
-	src := filepath.Join(root, "deploy", "kubernetes", "base")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, "deploy", "kubernetes", "base", rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
+	base := filepath.Join("deploy", "kubernetes", "base")
+	if err := os.CopyFS(filepath.Join(dst, base), os.DirFS(filepath.Join(root, base))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -190,13 +173,13 @@ func TestKustomizeBuildStandInConfigs(t *testing.T) {
 	root := repoRoot(t)
 	write := func(dir, agent, gateway string) {
 		t.Helper()
-		if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, "config"), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "config", "agent.yaml"), []byte(agent), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "config", "agent.yaml"), []byte(agent), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "config", "gateway.yaml"), []byte(gateway), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "config", "gateway.yaml"), []byte(gateway), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -286,7 +269,7 @@ func checkRendered(t *testing.T, root string, objs []object) {
 	cmNames := map[string]string{}
 	cfgBytes := map[string][]byte{}
 	for base, file := range map[string]string{agentConfigMap: "config/agent.yaml", gatewayConfigMap: "config/gateway.yaml"} {
-		want, err := os.ReadFile(filepath.Join(root, file))
+		want, err := readFileIn(root, file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -569,8 +552,8 @@ func parseGoMemLimit(s string) (int64, error) {
 		}
 	}
 	var n int64
-	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s || n <= 0 {
-		return 0, fmt.Errorf("not a Go memory limit")
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || strconv.FormatInt(n, 10) != s || n <= 0 {
+		return 0, errors.New("not a Go memory limit")
 	}
 	return n * mult, nil
 }
@@ -605,17 +588,6 @@ func checkServicePorts(t *testing.T, svc *corev1.Service, tpl *corev1.PodTemplat
 			t.Errorf("Service %s has no port %d", svc.Name, want)
 		}
 	}
-}
-
-func allows(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
-	for _, r := range rules {
-		if (contains(r.APIGroups, group) || contains(r.APIGroups, "*")) &&
-			(contains(r.Resources, resource) || contains(r.Resources, "*")) &&
-			(contains(r.Verbs, verb) || contains(r.Verbs, "*")) {
-			return true
-		}
-	}
-	return false
 }
 
 func objectNamespace(v any) string {
