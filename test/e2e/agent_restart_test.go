@@ -43,7 +43,7 @@ func shippedAgentOnLoopback(t *testing.T, gatewayAddr string) *agentOnLoopback {
 		t.Fatal(err)
 	}
 	var cfg map[string]any
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+	if err = yaml.Unmarshal(raw, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	c := newCollectorEnv(t)
@@ -158,7 +158,7 @@ func TestAgentRestartWhileGatewayDownLosesNoSpans(t *testing.T) {
 
 	const spans = 100 // 50 traces, each a parent and one child span
 	runTool(t, 2*time.Minute, telemetrygen, "traces", "--otlp-endpoint", agent.otlpGRPC, "--otlp-insecure",
-		"--rate", "0", "--traces", fmt.Sprint(spans/2), "--service", "agent-restart")
+		"--rate", "0", "--traces", strconv.Itoa(spans/2), "--service", "agent-restart")
 	eventually(t, 20*time.Second, "spans accepted into the agent's disk queue", func() (bool, string) {
 		v, _ := agent.scrapeMetricLabel(t, "otelcol_exporter_queue_size", `exporter="load_balancing/traces"`)
 		return v >= spans, fmt.Sprintf("queue size %v", v)
@@ -197,21 +197,21 @@ func TestAgentRestartPodLogsExactlyOnce(t *testing.T) {
 
 	// /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log, CRI format.
 	dir := filepath.Join(agent.podLogs, "shop_checkout-7d9f_0a1b2c3d-e4f5-4a6b-8c7d-9e0f1a2b3c4d", "checkout")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	logFile := filepath.Join(dir, "0.log")
-	if err := os.WriteFile(logFile, nil, 0o644); err != nil {
+	if err := os.WriteFile(logFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The agent's own namespace is excluded: these must never arrive.
 	own := filepath.Join(agent.podLogs, "prodscope_prodscope-agent-x1_11111111-2222-3333-4444-555555555555", "otelcol-prodscope")
-	if err := os.MkdirAll(own, 0o755); err != nil {
+	if err := os.MkdirAll(own, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	write := func(path, phase string, n int) {
 		t.Helper()
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600) //nolint:gosec // G304: path is one of this test's pod log files in its temp dir
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ type composeProject struct {
 func (p *composeProject) run(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker-compose", append([]string{"-p", p.name, "-f", p.file}, args...)...)
+	cmd := exec.CommandContext(ctx, "docker-compose", append([]string{"-p", p.name, "-f", p.file}, args...)...) //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 	cmd.Env = append(os.Environ(), p.env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -55,7 +56,7 @@ func docker(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput() //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 	if err != nil {
 		t.Fatalf("docker %v: %v\n%s", args, err, out)
 	}
@@ -129,7 +130,8 @@ func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 	dirs := map[string]string{}
 	for _, s := range []string{"default", "vendor", "honeycomb"} {
 		d := t.TempDir()
-		if err := os.Chmod(d, 0o777); err != nil { // the containers run as uid 10001
+		//nolint:gosec // G302: the containers run as uid 10001 and write here; the dir is this test's temp dir
+		if err := os.Chmod(d, 0o777); err != nil {
 			t.Fatal(err)
 		}
 		dirs[s] = d
@@ -169,8 +171,10 @@ func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 	})
 
 	send := func(service, route string, traces int) {
-		args := []string{"traces", "--otlp-endpoint", agentOTLP, "--otlp-insecure", "--rate", "0",
-			"--traces", fmt.Sprint(traces), "--child-spans", "2", "--service", service}
+		args := []string{
+			"traces", "--otlp-endpoint", agentOTLP, "--otlp-insecure", "--rate", "0",
+			"--traces", strconv.Itoa(traces), "--child-spans", "2", "--service", service,
+		}
 		if route != "" {
 			args = append(args, "--otlp-attributes", fmt.Sprintf("prodscope.route=%q", route))
 		}
@@ -272,7 +276,7 @@ func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 	defer cancel()
 	const faultTraces = 600 // 3 spans each at 40 traces/s: 15 s of load
 	load := startTool(ctx, telemetrygen, "traces", "--otlp-endpoint", agentOTLP, "--otlp-insecure",
-		"--rate", "40", "--traces", fmt.Sprint(faultTraces), "--child-spans", "2", "--service", "fault-load")
+		"--rate", "40", "--traces", strconv.Itoa(faultTraces), "--child-spans", "2", "--service", "fault-load")
 	gw2 := strings.TrimSpace(p.must(time.Minute, "ps", "-q", "gateway-2"))
 	gw3 := strings.TrimSpace(p.must(time.Minute, "ps", "-q", "gateway-3"))
 	network := p.name + "_prodscope"
@@ -307,7 +311,7 @@ func TestMultiHostAgentGatewaysCompose(t *testing.T) {
 	ctx3, cancel3 := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel3()
 	load = startTool(ctx3, telemetrygen, "traces", "--otlp-endpoint", agentOTLP, "--otlp-insecure",
-		"--rate", "40", "--traces", fmt.Sprint(scaleTraces), "--child-spans", "2", "--service", "scale-down-load")
+		"--rate", "40", "--traces", strconv.Itoa(scaleTraces), "--child-spans", "2", "--service", "scale-down-load")
 	time.Sleep(4 * time.Second)
 	p.must(2*time.Minute, "stop", "-t", "20", "gateway-3")
 	if err := <-load.done; err != nil {
@@ -420,11 +424,11 @@ func TestImageDefaultConfigRunsOutsideKubernetes(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if t.Failed() {
-			out, _ := exec.CommandContext(ctx, "docker", "logs", "--tail", "40", name).CombinedOutput()
+			out, _ := exec.CommandContext(ctx, "docker", "logs", "--tail", "40", name).CombinedOutput() //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 			t.Logf("container logs (tail):\n%s", out)
 		}
-		_ = exec.CommandContext(ctx, "docker", "rm", "-f", name).Run()
-		_ = exec.CommandContext(ctx, "docker", "network", "rm", name).Run()
+		_ = exec.CommandContext(ctx, "docker", "rm", "-f", name).Run()      //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
+		_ = exec.CommandContext(ctx, "docker", "network", "rm", name).Run() //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 	})
 	health, otlp := freeAddr(t), freeAddr(t)
 	docker(t, "run", "-d", "--name", name, "--network", name,

@@ -4,10 +4,8 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,18 +16,14 @@ import (
 )
 
 // runDemo runs the demo service against the collector for d, bounded.
-func runDemo(t *testing.T, c *collector, d time.Duration, extra ...string) string {
+func runDemo(t *testing.T, c *collector, d time.Duration, extra ...string) {
 	t.Helper()
 	bin := buildOnce(t, "shopdemo", "examples/shopdemo", ".")
-	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
-	defer cancel()
-	args := append([]string{"-collector", c.otlpGRPC, "-listen", freeAddr(t), "-pprof", c.env["PRODSCOPE_DEMO_PPROF"],
-		"-duration", d.String(), "-rate", "40", "-users", "300", "-metric-interval", "1s"}, extra...)
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("shopdemo: %v\n%s", err, out)
-	}
-	return string(out)
+	args := append([]string{
+		"-collector", c.otlpGRPC, "-listen", freeAddr(t), "-pprof", c.env["PRODSCOPE_DEMO_PPROF"],
+		"-duration", d.String(), "-rate", "40", "-users", "300", "-metric-interval", "1s",
+	}, extra...)
+	runTool(t, d+30*time.Second, bin, args...)
 }
 
 func serviceName(r pcommon.Resource) string {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func TestComponentsMatchManifest(t *testing.T) {
 	}
 }
 
-// A config with a misspelt key fails validate, and the message names the key.
+// A config with a misspelled key fails validate, and the message names the key.
 func TestValidateNamesTheWrongKey(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "bad.yaml")
 	bad := `
@@ -120,7 +121,7 @@ service:
 	if err := os.WriteFile(cfg, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(binary, "validate", "--config", cfg).CombinedOutput()
+	out, err := exec.Command(binary, "validate", "--config", cfg).CombinedOutput() //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 	if err == nil {
 		t.Fatalf("validate accepted a config with an unknown key:\n%s", out)
 	}
@@ -167,9 +168,9 @@ func TestTelemetrygenExactCounts(t *testing.T) {
 	const spans, logs, metrics = 300, 250, 200
 	common := []string{"--otlp-endpoint", c.otlpGRPC, "--otlp-insecure", "--rate", "0"}
 	// --traces N with the default of one child span: 2 spans per trace.
-	runTool(t, 2*time.Minute, telemetrygen, append([]string{"traces", "--traces", fmt.Sprint(spans / 2), "--service", "e2e-traces"}, common...)...)
-	runTool(t, 2*time.Minute, telemetrygen, append([]string{"logs", "--logs", fmt.Sprint(logs), "--service", "e2e-logs"}, common...)...)
-	runTool(t, 2*time.Minute, telemetrygen, append([]string{"metrics", "--metrics", fmt.Sprint(metrics), "--service", "e2e-metrics"}, common...)...)
+	runTool(t, 2*time.Minute, telemetrygen, append([]string{"traces", "--traces", strconv.Itoa(spans / 2), "--service", "e2e-traces"}, common...)...)
+	runTool(t, 2*time.Minute, telemetrygen, append([]string{"logs", "--logs", strconv.Itoa(logs), "--service", "e2e-logs"}, common...)...)
+	runTool(t, 2*time.Minute, telemetrygen, append([]string{"metrics", "--metrics", strconv.Itoa(metrics), "--service", "e2e-metrics"}, common...)...)
 
 	count := func() (int, int, int) {
 		var s, l, p int

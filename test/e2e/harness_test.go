@@ -52,7 +52,7 @@ func setup() error {
 	telemetrygen = os.Getenv("TELEMETRYGEN")
 	if binary == "" || telemetrygen == "" {
 		// Build once for the whole run, through the Makefile like a user would.
-		cmd := exec.Command("make", "-C", repoRoot, "build", "tools")
+		cmd := exec.Command("make", "-C", repoRoot, "build", "tools") //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("make build tools: %w", err)
@@ -234,7 +234,7 @@ func runTool(t *testing.T, timeout time.Duration, name string, args ...string) s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := exec.CommandContext(ctx, name, args...) //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %v: %v\n%s", filepath.Base(name), args, err, out)
@@ -247,7 +247,7 @@ func runTool(t *testing.T, timeout time.Duration, name string, args ...string) s
 // still being written and is left for the next read.
 func readLines(t *testing.T, path string) [][]byte {
 	t.Helper()
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path) //nolint:gosec // G304: a file exporter's output in this test's temp dir
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -306,7 +306,7 @@ func buildOnce(t *testing.T, name, moduleDir, pkg string) string {
 		return p
 	}
 	out := filepath.Join(repoRoot, "_build", name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-o", out, pkg) //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 	cmd.Dir = filepath.Join(repoRoot, moduleDir)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", name, err, b)
@@ -332,7 +332,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 }
 
 func readFileString(p string) (string, error) {
-	b, err := os.ReadFile(p)
+	b, err := os.ReadFile(p) //nolint:gosec // G304: a file the test's collector wrote in its temp dir
 	return string(b), err
 }
 
@@ -343,7 +343,7 @@ type backgroundTool struct {
 }
 
 func startTool(ctx context.Context, name string, args ...string) *backgroundTool {
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := exec.CommandContext(ctx, name, args...) //nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 	b := &backgroundTool{cmd: cmd, done: make(chan error, 1)}
 	if err := cmd.Start(); err != nil {
 		b.done <- err
@@ -353,15 +353,17 @@ func startTool(ctx context.Context, name string, args ...string) *backgroundTool
 	return b
 }
 
-// stop interrupts the program and waits for it.
-func (b *backgroundTool) stop() {
+// stop interrupts the program, waits for it and returns how it exited
+// (normally by the interrupt).
+func (b *backgroundTool) stop() error {
 	if b.cmd.Process != nil {
 		_ = b.cmd.Process.Signal(syscall.SIGINT)
 	}
 	select {
-	case <-b.done:
+	case err := <-b.done:
+		return err
 	case <-time.After(10 * time.Second):
 		_ = b.cmd.Process.Kill()
-		<-b.done
+		return <-b.done
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,7 +61,7 @@ func TestHoneycombEventsRoundTripThroughLibhoneyReceiver(t *testing.T) {
 
 	const traces = 40 // two spans each: a parent and its child
 	runTool(t, 2*time.Minute, telemetrygen, "traces", "--otlp-endpoint", sender.otlpGRPC, "--otlp-insecure",
-		"--rate", "0", "--traces", fmt.Sprint(traces), "--service", "roundtrip", "--telemetry-attributes", `app.tier="gold"`)
+		"--rate", "0", "--traces", strconv.Itoa(traces), "--service", "roundtrip", "--telemetry-attributes", `app.tier="gold"`)
 
 	var sent, received map[string]spanRecord
 	eventually(t, 60*time.Second, "every span back from the libhoney receiver", func() (bool, string) {
@@ -107,6 +108,7 @@ func TestFaultHoneycombSinkErrorsNothingSilentlyLost(t *testing.T) {
 	events := filepath.Join(t.TempDir(), "events.jsonl")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	//nolint:gosec // G204: the e2e harness runs the programs under test and their tools
 	sink := exec.CommandContext(ctx, bin, "-listen", addr, "-api-key", "e2e-secret-key",
 		"-event-500-pct", "10", "-event-429-pct", "10", "-event-400-pct", "10",
 		"-request-statuses", "500,429,503,500", "-retry-after", "0", "-seed", "7", "-out", events)
@@ -130,7 +132,7 @@ func TestFaultHoneycombSinkErrorsNothingSilentlyLost(t *testing.T) {
 
 	const spans = 1000
 	runTool(t, 2*time.Minute, telemetrygen, "traces", "--otlp-endpoint", c.otlpGRPC, "--otlp-insecure",
-		"--rate", "0", "--traces", fmt.Sprint(spans/2), "--service", "faults")
+		"--rate", "0", "--traces", strconv.Itoa(spans/2), "--service", "faults")
 
 	var sent, refused, retried float64
 	eventually(t, 90*time.Second, "every event delivered or refused", func() (bool, string) {

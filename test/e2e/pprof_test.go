@@ -60,7 +60,7 @@ func hostileTarget(kind int, bomb []byte, stop <-chan struct{}) http.Handler {
 		default: // garbage
 			b := make([]byte, 64<<10)
 			for i := range b {
-				b[i] = byte(rand.Uint32())
+				b[i] = byte(rand.Uint32() & 0xff)
 			}
 			_, _ = w.Write(b)
 		}
