@@ -39,7 +39,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	bin := buildOnce(t, "shopdemo", "examples/shopdemo", ".")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	demo := exec.CommandContext(ctx, bin, "-collector", c.otlpGRPC, "-listen", freeAddr(t),
+	demo := exec.CommandContext(ctx, bin, //nolint:gosec // G204: the demo service this test built "-collector", c.otlpGRPC, "-listen", freeAddr(t),
 		"-pprof", c.env["PRODSCOPE_DEMO_PPROF"], "-duration", "90s", "-rate", "250", "-users", "500",
 		"-metric-interval", "1s")
 	demoOut := &lockedBuffer{}
@@ -65,7 +65,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	// cardinalityguard: the pair the demo's bug makes.
 	var guardRow []string
 	eventually(t, 60*time.Second, "operation_error/user_id limited with several hundred values", func() (bool, string) {
-		rows := tableRows(t, browser, base+"/cardinalityguard")
+		rows := browser.tableRows(t, base+"/cardinalityguard")
 		guardRow = findRow(rows, "operation_error", "user_id")
 		if guardRow == nil {
 			return false, fmt.Sprintf("no operation_error/user_id row in %v", rows)
@@ -83,13 +83,13 @@ func TestStatusPageInChromium(t *testing.T) {
 	if pts, err := strconv.Atoi(guardRow[7]); err != nil || pts <= 0 {
 		t.Errorf("points affected %q, want > 0", guardRow[7])
 	}
-	screenshot(t, browser, base+"/cardinalityguard", filepath.Join(shots, "statusz-cardinalityguard.png"))
+	browser.screenshot(t, base+"/cardinalityguard", filepath.Join(shots, "statusz-cardinalityguard.png"))
 
 	// pprofscrape: both targets up.
 	eventually(t, 60*time.Second, "both pprof targets up", func() (bool, string) {
-		text := pageText(t, browser, base+"/pprofscrape")
+		text := browser.pageText(t, base+"/pprofscrape")
 		up, down := 0, 0
-		for _, r := range tableRows(t, browser, base+"/pprofscrape") {
+		for _, r := range browser.tableRows(t, base+"/pprofscrape") {
 			for _, cell := range r {
 				switch cell {
 				case "up":
@@ -101,11 +101,11 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 		return up == 2 && down == 0 && strings.Contains(text, "2 up"), fmt.Sprintf("%d targets up, %d down; page: %s", up, down, tail(text, 1500))
 	})
-	screenshot(t, browser, base+"/pprofscrape", filepath.Join(shots, "statusz-pprofscrape.png"))
+	browser.screenshot(t, base+"/pprofscrape", filepath.Join(shots, "statusz-pprofscrape.png"))
 
 	// logtracejoin: logs joined to spans on the request id.
 	eventually(t, 60*time.Second, "logtracejoin join hits above zero", func() (bool, string) {
-		rows := tableRows(t, browser, base+"/logtracejoin")
+		rows := browser.tableRows(t, base+"/logtracejoin")
 		for i, r := range rows {
 			if len(r) > 0 && r[0] == "join hits" && i+1 < len(rows) {
 				n, err := strconv.Atoi(rows[i+1][0])
@@ -114,20 +114,20 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 		return false, fmt.Sprintf("no join hits column in %v", rows)
 	})
-	screenshot(t, browser, base+"/logtracejoin", filepath.Join(shots, "statusz-logtracejoin.png"))
+	browser.screenshot(t, base+"/logtracejoin", filepath.Join(shots, "statusz-logtracejoin.png"))
 
 	// The overview lists every prodscope component instance of the config with
 	// its pipelines; the JSON API serves the same instances.
-	overview := pageText(t, browser, base)
+	overview := browser.pageText(t, base)
 	for _, want := range []string{"cardinalityguard", "logtracejoin", "pprofscrape", "metrics"} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("overview does not show %q:\n%s", want, tail(overview, 3000))
 		}
 	}
-	screenshot(t, browser, base, filepath.Join(shots, "statusz-overview.png"))
-	screenshot(t, browser, base+"/honeycombevents", filepath.Join(shots, "statusz-honeycombevents.png"))
+	browser.screenshot(t, base, filepath.Join(shots, "statusz-overview.png"))
+	browser.screenshot(t, base+"/honeycombevents", filepath.Join(shots, "statusz-honeycombevents.png"))
 
-	api := pageText(t, browser, base+"/api/cardinalityguard")
+	api := browser.pageText(t, base+"/api/cardinalityguard")
 	if !strings.Contains(api, `"label": "user_id"`) && !strings.Contains(api, `"label":"user_id"`) {
 		t.Errorf("/statusz/api/cardinalityguard does not list user_id:\n%s", tail(api, 2000))
 	}
@@ -149,7 +149,7 @@ func chromiumPath(t *testing.T) string {
 }
 
 // newBrowser starts one headless Chromium for the test, stopped at cleanup.
-func newBrowser(t *testing.T, path string) context.Context {
+func newBrowser(t *testing.T, path string) *browser {
 	t.Helper()
 	opts := append([]chromedp.ExecAllocatorOption{},
 		chromedp.ExecPath(path),
@@ -173,13 +173,16 @@ func newBrowser(t *testing.T, path string) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium %s: %v", path, err)
 	}
-	return ctx
+	return &browser{ctx: ctx}
 }
 
+// browser is one headless Chromium; its pages load one at a time.
+type browser struct{ ctx context.Context }
+
 // load navigates to url and waits for its body, bounded.
-func load(t *testing.T, browser context.Context, url string) context.Context {
+func (b *browser) load(t *testing.T, url string) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
 		t.Fatalf("chromium: load %s: %v", url, err)
@@ -188,9 +191,9 @@ func load(t *testing.T, browser context.Context, url string) context.Context {
 }
 
 // pageText is the text a person sees on the page at url.
-func pageText(t *testing.T, browser context.Context, url string) string {
+func (b *browser) pageText(t *testing.T, url string) string {
 	t.Helper()
-	text, err := chromedp.Run(load(t, browser, url), chromedp.Text(chromedp.CSS("body")))
+	text, err := chromedp.Run(b.load(t, url), chromedp.Text(chromedp.CSS("body")))
 	if err != nil {
 		t.Fatalf("chromium: text of %s: %v", url, err)
 	}
@@ -198,9 +201,9 @@ func pageText(t *testing.T, browser context.Context, url string) string {
 }
 
 // tableRows is every table row on the page at url, as the cells' visible text.
-func tableRows(t *testing.T, browser context.Context, url string) [][]string {
+func (b *browser) tableRows(t *testing.T, url string) [][]string {
 	t.Helper()
-	rows, err := chromedp.Run(load(t, browser, url), chromedp.Evaluate[[][]string](
+	rows, err := chromedp.Run(b.load(t, url), chromedp.Evaluate[[][]string](
 		`Array.from(document.querySelectorAll("table tr")).map(r => Array.from(r.cells).map(c => c.innerText.trim()))`))
 	if err != nil {
 		t.Fatalf("chromium: tables of %s: %v", url, err)
@@ -230,9 +233,9 @@ func findRow(rows [][]string, cells ...string) []string {
 }
 
 // screenshot saves a full-page PNG of url.
-func screenshot(t *testing.T, browser context.Context, url, path string) {
+func (b *browser) screenshot(t *testing.T, url, path string) {
 	t.Helper()
-	png, err := chromedp.Run(load(t, browser, url), chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(b.load(t, url), chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("chromium: screenshot of %s: %v", url, err)
 	}
