@@ -39,7 +39,8 @@ func TestStatusPageInChromium(t *testing.T) {
 	bin := buildOnce(t, "shopdemo", "examples/shopdemo", ".")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	demo := exec.CommandContext(ctx, bin, //nolint:gosec // G204: the demo service this test built "-collector", c.otlpGRPC, "-listen", freeAddr(t),
+	//nolint:gosec // G204: runs the demo service this test built
+	demo := exec.CommandContext(ctx, bin, "-collector", c.otlpGRPC, "-listen", freeAddr(t),
 		"-pprof", c.env["PRODSCOPE_DEMO_PPROF"], "-duration", "90s", "-rate", "250", "-users", "500",
 		"-metric-interval", "1s")
 	demoOut := &lockedBuffer{}
