@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
+
+	"github.com/prodscope/prodscope/internal/logthrottle"
 )
 
 // Engine holds the state of one processor instance. It is safe for
@@ -20,7 +22,9 @@ type Engine struct {
 	mu  sync.Mutex
 	set Settings
 	now func() time.Time
-	log *zap.Logger
+	// log writes the limit and lift lines, at most one of each kind per
+	// logEvery (the suppressed ones are counted on the next line).
+	log *logthrottle.Logger
 
 	// Time is kept in milliseconds since epoch. State stores the low 32 bits
 	// ("stamps") and ages are computed modulo 2^32, which is exact while an
@@ -48,8 +52,6 @@ type Engine struct {
 	// merged series and their members.
 	total       int
 	limitedKeys int
-
-	limitLog lineLimiter
 
 	// per-call scratch, reused
 	digest    *xxhash.Digest
@@ -238,18 +240,21 @@ func New(set Settings) *Engine {
 	e := &Engine{
 		set:        set,
 		now:        now,
-		log:        log,
+		log:        logthrottle.New(log, logEvery, 2).WithClock(now),
 		windowMs:   uint32(w),
 		keepMs:     uint32(2 * w),
 		sweepEvery: min(max(w/8, 1), time.Minute.Milliseconds()),
 		recheck:    uint32(max(w/8, 1)),
 		scopes:     map[uint64]*scopeState{},
 		digest:     xxhash.New(),
-		limitLog:   lineLimiter{perMinute: 20},
 	}
 	e.epoch = now()
 	return e
 }
+
+// logEvery spaces the lines of one kind (a key limited, a limit lifted):
+// at most 20 a minute, whatever the number of keys.
+const logEvery = 3 * time.Second
 
 // MaxWindow is the longest window: ages are kept in 32-bit milliseconds.
 const MaxWindow = 7 * 24 * time.Hour
@@ -719,20 +724,14 @@ func (e *Engine) startLimit(ms *metricState, k string, ls *labelState, h uint64)
 		return
 	}
 	ls.logged = true
-	if ok, suppressed := e.limitLog.allow(e.now()); ok {
-		fields := []zap.Field{
-			zap.String("metric", ms.name),
-			zap.String("label", k),
-			zap.Uint64("estimated_distinct_values", ls.estimate()),
-			zap.Int("max_values_per_label", ms.lim.MaxValuesPerLabel),
-			zap.String("action", ms.lim.Action.String()),
-			zap.Bool("observe", e.set.Observe),
-		}
-		if suppressed > 0 {
-			fields = append(fields, zap.Int("similar_lines_suppressed", suppressed))
-		}
-		e.log.Info("Label key over its value limit", fields...)
-	}
+	e.log.Info("limited", "Label key over its value limit",
+		zap.String("metric", ms.name),
+		zap.String("label", k),
+		zap.Uint64("estimated_distinct_values", ls.estimate()),
+		zap.Int("max_values_per_label", ms.lim.MaxValuesPerLabel),
+		zap.String("action", ms.lim.Action.String()),
+		zap.Bool("observe", e.set.Observe),
+	)
 }
 
 // estimate is the estimated number of distinct values of a limited key: the
@@ -764,18 +763,12 @@ func (e *Engine) sweep() {
 					}
 				}
 				if ls.limited && e.age(ls.lastExcess) >= e.windowMs {
-					if ok, suppressed := e.limitLog.allow(e.now()); ok {
-						fields := []zap.Field{
-							zap.String("metric", ms.name),
-							zap.String("label", k),
-							zap.Uint64("estimated_distinct_values", ls.estimate()),
-							zap.Duration("quiet_for", e.set.Window),
-						}
-						if suppressed > 0 {
-							fields = append(fields, zap.Int("similar_lines_suppressed", suppressed))
-						}
-						e.log.Info("Label key limit lifted", fields...)
-					}
+					e.log.Info("lifted", "Label key limit lifted",
+						zap.String("metric", ms.name),
+						zap.String("label", k),
+						zap.Uint64("estimated_distinct_values", ls.estimate()),
+						zap.Duration("quiet_for", e.set.Window),
+					)
 					ls.limited = false
 					if ls.sketch != nil {
 						ls.sketch = nil
@@ -821,27 +814,4 @@ func (e *Engine) sweep() {
 			delete(e.scopes, sk)
 		}
 	}
-}
-
-// lineLimiter allows a number of log lines per minute and counts the rest.
-type lineLimiter struct {
-	perMinute  int
-	minute     int64
-	lines      int
-	suppressed int
-}
-
-func (l *lineLimiter) allow(now time.Time) (bool, int) {
-	m := now.Unix() / 60
-	if m != l.minute {
-		l.minute, l.lines = m, 0
-	}
-	if l.lines >= l.perMinute {
-		l.suppressed++
-		return false, 0
-	}
-	l.lines++
-	s := l.suppressed
-	l.suppressed = 0
-	return true, s
 }

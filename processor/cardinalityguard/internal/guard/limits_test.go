@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/glob"
 )
 
@@ -269,6 +270,28 @@ func TestFirstLimitLogsOnce(t *testing.T) {
 	lift := logs.All()[1]
 	assert.Equal(t, "Label key limit lifted", lift.Message)
 	assert.InDelta(t, 50, float64(lift.ContextMap()["estimated_distinct_values"].(uint64)), 3)
+}
+
+// The limit lines are throttled by logthrottle: one line per kind every
+// logEvery, the next one saying how many were left out.
+func TestLimitLinesThrottled(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	clock := newClock()
+	e := newTestEngine(clock, func(s *Settings) { s.Logger = zap.New(core) })
+	b := newBatch("shop")
+	for _, name := range []string{"a", "b", "c"} {
+		b.sum(name, false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
+	}
+	e.Process(b.md)
+	require.Equal(t, 1, logs.Len(), "three keys limited in one call: one line")
+	assert.NotContains(t, logs.All()[0].ContextMap(), logthrottle.SuppressedField)
+
+	clock.Advance(logEvery)
+	e.Process(newBatch("shop").sum("d", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1)).md)
+	require.Equal(t, 2, logs.Len())
+	f := logs.All()[1].ContextMap()
+	assert.Equal(t, "d", f["metric"])
+	assert.Equal(t, int64(2), f[logthrottle.SuppressedField], "the lines of b and c were left out")
 }
 
 // A flood of 1,000,000 distinct values of one label leaves tracked state
