@@ -11,7 +11,6 @@ import (
 	"context"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/prodscope/prodscope/internal/cputime"
 	"github.com/prodscope/prodscope/processor/cardinalityguard"
 )
 
@@ -182,12 +182,12 @@ func benchDrop(b *testing.B, batch func(int) pmetric.Metrics) {
 		b.StartTimer()
 		for k := range 3 {
 			j := (i + k) % 3
-			t, c := time.Now(), threadCPU(b)
+			t, c := time.Now(), cputime.Thread()
 			if err := procs[j].ConsumeMetrics(context.Background(), copies[j]); err != nil {
 				b.Fatal(err)
 			}
 			spent[j] += time.Since(t)
-			cpu[j] += threadCPU(b) - c
+			cpu[j] += cputime.Thread() - c
 		}
 		points += batchSize
 	}
@@ -200,15 +200,3 @@ func benchDrop(b *testing.B, batch func(int) pmetric.Metrics) {
 	b.ReportMetric(per(cpu[2]), "guard-cpu-ns/point")
 	b.ReportMetric(float64(cpu[2])/float64(cpu[1]), "cpu-guard/transform")
 }
-
-// threadCPU is the CPU time (user + system) of the calling OS thread.
-func threadCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rusageThread is RUSAGE_THREAD (Linux).
-const rusageThread = 1

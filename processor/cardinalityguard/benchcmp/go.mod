@@ -7,6 +7,7 @@ go 1.26.0
 
 require (
 	github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor v0.158.0
+	github.com/prodscope/prodscope/internal v0.0.0
 	github.com/prodscope/prodscope/processor/cardinalityguard v0.0.0
 	go.opentelemetry.io/collector/component v1.71.0
 	go.opentelemetry.io/collector/component/componenttest v0.165.0
@@ -91,3 +92,5 @@ require (
 )
 
 replace github.com/prodscope/prodscope/processor/cardinalityguard => ../
+
+replace github.com/prodscope/prodscope/internal => ../../../internal
