@@ -70,6 +70,9 @@ type Engine struct {
 }
 
 type scopeState struct {
+	// name is the scope's attribute values as the status page shows them
+	// (service.name=shop), at most maxScopeName bytes.
+	name    string
 	metrics map[metricKey]*metricState
 }
 
@@ -109,6 +112,16 @@ type metricState struct {
 	dropKeys    []dropKey
 	dropKeysGen uint32
 	dropKeysOK  bool
+	// alwaysDropped counts, for each of lim.AlwaysDrop, the points that lost
+	// the key (made on the first such point).
+	alwaysDropped []limitCount
+}
+
+// limitCount is what the status page shows of a limited key: since when,
+// and how many points lost it or had it overflowed.
+type limitCount struct {
+	since  uint32 // stamp
+	points int64
 }
 
 const maxCachedPositions = 16
@@ -116,8 +129,9 @@ const maxCachedPositions = 16
 // dropKey is a key the metric drops from every point: always dropped, or
 // limited with drop_label (ls then is its state).
 type dropKey struct {
-	key string
-	ls  *labelState
+	key    string
+	ls     *labelState
+	always int32 // 1 + the index in lim.AlwaysDrop; 0 for a limited key
 }
 
 // dropKeysFor returns the keys ms drops from every point, rebuilt when the
@@ -127,8 +141,8 @@ func (ms *metricState) dropKeysFor() []dropKey {
 		return ms.dropKeys
 	}
 	ms.dropKeys = ms.dropKeys[:0]
-	for _, k := range ms.lim.AlwaysDrop {
-		ms.dropKeys = append(ms.dropKeys, dropKey{key: k})
+	for i, k := range ms.lim.AlwaysDrop {
+		ms.dropKeys = append(ms.dropKeys, dropKey{key: k, always: int32(i + 1)})
 	}
 	if ms.lim.Action == DropLabel {
 		for k, ls := range ms.labels {
@@ -162,7 +176,7 @@ func (e *Engine) dropFastPath(ms *metricState, attrs pcommon.Map, d *decision) b
 			}
 			h := e.hashes[pos]
 			out -= h
-			e.edits = append(e.edits, edit{key: k})
+			e.edits = append(e.edits, edit{key: k, ls: dk.ls, always: dk.always})
 			if dk.ls == nil {
 				reasons |= 1 << ReasonAlwaysDrop
 				break
@@ -205,11 +219,17 @@ type labelState struct {
 	logged     bool
 	lastExcess uint32
 	sketch     *hyperloglog.Sketch
+	// limit is when the current limit started and the points it changed.
+	limit limitCount
 }
 
 type edit struct {
 	key      string
 	overflow bool // false: drop the key; true: set it to the overflow value
+	// What the edit is counted against on the status page: a key over its
+	// value limit (ls), or 1 + the index of an always-dropped key.
+	ls     *labelState
+	always int32
 }
 
 type decision struct {
@@ -298,7 +318,7 @@ func (e *Engine) Process(md pmetric.Metrics) Stats {
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		res := rm.Resource().Attributes()
-		sc := scopeRef{key: e.scopeKey(res)}
+		sc := scopeRef{key: e.scopeKey(res), res: res}
 		resHash := attrsHash(res)
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
@@ -327,6 +347,7 @@ func (e *Engine) Process(md pmetric.Metrics) Stats {
 // attribute values refused by max_series_total leave nothing behind.
 type scopeRef struct {
 	key   uint64
+	res   pcommon.Map
 	state *scopeState
 }
 
@@ -407,7 +428,7 @@ func (e *Engine) metric(ref *scopeRef, m pmetric.Metric) *metricState {
 		return nil
 	}
 	if ref.state == nil {
-		ref.state = &scopeState{metrics: map[metricKey]*metricState{}}
+		ref.state = &scopeState{name: e.scopeName(ref.res), metrics: map[metricKey]*metricState{}}
 		e.scopes[ref.key] = ref.state
 	}
 	sc := ref.state
@@ -418,6 +439,9 @@ func (e *Engine) metric(ref *scopeRef, m pmetric.Metric) *metricState {
 		series:   map[uint64]seriesEntry{},
 		overflow: map[uint64]uint32{},
 		aggs:     map[uint64]aggState{},
+	}
+	if n := len(ms.lim.AlwaysDrop); n > 0 {
+		ms.alwaysDropped = make([]limitCount, n)
 	}
 	sc.metrics[key] = ms
 	return ms
@@ -430,10 +454,12 @@ func (e *Engine) processMetric(sc *scopeRef, scopeHash uint64, m pmetric.Metric)
 	if n == 0 {
 		return false
 	}
+	e.stats.PointsIn += int64(n)
 	ms := e.metric(sc, m)
 	if ms == nil {
 		// No room to track a new metric: its points pass through untouched.
 		e.stats.Refused[ReasonTotalLimit] += int64(n)
+		e.stats.PointsOut += int64(n)
 		return false
 	}
 	e.decideAll(ms, m, n)
@@ -459,9 +485,10 @@ func (e *Engine) processMetric(sc *scopeRef, scopeHash uint64, m pmetric.Metric)
 			if d.refused {
 				e.stats.Refused[ReasonTotalLimit]++
 			} else if !isSummary {
-				e.countChange(d)
+				e.countChange(ms, d)
 			}
 		}
+		e.stats.PointsOut += int64(n)
 		return false
 	}
 	if isSummary {
@@ -470,9 +497,13 @@ func (e *Engine) processMetric(sc *scopeRef, scopeHash uint64, m pmetric.Metric)
 				e.stats.Refused[ReasonTotalLimit]++
 			}
 		}
+		e.stats.PointsOut += int64(n)
 		return false
 	}
-	return e.rewrite(ms, streamOf(scopeHash, m), m)
+	e.rewrite(ms, streamOf(scopeHash, m), m)
+	out := pointCount(m)
+	e.stats.PointsOut += int64(out)
+	return out == 0
 }
 
 // decideAll decides every point of m into e.decisions.
@@ -485,13 +516,29 @@ func (e *Engine) decideAll(ms *metricState, m pmetric.Metric, n int) {
 	}
 }
 
-func (e *Engine) countChange(d *decision) {
+// countChange counts a changed point: in the call's stats by reason, and
+// against each limited or always-dropped key it lost (the status page's
+// points affected).
+func (e *Engine) countChange(ms *metricState, d *decision) {
 	for r := Reason(0); r < NumReasons; r++ {
 		if d.dropReasons&(1<<r) != 0 {
 			e.stats.LabelDropped[r]++
 		}
 		if d.overflowReasons&(1<<r) != 0 {
 			e.stats.Overflowed[r]++
+		}
+	}
+	for i := d.editLo; i < d.editHi; i++ {
+		ed := &e.edits[i]
+		switch {
+		case ed.ls != nil:
+			ed.ls.limit.points++
+		case ed.always > 0:
+			c := &ms.alwaysDropped[ed.always-1]
+			if c.points == 0 {
+				c.since = e.stamp
+			}
+			c.points++
 		}
 	}
 }
@@ -543,17 +590,19 @@ func mixKV(hk, hv uint64) uint64 {
 var overflowHash = hashAttr(OverflowAttribute, pcommon.NewValueBool(true))
 
 // limitKey applies the action of a limited key to one point: drop it, or
-// keep an admitted value (inSet), or give it the overflow value.
-func (e *Engine) limitKey(d *decision, lim *Limits, k string, h uint64, inSet bool, r Reason) {
+// keep an admitted value (inSet), or give it the overflow value. ls is the
+// key's state when it is over its value limit (the edit counts against it),
+// nil when max_series_total left no room for the value (reason total_limit).
+func (e *Engine) limitKey(d *decision, lim *Limits, k string, h uint64, inSet bool, r Reason, ls *labelState) {
 	switch {
 	case lim.Action == DropLabel:
 		d.dropReasons |= 1 << r
-		e.edits = append(e.edits, edit{key: k})
+		e.edits = append(e.edits, edit{key: k, ls: ls})
 	case inSet:
 		d.outHash += h
 	default:
 		d.overflowReasons |= 1 << r
-		e.edits = append(e.edits, edit{key: k, overflow: true})
+		e.edits = append(e.edits, edit{key: k, overflow: true, ls: ls})
 		d.outHash += e.hashKStr(k, lim.OverflowValue)
 	}
 }
@@ -593,10 +642,12 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 			protectedHash += h
 			continue
 		}
-		if len(lim.AlwaysDrop) > 0 && lim.isAlwaysDrop(k) {
-			d.dropReasons |= 1 << ReasonAlwaysDrop
-			e.edits = append(e.edits, edit{key: k})
-			continue
+		if len(lim.AlwaysDrop) > 0 {
+			if i := lim.alwaysDropIndex(k); i >= 0 {
+				d.dropReasons |= 1 << ReasonAlwaysDrop
+				e.edits = append(e.edits, edit{key: k, always: int32(i + 1)})
+				continue
+			}
 		}
 		var ls *labelState
 		if pos < maxCachedPositions && ms.byPosition[pos] != nil && ms.byPosition[pos].key == k {
@@ -633,7 +684,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 				if !e.reserve(weightValue) {
 					// No room to remember the value: this point is treated
 					// as if the key were limited, and counted.
-					e.limitKey(&d, lim, k, h, false, ReasonTotalLimit)
+					e.limitKey(&d, lim, k, h, false, ReasonTotalLimit, nil)
 					continue
 				}
 				ls.values[h] = now
@@ -641,7 +692,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 				continue
 			}
 			e.startLimit(ms, k, ls, h)
-			e.limitKey(&d, lim, k, h, false, ReasonValueLimit)
+			e.limitKey(&d, lim, k, h, false, ReasonValueLimit, ls)
 			continue
 		}
 		inSet := false
@@ -656,7 +707,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 				ls.sketch.InsertHash(h)
 			}
 		}
-		e.limitKey(&d, lim, k, h, inSet, ReasonValueLimit)
+		e.limitKey(&d, lim, k, h, inSet, ReasonValueLimit, ls)
 	}
 	d.editHi = int32(len(e.edits))
 
@@ -700,6 +751,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 func (e *Engine) startLimit(ms *metricState, k string, ls *labelState, h uint64) {
 	ls.limited = true
 	ls.lastExcess = e.stamp
+	ls.limit = limitCount{since: e.stamp}
 	e.limitedKeys++
 	e.limitedDuring++
 	ms.gen++

@@ -52,6 +52,9 @@ func FuzzProcess(f *testing.F) {
 			in.CopyTo(obs)
 			stO := observe.Process(obs)
 			require.Equal(t, in, obs, "observe changed the data")
+			require.Equal(t, int64(in.DataPointCount()), stE.PointsIn)
+			require.Equal(t, int64(md.DataPointCount()), stE.PointsOut)
+			require.Equal(t, stO.PointsIn, stO.PointsOut)
 			for _, st := range []Stats{stE, stO} {
 				require.LessOrEqual(t, st.SeriesTracked, int64(40))
 			}

@@ -406,7 +406,7 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 			out.ts = max(out.ts, ts)
 		}
 		out.n++
-		e.countChange(d)
+		e.countChange(ms, d)
 	}
 	var v V
 	for _, h := range order {
@@ -419,6 +419,7 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 			}
 			continue
 		}
+		e.stats.Merged += int64(out.n)
 		j := k.appendPoint()
 		e.outputAttributes(ms.lim, &e.decisions[out.tmpl], k.attrs(out.tmpl), k.attrs(j))
 		start, ts := out.start, out.ts
@@ -476,9 +477,8 @@ func (e *Engine) consumedNext() bool {
 }
 
 // rewrite merges the changed points of m (and unchanged points that belong
-// to a merged series of the same stream) and returns true when m is left
-// with no points.
-func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bool {
+// to a merged series of the same stream).
+func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) {
 	anyChange := false
 	for i := range e.decisions {
 		if d := &e.decisions[i]; d.changed() && !d.refused {
@@ -492,7 +492,7 @@ func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bo
 				e.stats.Refused[ReasonTotalLimit]++
 			}
 		}
-		return false
+		return
 	}
 	unchanged := false
 	for i := range e.decisions {
@@ -551,7 +551,6 @@ func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) bo
 		h := m.ExponentialHistogram()
 		mergePoints[expVal](e, ms, expKind{dps: h.DataPoints()}, cumulativeMode(h.AggregationTemporality()))
 	}
-	return pointCount(m) == 0
 }
 
 func cumulativeMode(t pmetric.AggregationTemporality) mergeMode {

@@ -318,6 +318,15 @@ func TestObserveModeChangesNothing(t *testing.T) {
 		stO := observe.Process(in)
 		assert.Equal(t, want, in, "observe must not change the data")
 		stE := enforce.Process(mk())
+		// Enforce merges the 20 points into {route=/checkout}; observe
+		// passes all 20 on and counts the rest as enforce does.
+		assert.Equal(t, int64(20), stO.PointsIn)
+		assert.Equal(t, int64(20), stO.PointsOut)
+		assert.Equal(t, int64(0), stO.Merged)
+		assert.Equal(t, int64(20), stE.PointsIn)
+		assert.Equal(t, int64(1), stE.PointsOut)
+		assert.Equal(t, int64(20), stE.Merged)
+		stE.PointsOut, stE.Merged = stO.PointsOut, stO.Merged
 		assert.Equal(t, stE, stO)
 		assert.Positive(t, stO.LabelDropped[ReasonValueLimit])
 	}

@@ -7,6 +7,7 @@
 package guard // import "github.com/prodscope/prodscope/processor/cardinalityguard/internal/guard"
 
 import (
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,13 +69,9 @@ func (l *Limits) isProtected(k string) bool {
 	return false
 }
 
-func (l *Limits) isAlwaysDrop(k string) bool {
-	for _, p := range l.AlwaysDrop {
-		if p == k {
-			return true
-		}
-	}
-	return false
+// alwaysDropIndex is the index of k in AlwaysDrop, or -1.
+func (l *Limits) alwaysDropIndex(k string) int {
+	return slices.Index(l.AlwaysDrop, k)
 }
 
 // Override applies Limits to the metrics whose name matches any pattern.

@@ -33,6 +33,12 @@ func (r Reason) String() string {
 
 // Stats counts what one Process call did (or, in observe mode, would do).
 type Stats struct {
+	// PointsIn and PointsOut are the points the call received and passed on
+	// (in observe mode, the same).
+	PointsIn, PointsOut int64
+	// Merged counts the points re-aggregated into merged series (each
+	// merged output point stands for one or more of them; enforce mode only).
+	Merged int64
 	// LabelDropped counts points that lost at least one label, once per reason.
 	LabelDropped [NumReasons]int64
 	// Overflowed counts points given an overflow value or sent to the overflow series.
