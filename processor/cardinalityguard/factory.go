@@ -64,6 +64,7 @@ func createMetrics(
 	}
 	return processorhelper.NewMetrics(ctx, set, cfg, next, p.processMetrics,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: cfg.(*Config).Mode == ModeEnforce}),
+		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),
 	)
 }

@@ -6,21 +6,42 @@ package cardinalityguard // import "github.com/prodscope/prodscope/processor/car
 import (
 	"context"
 	"math"
+	"sync/atomic"
+	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/prodscope/prodscope/internal/statusregistry"
 	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/glob"
 	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/guard"
 	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/metadata"
 )
 
+// guardProcessor is the shell around the engine: the engine returns what
+// each call did (guard.Stats), the shell records it, in the telemetry and
+// in the cumulative totals of the status snapshot.
 type guardProcessor struct {
+	id        component.ID
+	observe   bool
 	engine    *guard.Engine
 	telemetry *metadata.TelemetryBuilder
 	reasons   [guard.NumReasons]metric.MeasurementOption
+	totals    totals
+
+	started    time.Time
+	unregister func()
+}
+
+// totals are the status snapshot's cumulative counts, added from each
+// call's Stats.
+type totals struct {
+	in, out, merged, sketchesRefused atomic.Int64
+	labelDropped, overflowed         [guard.NumReasons]atomic.Int64
+	unmergeable, refused             [guard.NumReasons]atomic.Int64
 }
 
 func newGuardProcessor(set processor.Settings, cfg *Config) (*guardProcessor, error) {
@@ -34,7 +55,7 @@ func newGuardProcessor(set processor.Settings, cfg *Config) (*guardProcessor, er
 		return nil, err
 	}
 	es.Logger = set.Logger
-	p := &guardProcessor{engine: guard.New(es), telemetry: tb}
+	p := &guardProcessor{id: set.ID, observe: cfg.Mode == ModeObserve, engine: guard.New(es), telemetry: tb}
 	for r := guard.Reason(0); r < guard.NumReasons; r++ {
 		p.reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r.String())))
 	}
@@ -106,30 +127,52 @@ func (p *guardProcessor) processMetrics(ctx context.Context, md pmetric.Metrics)
 	return md, nil
 }
 
+// record records what one call did: in the telemetry, and in the totals.
 func (p *guardProcessor) record(ctx context.Context, st *guard.Stats) {
-	tb := p.telemetry
+	tb, t := p.telemetry, &p.totals
+	t.in.Add(st.PointsIn)
+	t.out.Add(st.PointsOut)
+	if st.Merged > 0 {
+		t.merged.Add(st.Merged)
+	}
 	for r := guard.Reason(0); r < guard.NumReasons; r++ {
 		if n := st.LabelDropped[r]; n > 0 {
 			tb.ProcessorCardinalityguardPointsLabelDropped.Add(ctx, n, p.reasons[r])
+			t.labelDropped[r].Add(n)
 		}
 		if n := st.Overflowed[r]; n > 0 {
 			tb.ProcessorCardinalityguardPointsOverflowed.Add(ctx, n, p.reasons[r])
+			t.overflowed[r].Add(n)
 		}
 		if n := st.Unmergeable[r]; n > 0 {
 			tb.ProcessorCardinalityguardPointsUnmergeable.Add(ctx, n, p.reasons[r])
+			t.unmergeable[r].Add(n)
 		}
 		if n := st.Refused[r]; n > 0 {
 			tb.ProcessorCardinalityguardPointsRefused.Add(ctx, n, p.reasons[r])
+			t.refused[r].Add(n)
 		}
 	}
 	if st.SketchesRefused > 0 {
 		tb.ProcessorCardinalityguardSketchesRefused.Add(ctx, st.SketchesRefused)
+		t.sketchesRefused.Add(st.SketchesRefused)
 	}
 	tb.ProcessorCardinalityguardSeriesTracked.Record(ctx, st.SeriesTracked)
 	tb.ProcessorCardinalityguardLabelKeysLimited.Record(ctx, st.LabelKeysLimited)
 }
 
+// start publishes the instance on the status page (no component depends on
+// the statusz extension: without it, nobody asks).
+func (p *guardProcessor) start(context.Context, component.Host) error {
+	p.started = time.Now()
+	p.unregister = statusregistry.Register(p.id, component.KindProcessor, p)
+	return nil
+}
+
 func (p *guardProcessor) shutdown(context.Context) error {
+	if p.unregister != nil {
+		p.unregister()
+	}
 	if p.telemetry != nil {
 		p.telemetry.Shutdown()
 	}

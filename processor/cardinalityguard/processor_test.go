@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/prodscope/prodscope/internal/statusregistry"
 	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/metadatatest"
 )
 
@@ -199,6 +200,19 @@ func TestProcessorConcurrentConsumers(t *testing.T) {
 	sink := new(consumertest.MetricsSink)
 	p := newTestProcessor(t, tel, createDefaultConfig().(*Config), sink, nil)
 	var wg sync.WaitGroup
+	// The status page asks while the data flows (-race checks the copies).
+	stop, polled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(polled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				statusregistry.Default.Snapshots(5)
+			}
+		}
+	}()
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
@@ -209,6 +223,8 @@ func TestProcessorConcurrentConsumers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(stop)
+	<-polled
 	require.Len(t, sink.AllMetrics(), 20)
 	// Whatever the interleaving, user_id ends up limited and the last batches
 	// carry only the merged series.
