@@ -127,7 +127,7 @@ func (cfg *Config) Validate() error {
 	if cfg.ReportTopN < 0 || cfg.ReportTopN > maxReportTopN {
 		errs = append(errs, fmt.Errorf("report_top_n: must be between 0 and %d, got %d", maxReportTopN, cfg.ReportTopN))
 	}
-	errs = append(errs, cfg.Limits.validate("")...)
+	errs = append(errs, cfg.validate("")...) // the top-level Limits
 	if cfg.MaxSeriesPerMetric > 0 && cfg.MaxSeriesTotal > 0 && cfg.MaxSeriesPerMetric > cfg.MaxSeriesTotal {
 		errs = append(errs, fmt.Errorf("max_series_per_metric: %d is above max_series_total %d", cfg.MaxSeriesPerMetric, cfg.MaxSeriesTotal))
 	}

@@ -111,7 +111,7 @@ func TestValidateOverflowValueRequired(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Action = ActionOverflowValue
 	cfg.OverflowValue = ""
-	assert.ErrorContains(t, cfg.Validate(), "overflow_value: must not be empty")
+	require.ErrorContains(t, cfg.Validate(), "overflow_value: must not be empty")
 	cfg = createDefaultConfig().(*Config)
 	cfg.MaxSeriesTotal = 10
 	assert.ErrorContains(t, cfg.Validate(), "max_series_per_metric: 2000 is above max_series_total 10")

@@ -35,7 +35,7 @@ func exampleBatch(round int) pmetric.Metrics {
 		dp.Attributes().PutStr("operation", [2]string{"checkout", "refund"}[u%2])
 		dp.Attributes().PutStr("user_id", fmt.Sprintf("user-%05d", u))
 		dp.SetStartTimestamp(pcommon.Timestamp(1))
-		dp.SetTimestamp(pcommon.Timestamp(10 + round))
+		dp.SetTimestamp(nanos(10 + round))
 		dp.SetIntValue(int64(round + 1))
 	}
 	return md

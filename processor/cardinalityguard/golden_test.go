@@ -5,8 +5,10 @@ package cardinalityguard
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,9 +49,10 @@ func TestGolden(t *testing.T) {
 
 			var um pmetric.JSONUnmarshaler
 			var jm pmetric.JSONMarshaler
+			files := os.DirFS(dir)
 			for i := 1; ; i++ {
-				raw, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("input_%d.json", i)))
-				if os.IsNotExist(err) {
+				raw, err := fs.ReadFile(files, fmt.Sprintf("input_%d.json", i))
+				if errors.Is(err, fs.ErrNotExist) {
 					require.Greater(t, i, 1, "no input_1.json")
 					break
 				}
@@ -58,14 +61,14 @@ func TestGolden(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, p.ConsumeMetrics(context.Background(), in))
 				got := sink.AllMetrics()[len(sink.AllMetrics())-1]
-				expPath := filepath.Join(dir, fmt.Sprintf("expected_%d.json", i))
+				expected := fmt.Sprintf("expected_%d.json", i)
 				if *update {
-					b, err := jm.MarshalMetrics(got)
-					require.NoError(t, err)
-					require.NoError(t, os.WriteFile(expPath, prettyJSON(t, b), 0o600))
+					b, merr := jm.MarshalMetrics(got)
+					require.NoError(t, merr)
+					require.NoError(t, os.WriteFile(filepath.Join(dir, expected), prettyJSON(t, b), 0o600))
 					continue
 				}
-				raw, err = os.ReadFile(expPath)
+				raw, err = fs.ReadFile(files, expected)
 				require.NoError(t, err)
 				want, err := um.UnmarshalMetrics(raw)
 				require.NoError(t, err)

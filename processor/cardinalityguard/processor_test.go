@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,9 @@ import (
 	"github.com/prodscope/prodscope/processor/cardinalityguard/internal/metadatatest"
 )
 
+// nanos is the timestamp n nanoseconds after the epoch.
+func nanos(n int) pcommon.Timestamp { return pcommon.NewTimestampFromTime(time.Unix(0, int64(n))) }
+
 // operationErrors builds the story's operation_error{user_id} counter:
 // users distinct user ids, cumulative, value = 1 + round.
 func operationErrors(users, round int) pmetric.Metrics {
@@ -42,7 +46,7 @@ func operationErrors(users, round int) pmetric.Metrics {
 		dp.Attributes().PutStr("operation", "checkout")
 		dp.Attributes().PutStr("user_id", fmt.Sprintf("user-%d", u))
 		dp.SetStartTimestamp(1_000)
-		dp.SetTimestamp(pcommon.Timestamp(2_000 + 1_000*round))
+		dp.SetTimestamp(nanos(2_000 + 1_000*round))
 		dp.SetIntValue(int64(1 + round))
 	}
 	return md

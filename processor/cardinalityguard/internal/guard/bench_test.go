@@ -317,7 +317,7 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 				after := heapBytes()
 				// Per source series (input series), whatever the engine
 				// keeps for it: values, series, merge members.
-				perSeries = float64(int64(after)-int64(before)) / float64(n)
+				perSeries = (float64(after) - float64(before)) / float64(n)
 				runtime.KeepAlive(e)
 				runtime.KeepAlive(batches)
 				b.StartTimer()

@@ -276,16 +276,16 @@ func TestConformanceLimitsCountPerScope(t *testing.T) {
 	assert.Equal(t, map[string]float64{"shop|a||route=/a": 13, "shop|b||route=/a": 6}, outValues(t, md))
 }
 
-// seq runs rounds of one stream's members through e and returns the merged
-// point of each round.
-func seq(t *testing.T, e *Engine, clock *fakeClock, every time.Duration, cumulative, monotonic bool, rounds ...[]cp) []pmetric.NumberDataPoint {
+// seq runs rounds of one cumulative stream's members through e and returns
+// the merged point of each round.
+func seq(t *testing.T, e *Engine, clock *fakeClock, every time.Duration, monotonic bool, rounds ...[]cp) []pmetric.NumberDataPoint {
 	t.Helper()
 	var got []pmetric.NumberDataPoint
 	for i, r := range rounds {
 		if i > 0 {
 			clock.Advance(every)
 		}
-		md := otlpSums(cumulative, monotonic, r...)
+		md := otlpSums(true, monotonic, r...)
 		e.Process(md)
 		pts := outPoints(t, md)
 		require.Len(t, pts, 1, "round %d: one merged point", i)
@@ -313,7 +313,7 @@ func doubles(pts []pmetric.NumberDataPoint) []float64 {
 func TestConformanceNaN(t *testing.T) {
 	clock := newClock()
 	e := dropUserEngine(clock, nil)
-	got := doubles(seq(t, e, clock, time.Second, true, true,
+	got := doubles(seq(t, e, clock, time.Second, true,
 		[]cp{mbr("A", 1, 10, 10), mbr("B", 1, 10, 20)},          // 10 + 20 = 30
 		[]cp{mbr("A", 1, 20, math.NaN()), mbr("B", 1, 20, 22)},  // NaN
 		[]cp{mbr("A", 1, 30, 12), mbr("B", 1, 30, 22)},          // 12 + 22 = 34
@@ -323,11 +323,11 @@ func TestConformanceNaN(t *testing.T) {
 		[]cp{mbr("A", 1, 70, 15), mbr("B", 1, 70, 25)},          // 40
 	))
 	require.Len(t, got, 7)
-	assert.Equal(t, 30.0, got[0])
+	assert.InDelta(t, 30.0, got[0], 0)
 	assert.True(t, math.IsNaN(got[1]), "the round with the NaN point is NaN")
 	assert.Equal(t, []float64{34, 36, 38}, got[2:5])
 	assert.True(t, math.IsInf(got[5], 1))
-	assert.Equal(t, 40.0, got[6])
+	assert.InDelta(t, 40.0, got[6], 0)
 }
 
 // A Prometheus staleness marker makes its member stale: not a reset; the
@@ -338,7 +338,7 @@ func TestConformanceStaleness(t *testing.T) {
 	stale := func(user string, ts uint64) cp {
 		return cp{svc: "shop", attrs: ua(user, "/a"), start: 1, ts: ts, stale: true}
 	}
-	got := seq(t, e, clock, time.Second, true, true,
+	got := seq(t, e, clock, time.Second, true,
 		[]cp{mbr("A", 1, 10, 100), mbr("B", 1, 10, 50)}, // 150
 		[]cp{stale("A", 20), mbr("B", 1, 20, 50)},       // A stale, its 100 stays: 150
 		[]cp{mbr("A", 1, 30, 103), mbr("B", 1, 30, 50)}, // A back, same start: 103 + 50 = 153
@@ -355,7 +355,7 @@ func TestConformanceStaleness(t *testing.T) {
 func TestConformanceUpDownCounter(t *testing.T) {
 	clock := newClock()
 	e := dropUserEngine(clock, nil)
-	got := doubles(seq(t, e, clock, time.Second, true, false,
+	got := doubles(seq(t, e, clock, time.Second, false,
 		[]cp{mbr("A", 1, 10, 40), mbr("B", 1, 10, 6)}, // 46
 		[]cp{mbr("A", 15, 20, 3), mbr("B", 1, 20, 6)}, // A restarted at 3: 3 + 6 = 9
 		[]cp{mbr("A", 15, 30, 1), mbr("B", 1, 30, 6)}, // A went down to 1: 7
@@ -368,7 +368,7 @@ func TestConformanceUpDownCounter(t *testing.T) {
 func TestConformanceDuplicatesAndLatePoints(t *testing.T) {
 	clock := newClock()
 	e := dropUserEngine(clock, nil)
-	got := seq(t, e, clock, time.Second, true, true,
+	got := seq(t, e, clock, time.Second, true,
 		[]cp{mbr("A", 1, 100, 10), mbr("B", 1, 100, 5)}, // 15
 		[]cp{mbr("A", 1, 100, 10), mbr("A", 1, 90, 8)},  // duplicate and late: 15 at 100
 		[]cp{mbr("A", 1, 100, 3)},                       // same timestamp, lower: no reset, 15
@@ -392,7 +392,7 @@ func TestConformanceWindow(t *testing.T) {
 			ts := uint64(10 + i)
 			rounds = append(rounds, []cp{mbr("A", 1, ts, 50), mbr("B", 1, ts, 5)})
 		}
-		got := doubles(seq(t, e, clock, 1300*time.Millisecond, true, true, rounds...))
+		got := doubles(seq(t, e, clock, 1300*time.Millisecond, true, rounds...))
 		assert.Equal(t, []float64{55, 55, 55, 55, 55, 55}, got)
 	})
 	t.Run("member silent 3.5s returns", func(t *testing.T) {
@@ -548,7 +548,7 @@ func TestPropertyStreamsRestartsNaN(t *testing.T) {
 			}
 			want[s] = v
 		}
-		require.Equal(t, len(want), len(got), "round %d: one point per stream", round)
+		require.Len(t, got, len(want), "round %d: one point per stream", round)
 		for s, w := range want {
 			g, ok := got[s]
 			require.True(t, ok, "round %d: stream %s missing", round, s)
@@ -666,7 +666,13 @@ func TestConformanceHistogramPods(t *testing.T) {
 // resource: kept apart; a restart leaves the previous counts behind.
 func TestConformanceExponentialHistogramScopes(t *testing.T) {
 	e := dropUserEngine(newClock(), nil)
-	run := func(pts map[string][]func(pmetric.ExponentialHistogramDataPoint)) map[string][]uint64 {
+	// ehv is a merged point: its count, zero count, positive offset and buckets.
+	type ehv struct {
+		count, zero uint64
+		offset      int32
+		buckets     []uint64
+	}
+	run := func(pts map[string][]func(pmetric.ExponentialHistogramDataPoint)) map[string]ehv {
 		md := pmetric.NewMetrics()
 		rm := md.ResourceMetrics().AppendEmpty()
 		rm.Resource().Attributes().PutStr("service.name", "shop")
@@ -682,13 +688,13 @@ func TestConformanceExponentialHistogramScopes(t *testing.T) {
 			}
 		}
 		e.Process(md)
-		out := map[string][]uint64{}
+		out := map[string]ehv{}
 		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
 			sm := rm.ScopeMetrics().At(j)
 			dps := sm.Metrics().At(0).ExponentialHistogram().DataPoints()
 			require.Equal(t, 1, dps.Len(), "one merged point per scope")
 			dp := dps.At(0)
-			out[sm.Scope().Name()] = append([]uint64{dp.Count(), dp.ZeroCount(), uint64(dp.Positive().Offset())}, dp.Positive().BucketCounts().AsRaw()...)
+			out[sm.Scope().Name()] = ehv{dp.Count(), dp.ZeroCount(), dp.Positive().Offset(), dp.Positive().BucketCounts().AsRaw()}
 		}
 		return out
 	}
@@ -698,7 +704,7 @@ func TestConformanceExponentialHistogramScopes(t *testing.T) {
 		"http": {ep(1, 1, 10, 0, 0, []uint64{1, 2}, 0), ep(2, 1, 10, 0, 0, []uint64{3, 0}, 0)},
 		"grpc": {ep(1, 1, 10, 0, 0, []uint64{10, 10}, 0)},
 	})
-	assert.Equal(t, map[string][]uint64{"http": {6, 0, 0, 4, 2}, "grpc": {20, 0, 0, 10, 10}}, got)
+	assert.Equal(t, map[string]ehv{"http": {6, 0, 0, []uint64{4, 2}}, "grpc": {20, 0, 0, []uint64{10, 10}}}, got)
 	// http: u1 restarts (start 15) at [0 1]: [1 2] stays + [0 1] + u2 [3 0]
 	// = [4 3], count 7. grpc: u1 grows to [11 10] with a zero count of 2:
 	// count 23.
@@ -706,7 +712,7 @@ func TestConformanceExponentialHistogramScopes(t *testing.T) {
 		"http": {ep(1, 15, 20, 0, 0, []uint64{0, 1}, 0)},
 		"grpc": {ep(1, 1, 20, 0, 0, []uint64{11, 10}, 2)},
 	})
-	assert.Equal(t, map[string][]uint64{"http": {7, 0, 0, 4, 3}, "grpc": {23, 2, 0, 11, 10}}, got)
+	assert.Equal(t, map[string]ehv{"http": {7, 0, 0, []uint64{4, 3}}, "grpc": {23, 2, 0, []uint64{11, 10}}}, got)
 }
 
 // Gauges summed over the dropped label (gauge_aggregation: sum) are levels:
@@ -756,13 +762,13 @@ func TestConformanceGaugeSumStaleness(t *testing.T) {
 	}
 	// Pod a: 5 + 7 = 12; pod b: 1.
 	got := run(gp{"a", "u1", 10, 5, false}, gp{"a", "u2", 10, 7, false}, gp{"b", "u1", 10, 1, false})
-	assert.Equal(t, 12.0, got["a"].DoubleValue())
-	assert.Equal(t, 1.0, got["b"].DoubleValue())
+	assert.InDelta(t, 12.0, got["a"].DoubleValue(), 0)
+	assert.InDelta(t, 1.0, got["b"].DoubleValue(), 0)
 	// Pod a: u1 stale, leaves the sum: 7. Pod b: 3.
 	got = run(gp{"a", "u1", 20, 0, true}, gp{"a", "u2", 20, 7, false}, gp{"b", "u1", 20, 3, false})
-	assert.Equal(t, 7.0, got["a"].DoubleValue())
+	assert.InDelta(t, 7.0, got["a"].DoubleValue(), 0)
 	assert.False(t, got["a"].Flags().NoRecordedValue())
-	assert.Equal(t, 3.0, got["b"].DoubleValue())
+	assert.InDelta(t, 3.0, got["b"].DoubleValue(), 0)
 	// Pod a: every member stale: the point is flagged.
 	got = run(gp{"a", "u2", 30, 0, true})
 	assert.True(t, got["a"].Flags().NoRecordedValue())

@@ -4,6 +4,7 @@
 package guard
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 )
 
 // Engine holds the state of one processor instance. It is safe for
-// concurrent use; Process calls are serialised.
+// concurrent use; Process calls are serialized.
 type Engine struct {
 	mu  sync.Mutex
 	set Settings
@@ -131,7 +132,7 @@ const maxCachedPositions = 16
 type dropKey struct {
 	key    string
 	ls     *labelState
-	always int32 // 1 + the index in lim.AlwaysDrop; 0 for a limited key
+	always int // 1 + the index in lim.AlwaysDrop; 0 for a limited key
 }
 
 // dropKeysFor returns the keys ms drops from every point, rebuilt when the
@@ -142,7 +143,7 @@ func (ms *metricState) dropKeysFor() []dropKey {
 	}
 	ms.dropKeys = ms.dropKeys[:0]
 	for i, k := range ms.lim.AlwaysDrop {
-		ms.dropKeys = append(ms.dropKeys, dropKey{key: k, always: int32(i + 1)})
+		ms.dropKeys = append(ms.dropKeys, dropKey{key: k, always: i + 1})
 	}
 	if ms.lim.Action == DropLabel {
 		for k, ls := range ms.labels {
@@ -199,7 +200,7 @@ func (e *Engine) dropFastPath(ms *metricState, attrs pcommon.Map, d *decision) b
 		if se, ok := ms.series[out]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
 			d.outHash = out
 			d.dropReasons = reasons
-			d.editHi = int32(len(e.edits))
+			d.editHi = len(e.edits)
 			return true
 		}
 	}
@@ -229,13 +230,13 @@ type edit struct {
 	// What the edit is counted against on the status page: a key over its
 	// value limit (ls), or 1 + the index of an always-dropped key.
 	ls     *labelState
-	always int32
+	always int
 }
 
 type decision struct {
 	inHash, outHash uint64
 	aggKey          uint64 // outHash within the point's stream
-	editLo, editHi  int32
+	editLo, editHi  int
 	dropReasons     uint16 // bit per Reason
 	overflowReasons uint16
 	seriesOverflow  bool
@@ -255,16 +256,16 @@ func New(set Settings) *Engine {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	w := set.Window.Milliseconds()
-	w = min(max(w, 1), MaxWindow.Milliseconds())
+	w := min(max(set.Window.Milliseconds(), 1), maxWindowMs)
+	windowMs := uint32(w)
 	e := &Engine{
 		set:        set,
 		now:        now,
 		log:        logthrottle.New(log, logEvery, 2).WithClock(now),
-		windowMs:   uint32(w),
-		keepMs:     uint32(2 * w),
+		windowMs:   windowMs,
+		keepMs:     2 * windowMs,
 		sweepEvery: min(max(w/8, 1), time.Minute.Milliseconds()),
-		recheck:    uint32(max(w/8, 1)),
+		recheck:    max(windowMs/8, 1),
 		scopes:     map[uint64]*scopeState{},
 		digest:     xxhash.New(),
 	}
@@ -279,6 +280,8 @@ const logEvery = 3 * time.Second
 // MaxWindow is the longest window: ages are kept in 32-bit milliseconds.
 const MaxWindow = 7 * 24 * time.Hour
 
+const maxWindowMs = int64(MaxWindow / time.Millisecond)
+
 // clock reads the time once per call: milliseconds since the engine started.
 func (e *Engine) clock() {
 	d := e.now().Sub(e.epoch).Milliseconds()
@@ -286,7 +289,7 @@ func (e *Engine) clock() {
 		d = e.nowMs // the clock went back: time stands still
 	}
 	e.nowMs = d
-	e.stamp = uint32(d)
+	e.stamp = uint32(d & math.MaxUint32) // the low 32 bits
 }
 
 // age is how long ago stamp s was, in milliseconds.
@@ -558,7 +561,12 @@ func hashValue(hk uint64, v pcommon.Value) uint64 {
 	if v.Type() == pcommon.ValueTypeStr {
 		return mixKV(hk, xxhash.Sum64String(v.Str()))
 	}
-	return mixKV(hk, xxhash.Sum64String(v.AsString())+uint64(v.Type())*0x9E3779B97F4A7C15)
+	// The type tells Int 1 from Double 1 and Str "1"; types are positive.
+	var salt uint64
+	if t := v.Type(); t > 0 {
+		salt = uint64(t) * 0x9E3779B97F4A7C15
+	}
+	return mixKV(hk, xxhash.Sum64String(v.AsString())+salt)
 }
 
 // keyHash is xxhash of the key at attribute position pos: points list the
@@ -622,7 +630,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		pos++
 	}
 	e.hashes = hs
-	d := decision{inHash: in, editLo: int32(len(e.edits)), editHi: int32(len(e.edits))}
+	d := decision{inHash: in, editLo: len(e.edits), editHi: len(e.edits)}
 	// Fast path: a series that passed every check recently, with no label
 	// of the metric limited, lifted or forgotten since.
 	if se, ok := ms.series[in]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
@@ -645,7 +653,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		if len(lim.AlwaysDrop) > 0 {
 			if i := lim.alwaysDropIndex(k); i >= 0 {
 				d.dropReasons |= 1 << ReasonAlwaysDrop
-				e.edits = append(e.edits, edit{key: k, always: int32(i + 1)})
+				e.edits = append(e.edits, edit{key: k, always: i + 1})
 				continue
 			}
 		}
@@ -709,7 +717,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		}
 		e.limitKey(&d, lim, k, h, inSet, ReasonValueLimit, ls)
 	}
-	d.editHi = int32(len(e.edits))
+	d.editHi = len(e.edits)
 
 	// Series limit on the output attribute set.
 	if se, ok := ms.series[d.outHash]; ok {

@@ -4,6 +4,8 @@
 package guard
 
 import (
+	"math"
+
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
@@ -22,10 +24,20 @@ type expBuckets struct {
 
 func (b *expBuckets) empty() bool { return len(b.counts) == 0 }
 
+// last is the index of b's last bucket. No side holds 2^31 buckets (16 GiB
+// of counts).
+func (b *expBuckets) last() int32 {
+	n := len(b.counts)
+	if n < 0 || n > math.MaxInt32 {
+		panic("guard: exponential histogram bucket count out of range")
+	}
+	return b.offset + int32(n) - 1
+}
+
 // span returns the [lo, hi] bucket index range after lowering the scale by d.
 func (b *expBuckets) span(d int32) (lo, hi int32) {
 	lo = b.offset >> d
-	hi = (b.offset + int32(len(b.counts)) - 1) >> d
+	hi = b.last() >> d
 	return lo, hi
 }
 
@@ -51,7 +63,7 @@ func (b *expBuckets) addShifted(src *expBuckets, d int32) {
 	if b.empty() {
 		b.offset, b.counts = slo, make([]uint64, shi-slo+1)
 	} else {
-		blo, bhi := b.offset, b.offset+int32(len(b.counts))-1
+		blo, bhi := b.offset, b.last()
 		lo, hi := min(blo, slo), max(bhi, shi)
 		if lo != blo || hi != bhi {
 			nc := make([]uint64, hi-lo+1)
@@ -110,7 +122,7 @@ func fitScale(target int32, a *expBuckets, sa int32, b *expBuckets, sb int32) in
 				lo, hi = min(lo, l), max(hi, h)
 			}
 		}
-		if first || int64(hi)-int64(lo)+1 <= maxExpBuckets {
+		if first || int64(hi)-int64(lo) < maxExpBuckets {
 			return target
 		}
 		target--

@@ -4,6 +4,7 @@
 package guard
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,9 +26,10 @@ func fuzzSettings(s *Settings) {
 // observing engine: neither may panic, state stays within the limits, and
 // observe mode returns its input unchanged.
 func FuzzProcess(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "golden", "*", "input_*.json"))
+	golden := os.DirFS(filepath.Join("..", "..", "testdata", "golden"))
+	seeds, _ := fs.Glob(golden, "*/input_*.json")
 	for _, p := range seeds {
-		b, err := os.ReadFile(p)
+		b, err := fs.ReadFile(golden, p)
 		require.NoError(f, err)
 		f.Add(b, b)
 	}
@@ -78,6 +80,10 @@ func (r *byteReader) next() byte {
 	r.i++
 	return r.b[r.i-1]
 }
+
+// int8 is the next byte read as a signed byte (what int32(int8(b)) is),
+// from -128 to 127.
+func (r *byteReader) int8() int32 { return int32(r.next()^0x80) - 128 }
 
 // FuzzPoints builds batches of every metric type from the fuzz bytes (a few
 // label keys and values, random scales, offsets, bounds, temporalities and
@@ -161,10 +167,10 @@ func FuzzPoints(f *testing.F) {
 				case 3:
 					dp := m.ExponentialHistogram().DataPoints().AppendEmpty()
 					putAttrs(dp.Attributes(), attrs)
-					dp.SetScale(int32(int8(r.next())) % 24)
-					dp.Positive().SetOffset(int32(int8(r.next())) * int32(1+r.next()))
+					dp.SetScale(r.int8() % 24)
+					dp.Positive().SetOffset(r.int8() * int32(1+r.next()))
 					dp.Positive().BucketCounts().FromRaw([]uint64{uint64(r.next()), uint64(r.next())})
-					dp.Negative().SetOffset(int32(int8(r.next())))
+					dp.Negative().SetOffset(r.int8())
 					dp.Negative().BucketCounts().FromRaw([]uint64{uint64(r.next())})
 					dp.SetZeroCount(uint64(r.next()))
 					dp.SetTimestamp(1000 + pcommon.Timestamp(ts))

@@ -85,11 +85,12 @@ func putAttrs(m pcommon.Map, attrs map[string]any) {
 	}
 }
 
-func (b *batch) sum(name string, cumulative, monotonic bool, pts ...pt) *batch {
+// sum appends a monotonic sum.
+func (b *batch) sum(name string, cumulative bool, pts ...pt) *batch {
 	m := b.ms.AppendEmpty()
 	m.SetName(name)
 	s := m.SetEmptySum()
-	s.SetIsMonotonic(monotonic)
+	s.SetIsMonotonic(true)
 	if cumulative {
 		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	} else {

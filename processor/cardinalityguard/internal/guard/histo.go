@@ -64,12 +64,12 @@ func (h *histVal) add(o, old *histVal) {
 	}
 }
 
-// decreased reports whether o has less in any count than prev (a reset).
-func (o *histVal) decreased(prev *histVal) bool {
-	if o.count < prev.count || len(o.buckets) != len(prev.buckets) {
+// decreased reports whether h has less in any count than prev (a reset).
+func (h *histVal) decreased(prev *histVal) bool {
+	if h.count < prev.count || len(h.buckets) != len(prev.buckets) {
 		return true
 	}
-	for i, c := range o.buckets {
+	for i, c := range h.buckets {
 		if c < prev.buckets[i] {
 			return true
 		}

@@ -18,6 +18,13 @@ import (
 // use GaugeSum.
 type numberValues struct{ gauge GaugeAggregation }
 
+// An int64 value is kept as its two's-complement bits: intBits and bitsInt
+// convert without changing a bit (gosec's G115 sees a narrowing where the
+// 64 bits are only read with the other sign convention).
+func intBits(i int64) uint64 { return uint64(i) } //nolint:gosec // G115: bit-for-bit reinterpretation, nothing narrowed
+
+func bitsInt(u uint64) int64 { return int64(u) } //nolint:gosec // G115: bit-for-bit reinterpretation, nothing narrowed
+
 func (numberValues) set(dst, src *uint64) { *dst = *src }
 
 func (numberValues) add(s *shape, dst, src *uint64) {
@@ -25,7 +32,7 @@ func (numberValues) add(s *shape, dst, src *uint64) {
 		*dst = math.Float64bits(math.Float64frombits(*dst) + math.Float64frombits(*src))
 		return
 	}
-	*dst = uint64(int64(*dst) + int64(*src))
+	*dst = intBits(bitsInt(*dst) + bitsInt(*src))
 }
 
 func (n numberValues) combine(s *shape, dst, src *uint64) {
@@ -34,13 +41,13 @@ func (n numberValues) combine(s *shape, dst, src *uint64) {
 		if s.double {
 			*dst = math.Float64bits(math.Max(math.Float64frombits(*dst), math.Float64frombits(*src)))
 		} else {
-			*dst = uint64(max(int64(*dst), int64(*src)))
+			*dst = intBits(max(bitsInt(*dst), bitsInt(*src)))
 		}
 	case GaugeMin:
 		if s.double {
 			*dst = math.Float64bits(math.Min(math.Float64frombits(*dst), math.Float64frombits(*src)))
 		} else {
-			*dst = uint64(min(int64(*dst), int64(*src)))
+			*dst = intBits(min(bitsInt(*dst), bitsInt(*src)))
 		}
 	default:
 		n.add(s, dst, src)
@@ -53,7 +60,7 @@ func (numberValues) decreased(s *shape, cur, prev *uint64) bool {
 		p := math.Float64frombits(*prev)
 		return !math.IsInf(p, 0) && math.Float64frombits(*cur) < p
 	}
-	return int64(*cur) < int64(*prev)
+	return bitsInt(*cur) < bitsInt(*prev)
 }
 
 func (numberValues) weight(*uint64) int { return 1 }
@@ -103,6 +110,7 @@ func (k numberKind) len() int                           { return k.dps.Len() }
 func (k numberKind) attrs(i int) pcommon.Map            { return k.dps.At(i).Attributes() }
 func (k numberKind) flags(i int) pmetric.DataPointFlags { return k.dps.At(i).Flags() }
 func (k numberKind) appendPoint() int                   { k.dps.AppendEmpty(); return k.dps.Len() - 1 }
+
 func (k numberKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.NumberDataPoint) bool { return f(0) })
 }
@@ -121,7 +129,7 @@ func (k numberKind) read(i int, v *uint64) (Reason, bool) {
 	if isDouble(dp) {
 		*v = math.Float64bits(dp.DoubleValue())
 	} else {
-		*v = uint64(dp.IntValue())
+		*v = intBits(dp.IntValue())
 	}
 	return 0, true
 }
@@ -138,7 +146,7 @@ func (k numberKind) write(i int, s *shape, v *uint64) {
 	if s.double {
 		dp.SetDoubleValue(math.Float64frombits(*v))
 	} else {
-		dp.SetIntValue(int64(*v))
+		dp.SetIntValue(bitsInt(*v))
 	}
 }
 
@@ -155,7 +163,8 @@ func (k numberKind) stamp(i int, start, ts uint64, stale bool) {
 type histValues struct{}
 
 func (histValues) set(dst, src *histVal) {
-	b := append(dst.buckets[:0], src.buckets...)
+	b := dst.buckets[:0]
+	b = append(b, src.buckets...)
 	*dst = *src
 	dst.buckets = b
 }
@@ -189,6 +198,7 @@ func (k histKind) len() int                           { return k.dps.Len() }
 func (k histKind) attrs(i int) pcommon.Map            { return k.dps.At(i).Attributes() }
 func (k histKind) flags(i int) pmetric.DataPointFlags { return k.dps.At(i).Flags() }
 func (k histKind) appendPoint() int                   { k.dps.AppendEmpty(); return k.dps.Len() - 1 }
+
 func (k histKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.HistogramDataPoint) bool { return f(0) })
 }

@@ -28,8 +28,8 @@ func delta(i int, v int64) pt {
 func TestValueLimitDropsLabelForThatMetricOnly(t *testing.T) {
 	e := newTestEngine(newClock(), nil)
 	b := newBatch("shop").
-		sum("operation_error", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1), delta(5, 1)).
-		sum("other", false, true, delta(1, 7), delta(2, 7))
+		sum("operation_error", false, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1), delta(5, 1)).
+		sum("other", false, delta(1, 7), delta(2, 7))
 	st := e.Process(b.md)
 
 	// u4 limits user_id: every point of the metric in the batch loses it,
@@ -47,8 +47,8 @@ func TestValueLimitDropsLabelForThatMetricOnly(t *testing.T) {
 
 	// From then on every value of user_id is dropped for operation_error in
 	// shop, the earlier ones too; another scope keeps the key.
-	b = newBatch("shop").sum("operation_error", false, true, delta(1, 1), delta(2, 1), delta(9, 1))
-	b2 := newBatch("billing").sum("operation_error", false, true, delta(1, 5))
+	b = newBatch("shop").sum("operation_error", false, delta(1, 1), delta(2, 1), delta(9, 1))
+	b2 := newBatch("billing").sum("operation_error", false, delta(1, 5))
 	b2.md.ResourceMetrics().At(0).CopyTo(b.md.ResourceMetrics().AppendEmpty())
 	st = e.Process(b.md)
 	assert.Equal(t, map[string]int64{
@@ -60,7 +60,7 @@ func TestValueLimitDropsLabelForThatMetricOnly(t *testing.T) {
 
 func TestValueLimitOverflowValue(t *testing.T) {
 	e := newTestEngine(newClock(), func(s *Settings) { s.Default.Action = OverflowValue })
-	b := newBatch("shop").sum("operation_error", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1), delta(5, 1))
+	b := newBatch("shop").sum("operation_error", false, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1), delta(5, 1))
 	st := e.Process(b.md)
 	assert.Equal(t, map[string]int64{
 		"shop|route=/checkout,user_id=u1":           1,
@@ -71,7 +71,7 @@ func TestValueLimitOverflowValue(t *testing.T) {
 	assert.Equal(t, int64(2), st.Overflowed[ReasonValueLimit])
 
 	// Values kept before keep flowing; new ones overflow.
-	b = newBatch("shop").sum("operation_error", false, true, delta(1, 1), delta(7, 4))
+	b = newBatch("shop").sum("operation_error", false, delta(1, 1), delta(7, 4))
 	e.Process(b.md)
 	assert.Equal(t, map[string]int64{
 		"shop|route=/checkout,user_id=u1":           1,
@@ -86,7 +86,7 @@ func TestSeriesLimitOverflowSeries(t *testing.T) {
 		s.Default.MaxValuesPerLabel = 100
 		s.Default.MaxSeriesPerMetric = 3
 	})
-	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 10), delta(5, 20))
+	b := newBatch("shop").sum("requests", false, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 10), delta(5, 20))
 	st := e.Process(b.md)
 	assert.Equal(t, map[string]int64{
 		"shop|route=/checkout,user_id=u1": 1,
@@ -97,7 +97,7 @@ func TestSeriesLimitOverflowSeries(t *testing.T) {
 	assert.Equal(t, int64(2), st.Overflowed[ReasonSeriesLimit])
 	assert.Equal(t, int64(2), st.LabelDropped[ReasonSeriesLimit])
 
-	b = newBatch("shop").sum("requests", false, true, delta(2, 5), delta(6, 6))
+	b = newBatch("shop").sum("requests", false, delta(2, 5), delta(6, 6))
 	e.Process(b.md)
 	assert.Equal(t, map[string]int64{
 		"shop|route=/checkout,user_id=u2": 5,
@@ -114,7 +114,7 @@ func TestSeriesLimitKeepsProtectedLabels(t *testing.T) {
 		s.Default.MaxSeriesPerMetric = 1
 		s.Default.Protected = []string{"route"}
 	})
-	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 2), delta(3, 3))
+	b := newBatch("shop").sum("requests", false, delta(1, 1), delta(2, 2), delta(3, 3))
 	e.Process(b.md)
 	assert.Equal(t, map[string]int64{
 		"shop|route=/checkout,user_id=u1":                1,
@@ -127,7 +127,7 @@ func TestMaxSeriesTotal(t *testing.T) {
 		s.MaxSeriesTotal = 21
 		s.Default.MaxValuesPerLabel = 100
 	})
-	b := newBatch("shop").sum("requests", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
+	b := newBatch("shop").sum("requests", false, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
 	st := e.Process(b.md)
 	// u1 takes 19 entries (the metric 8, 2 keys 4 each, 2 values, 1
 	// series), u2 two more (its value and series). u3 and u4 find no room for their value:
@@ -143,13 +143,13 @@ func TestMaxSeriesTotal(t *testing.T) {
 	assert.Equal(t, int64(2), st.Refused[ReasonTotalLimit])
 	assert.Equal(t, 21, e.SeriesTracked())
 	// A new metric gets no state either: it passes through, counted.
-	b = newBatch("shop").sum("new_metric", false, true, delta(1, 1))
+	b = newBatch("shop").sum("new_metric", false, delta(1, 1))
 	st = e.Process(b.md)
 	assert.Equal(t, int64(1), st.Refused[ReasonTotalLimit])
 	assert.Equal(t, 1, b.md.DataPointCount(), "the untracked metric passes through")
 	// New scopes leave no state behind either.
 	for i := range 1000 {
-		e.Process(newBatch("svc-"+itoa(i)).sum("requests", false, true, delta(1, 1)).md)
+		e.Process(newBatch("svc-"+itoa(i)).sum("requests", false, delta(1, 1)).md)
 	}
 	assert.Len(t, e.scopes, 1)
 	assert.Equal(t, 21, e.SeriesTracked())
@@ -164,7 +164,7 @@ func TestAlwaysDropAndProtected(t *testing.T) {
 	mk := func(i int, pod string) pt {
 		return pt{attrs: map[string]any{"user_id": user(i)["user_id"], "pod": pod}, start: 1, ts: 2, i: 1}
 	}
-	b := newBatch("shop").sum("requests", false, true, mk(1, "a"), mk(1, "b"), mk(2, "a"), mk(3, "c"))
+	b := newBatch("shop").sum("requests", false, mk(1, "a"), mk(1, "b"), mk(2, "a"), mk(3, "c"))
 	st := e.Process(b.md)
 	// pod removed everywhere and re-aggregated; user_id is over its limit of 1 but protected.
 	assert.Equal(t, map[string]int64{
@@ -192,7 +192,7 @@ func TestOverridesFirstMatchWins(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		pts = append(pts, delta(i, 1))
 	}
-	b := newBatch("shop").sum("http.server.duration", false, true, pts...).sum("http.client.duration", false, true, pts...).sum("rpc", false, true, pts...)
+	b := newBatch("shop").sum("http.server.duration", false, pts...).sum("http.client.duration", false, pts...).sum("rpc", false, pts...)
 	e.Process(b.md)
 	assert.Len(t, intValues(t, b.md, "http.server.duration"), 5)
 	// Limited (1 and 3 values): the whole batch of the metric merges.
@@ -203,9 +203,9 @@ func TestOverridesFirstMatchWins(t *testing.T) {
 // An empty scope list is one global scope.
 func TestGlobalScope(t *testing.T) {
 	e := newTestEngine(newClock(), func(s *Settings) { s.ScopeAttributes = nil })
-	b := newBatch("a").sum("m", false, true, delta(1, 1), delta(2, 1))
+	b := newBatch("a").sum("m", false, delta(1, 1), delta(2, 1))
 	e.Process(b.md)
-	b = newBatch("b").sum("m", false, true, delta(3, 1), delta(4, 1))
+	b = newBatch("b").sum("m", false, delta(3, 1), delta(4, 1))
 	st := e.Process(b.md)
 	// u4 is the 4th value in the one scope: both points of the batch lose user_id.
 	assert.Equal(t, int64(2), st.LabelDropped[ReasonValueLimit])
@@ -219,19 +219,19 @@ func TestWindowExpiry(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		pts = append(pts, delta(i, 1))
 	}
-	e.Process(newBatch("shop").sum("m", false, true, pts...).md)
+	e.Process(newBatch("shop").sum("m", false, pts...).md)
 	require.Equal(t, 1, e.LabelKeysLimited())
 
 	// Still limited within the window while new values keep coming.
 	clock.Advance(6 * time.Minute)
-	b := newBatch("shop").sum("m", false, true, delta(20, 1))
+	b := newBatch("shop").sum("m", false, delta(20, 1))
 	e.Process(b.md)
 	assert.Equal(t, map[string]int64{"shop|route=/checkout": 1}, intValues(t, b.md, "m"))
 
 	// Quiet for the window: the limit lifts and values come back. Values and
 	// series go within window + window/8 of their last sighting.
 	clock.Advance(12 * time.Minute)
-	b = newBatch("shop").sum("m", false, true, delta(30, 1), delta(31, 1))
+	b = newBatch("shop").sum("m", false, delta(30, 1), delta(31, 1))
 	st := e.Process(b.md)
 	assert.Equal(t, 0, e.LabelKeysLimited())
 	assert.Equal(t, map[string]int64{
@@ -252,8 +252,8 @@ func TestFirstLimitLogsOnce(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		pts = append(pts, delta(i, 1))
 	}
-	e.Process(newBatch("shop").sum("operation_error", false, true, pts...).md)
-	e.Process(newBatch("shop").sum("operation_error", false, true, pts...).md)
+	e.Process(newBatch("shop").sum("operation_error", false, pts...).md)
+	e.Process(newBatch("shop").sum("operation_error", false, pts...).md)
 	require.Equal(t, 1, logs.Len())
 	f := logs.All()[0].ContextMap()
 	assert.Equal(t, "operation_error", f["metric"])
@@ -265,7 +265,7 @@ func TestFirstLimitLogsOnce(t *testing.T) {
 	est := e.EstimatedValues("operation_error", "user_id")
 	assert.InDelta(t, 50, float64(est), 3)
 	clock.Advance(2 * time.Hour)
-	e.Process(newBatch("shop").sum("operation_error", false, true, delta(1, 1)).md)
+	e.Process(newBatch("shop").sum("operation_error", false, delta(1, 1)).md)
 	require.Equal(t, 2, logs.Len())
 	lift := logs.All()[1]
 	assert.Equal(t, "Label key limit lifted", lift.Message)
@@ -280,14 +280,14 @@ func TestLimitLinesThrottled(t *testing.T) {
 	e := newTestEngine(clock, func(s *Settings) { s.Logger = zap.New(core) })
 	b := newBatch("shop")
 	for _, name := range []string{"a", "b", "c"} {
-		b.sum(name, false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
+		b.sum(name, false, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1))
 	}
 	e.Process(b.md)
 	require.Equal(t, 1, logs.Len(), "three keys limited in one call: one line")
 	assert.NotContains(t, logs.All()[0].ContextMap(), logthrottle.SuppressedField)
 
 	clock.Advance(logEvery)
-	e.Process(newBatch("shop").sum("d", false, true, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1)).md)
+	e.Process(newBatch("shop").sum("d", false, delta(1, 1), delta(2, 1), delta(3, 1), delta(4, 1)).md)
 	require.Equal(t, 2, logs.Len())
 	f := logs.All()[1].ContextMap()
 	assert.Equal(t, "d", f["metric"])
@@ -360,14 +360,14 @@ func TestActiveSeriesKeepTheirValues(t *testing.T) {
 		s.Default.MaxValuesPerLabel = 2
 	})
 	for range 30 {
-		b := newBatch("shop").sum("m", false, true, delta(1, 1), delta(2, 1))
+		b := newBatch("shop").sum("m", false, delta(1, 1), delta(2, 1))
 		st := e.Process(b.md)
 		require.Equal(t, int64(0), st.LabelDropped[ReasonValueLimit])
 		require.Len(t, intValues(t, b.md, "m"), 2)
 		clock.Advance(time.Minute)
 	}
 	// u1 and u2 still hold both slots: a third value limits the key.
-	b := newBatch("shop").sum("m", false, true, delta(3, 1))
+	b := newBatch("shop").sum("m", false, delta(3, 1))
 	st := e.Process(b.md)
 	assert.Equal(t, int64(1), st.LabelDropped[ReasonValueLimit])
 	assert.Equal(t, 1, e.LabelKeysLimited())

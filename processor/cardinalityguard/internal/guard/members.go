@@ -3,6 +3,8 @@
 
 package guard
 
+import "math"
+
 // memberSet holds the members of one merged series together: a dense slice
 // in the order they first came, and an open-addressing index of int32
 // positions into it (linear probing, at most 3/4 full). Exporters send the
@@ -18,9 +20,23 @@ type memberSet[V any] struct {
 
 func (s *memberSet[V]) len() int { return len(s.list) }
 
+// slot is the index entry of list position p (p + 1). A set never holds
+// 2^31-1 members: each counts against max_series_total, and that many would
+// take over 100 GiB.
+func slot(p int) int32 {
+	if p < 0 || p >= math.MaxInt32 {
+		panic("guard: member position out of the index's range")
+	}
+	return int32(p + 1)
+}
+
+// mask is the index of the last slot (slots are a power of two); slot
+// indexes are uint64, as home computes them.
+func (s *memberSet[V]) mask() uint64 { return uint64(len(s.slots)) - 1 }
+
 // home is the first slot probed for h (Fibonacci hashing of the whole h).
-func (s *memberSet[V]) home(h uint64) int {
-	return int((h * 0x9E3779B97F4A7C15) >> 32 & uint64(len(s.slots)-1))
+func (s *memberSet[V]) home(h uint64) uint64 {
+	return (h * 0x9E3779B97F4A7C15) >> 32 & s.mask()
 }
 
 // find returns the position of the member of source series h, or -1.
@@ -28,7 +44,7 @@ func (s *memberSet[V]) find(h uint64) int {
 	if len(s.slots) == 0 {
 		return -1
 	}
-	mask := len(s.slots) - 1
+	mask := s.mask()
 	for i := s.home(h); ; i = (i + 1) & mask {
 		p := s.slots[i]
 		if p == 0 {
@@ -45,14 +61,14 @@ func (s *memberSet[V]) add(m member[V]) int {
 	if 4*(len(s.list)+1) > 3*len(s.slots) {
 		s.grow()
 	}
-	s.list = append(s.list, m)
 	p := len(s.list)
-	s.place(m.h, int32(p))
-	return p - 1
+	s.list = append(s.list, m)
+	s.place(m.h, slot(p))
+	return p
 }
 
 func (s *memberSet[V]) place(h uint64, p int32) {
-	mask := len(s.slots) - 1
+	mask := s.mask()
 	i := s.home(h)
 	for s.slots[i] != 0 {
 		i = (i + 1) & mask
@@ -64,15 +80,16 @@ func (s *memberSet[V]) grow() {
 	n := max(8, 2*len(s.slots))
 	s.slots = make([]int32, n)
 	for p := range s.list {
-		s.place(s.list[p].h, int32(p+1))
+		s.place(s.list[p].h, slot(p))
 	}
 }
 
 // slotOf returns the index slot holding position p (which must be in s).
-func (s *memberSet[V]) slotOf(p int) int {
-	mask := len(s.slots) - 1
+func (s *memberSet[V]) slotOf(p int) uint64 {
+	mask := s.mask()
 	i := s.home(s.list[p].h)
-	for s.slots[i] != int32(p+1) {
+	want := slot(p)
+	for s.slots[i] != want {
 		i = (i + 1) & mask
 	}
 	return i
@@ -81,7 +98,7 @@ func (s *memberSet[V]) slotOf(p int) int {
 // removeAt removes the member at position p: the last member takes its
 // place in the slice.
 func (s *memberSet[V]) removeAt(p int) {
-	mask := len(s.slots) - 1
+	mask := s.mask()
 	// Empty p's slot, shifting back the entries of its probe run that
 	// would no longer be reachable (deletion without tombstones).
 	i := s.slotOf(p)
@@ -97,7 +114,7 @@ func (s *memberSet[V]) removeAt(p int) {
 	s.slots[i] = 0
 	last := len(s.list) - 1
 	if p != last {
-		s.slots[s.slotOf(last)] = int32(p + 1)
+		s.slots[s.slotOf(last)] = slot(p)
 		s.list[p] = s.list[last]
 	}
 	var zero member[V]

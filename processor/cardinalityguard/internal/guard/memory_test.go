@@ -103,12 +103,12 @@ func TestMemoryBudget(t *testing.T) {
 			}
 			after := heapBytes()
 			runtime.KeepAlive(e)
-			grown := int64(after) - int64(before)
-			t.Logf("max_series_total %d: heap grew %d B (%.1f B per entry of the budget), %d entries used; refused %d points (passed through), %d points lost keys for lack of room, %d sketches refused",
-				tc.total, grown, float64(grown)/float64(tc.total), e.total, refused, budgetDrops, sketches)
+			grown := float64(after) - float64(before)
+			t.Logf("max_series_total %d: heap grew %.0f B (%.1f B per entry of the budget), %d entries used; refused %d points (passed through), %d points lost keys for lack of room, %d sketches refused",
+				tc.total, grown, grown/float64(tc.total), e.total, refused, budgetDrops, sketches)
 			assert.LessOrEqual(t, e.total, tc.total)
 			assert.Equal(t, e.recount(), e.total, "the budget's count matches the state")
-			assert.LessOrEqual(t, grown, int64(tc.total*bytesPerEntry+fixedAllowance))
+			assert.LessOrEqual(t, grown, float64(tc.total*bytesPerEntry+fixedAllowance))
 			assert.Equal(t, in, out, "every point's value is in some output series")
 			require.Positive(t, refused+budgetDrops+sketches, "the budget refused something, counted")
 		})

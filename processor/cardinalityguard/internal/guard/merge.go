@@ -117,7 +117,7 @@ func foldStart(t uint64) uint32 {
 	if t == 0 {
 		return 0
 	}
-	f := uint32(t^t>>32^t>>61) & startMask
+	f := uint32((t ^ t>>32 ^ t>>61) & startMask)
 	if f == 0 {
 		return 1
 	}
@@ -316,10 +316,8 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		start, ts := k.times(i)
 		if mode.stateful() {
 			a := out.agg
-			p := -1
-			if c := out.cursor; c < a.members.len() && a.members.list[c].h == d.inHash {
-				p = c
-			} else {
+			p := out.cursor
+			if p >= a.members.len() || a.members.list[p].h != d.inHash {
 				p = a.members.find(d.inHash)
 			}
 			// m is the member in place, or a new one in out.fresh (no

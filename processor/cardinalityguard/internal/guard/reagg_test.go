@@ -24,7 +24,7 @@ func dropUser(s *Settings) { s.Default.AlwaysDrop = []string{"user_id"} }
 func TestCumulativeSumAcrossBatchesAndResets(t *testing.T) {
 	e := newTestEngine(newClock(), dropUser)
 	run := func(pts ...pt) pmetric.NumberDataPoint {
-		b := newBatch("shop").sum("c", true, true, pts...)
+		b := newBatch("shop").sum("c", true, pts...)
 		e.Process(b.md)
 		got := numbers(t, b.md, "c")
 		require.Len(t, got, 1)
@@ -55,7 +55,7 @@ func TestCumulativeSumAcrossBatchesAndResets(t *testing.T) {
 
 func TestDeltaSumsAdd(t *testing.T) {
 	e := newTestEngine(newClock(), dropUser)
-	b := newBatch("shop").sum("d", false, true,
+	b := newBatch("shop").sum("d", false,
 		pt{attrs: user(1), start: 10, ts: 20, f: 1.5, double: true},
 		pt{attrs: user(2), start: 5, ts: 25, f: 2.5, double: true})
 	e.Process(b.md)
@@ -64,7 +64,7 @@ func TestDeltaSumsAdd(t *testing.T) {
 	assert.Equal(t, pcommon.Timestamp(5), p.StartTimestamp())
 	assert.Equal(t, pcommon.Timestamp(25), p.Timestamp())
 	// Next batch: deltas are not carried over.
-	b = newBatch("shop").sum("d", false, true, pt{attrs: user(1), start: 20, ts: 30, f: 1, double: true})
+	b = newBatch("shop").sum("d", false, pt{attrs: user(1), start: 20, ts: 30, f: 1, double: true})
 	e.Process(b.md)
 	assert.InDelta(t, 1.0, numbers(t, b.md, "d")["shop|"].DoubleValue(), 1e-9)
 }
@@ -73,12 +73,12 @@ func TestDeltaSumsAdd(t *testing.T) {
 // so the output never holds two points of one series.
 func TestUnchangedPointJoinsMergedSeries(t *testing.T) {
 	e := newTestEngine(newClock(), dropUser)
-	b := newBatch("shop").sum("c", true, true,
+	b := newBatch("shop").sum("c", true,
 		pt{attrs: map[string]any{}, start: 1, ts: 10, i: 7},
 		cum(1, 1, 10, 3))
 	e.Process(b.md)
 	assert.Equal(t, map[string]int64{"shop|": 10}, intValues(t, b.md, "c"))
-	b = newBatch("shop").sum("c", true, true, pt{attrs: map[string]any{}, start: 1, ts: 20, i: 8})
+	b = newBatch("shop").sum("c", true, pt{attrs: map[string]any{}, start: 1, ts: 20, i: 8})
 	e.Process(b.md)
 	assert.Equal(t, map[string]int64{"shop|": 11}, intValues(t, b.md, "c"))
 }
@@ -306,7 +306,7 @@ func TestObserveModeChangesNothing(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			pts = append(pts, delta(i, 1))
 		}
-		b := newBatch("shop").sum("operation_error", false, true, pts...)
+		b := newBatch("shop").sum("operation_error", false, pts...)
 		return b.md
 	}
 	enforce := newTestEngine(newClock(), func(s *Settings) { s.Default.MaxSeriesPerMetric = 2 })
@@ -394,7 +394,7 @@ func TestPropertyCumulativeCounterReaggregation(t *testing.T) {
 			})
 			latest[up.u] = v
 		}
-		b := newBatch("shop").sum("operation_error", true, true, pts...)
+		b := newBatch("shop").sum("operation_error", true, pts...)
 		e.Process(b.md)
 		got := intValues(t, b.md, "operation_error") // fails on duplicate series
 		for k, v := range got {

@@ -40,7 +40,7 @@ func TestStatus(t *testing.T) {
 		}
 		pts = append(pts, p)
 	}
-	b := newBatch("shop").sum("operation_error", false, true, pts...)
+	b := newBatch("shop").sum("operation_error", false, pts...)
 	e.Process(b.md)
 	limitedAt := clock.Now()
 
@@ -51,8 +51,8 @@ func TestStatus(t *testing.T) {
 	for i := range 5 {
 		again = append(again, delta(i, 1))
 	}
-	e.Process(newBatch("shop").sum("operation_error", false, true, again...).md)
-	e.Process(newBatch("cart").sum("logins", false, true, pt{attrs: map[string]any{"r": "a"}, i: 1}, pt{attrs: map[string]any{"r": "b"}, i: 1}).md)
+	e.Process(newBatch("shop").sum("operation_error", false, again...).md)
+	e.Process(newBatch("cart").sum("logins", false, pt{attrs: map[string]any{"r": "a"}, i: 1}, pt{attrs: map[string]any{"r": "b"}, i: 1}).md)
 
 	st := e.Status()
 	limited := byKey(st)
@@ -85,7 +85,7 @@ func TestStatus(t *testing.T) {
 	for i := range 6 {
 		later = append(later, delta(100+i, 1))
 	}
-	e.Process(newBatch("shop").sum("operation_error", false, true, later...).md)
+	e.Process(newBatch("shop").sum("operation_error", false, later...).md)
 	l := byKey(e.Status())["service.name=shop|operation_error|user_id"]
 	assert.Equal(t, relimit, l.Since)
 	assert.Equal(t, int64(6), l.Points)
@@ -100,7 +100,7 @@ func TestStatusOverflowCountsOverflowedPoints(t *testing.T) {
 	for i := range 10 {
 		pts = append(pts, delta(i, 1))
 	}
-	e.Process(newBatch("shop").sum("operation_error", false, true, pts...).md)
+	e.Process(newBatch("shop").sum("operation_error", false, pts...).md)
 	st := e.Status()
 	require.Len(t, st.Limited, 1)
 	assert.Equal(t, OverflowValue, st.Limited[0].Action)
