@@ -78,6 +78,7 @@ func batch(round int) pmetric.Metrics {
 	s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	dps := s.DataPoints()
 	dps.EnsureCapacity(batchSize)
+	ts := pcommon.NewTimestampFromTime(time.Unix(int64(round), 2)) // round seconds + 2 ns
 	for u := range batchSize {
 		dp := dps.AppendEmpty()
 		a := dp.Attributes()
@@ -86,7 +87,7 @@ func batch(round int) pmetric.Metrics {
 		a.PutStr("status", strconv.Itoa(200+u%3))
 		a.PutStr("user_id", "user-"+strconv.Itoa(u%users))
 		dp.SetStartTimestamp(1)
-		dp.SetTimestamp(pcommon.Timestamp(2 + 1e9*uint64(round)))
+		dp.SetTimestamp(ts)
 		dp.SetIntValue(int64(round + 1))
 	}
 	return md
