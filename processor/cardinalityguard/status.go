@@ -15,7 +15,8 @@ var _ statusregistry.Source = (*guardProcessor)(nil)
 // StatusSnapshot is the instance's state for the status page: the totals
 // the shell kept from each call's Stats, and the engine's state as
 // guard.Status copied it under the engine's lock. Every list is at most
-// limit long. In observe mode the counts are what enforce would have done.
+// limit long (the counts' last entry then sums the ones left out). In
+// observe mode the counts are what enforce would have done.
 func (p *guardProcessor) StatusSnapshot(limit int) statusregistry.Snapshot {
 	st := p.engine.Status()
 	t := &p.totals
@@ -25,8 +26,8 @@ func (p *guardProcessor) StatusSnapshot(limit int) statusregistry.Snapshot {
 		ItemsOut: t.out.Load(),
 		Unit:     "points",
 	}
-	s.Changed, _ = statusregistry.Top(p.changed(), limit, byCount)
-	s.Refused, _ = statusregistry.Top(p.refused(), limit, byCount)
+	s.Changed = statusregistry.TopCounts(p.changed(), limit)
+	s.Refused = statusregistry.TopCounts(p.refused(), limit)
 	s.Holding = []statusregistry.Gauge{
 		{What: "series tracked", Now: st.Entries, Limit: st.Budget},
 		{What: "label keys limited", Now: st.LimitedKeys},
@@ -106,10 +107,6 @@ func (p *guardProcessor) action(a guard.Action) string {
 	default:
 		return "drop"
 	}
-}
-
-func byCount(a, b statusregistry.Count) int {
-	return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.What, b.What))
 }
 
 // mostValuesFirst: the top offenders first, then the most points affected.

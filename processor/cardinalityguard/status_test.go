@@ -181,10 +181,11 @@ func TestStatusSnapshotBounded(t *testing.T) {
 	}, cg.Series)
 	assert.Equal(t, 2, cg.SeriesOmitted)
 	// Points changed: orders 40 and queries 12 (value_limit), logins 30
-	// (always_drop), all merged: 82; the largest two are kept.
+	// (always_drop), all merged: 82. The largest first, then what was
+	// left out, summed.
 	assert.Equal(t, []statusregistry.Count{
 		{What: "merged", N: 82},
-		{What: "label dropped (value_limit)", N: 52},
+		{What: "(2 more)", N: 52 + 30},
 	}, s.Changed)
 	assert.Len(t, s.Holding, 2)
 
@@ -194,7 +195,11 @@ func TestStatusSnapshotBounded(t *testing.T) {
 		Scope: "service.name=shop", Metric: "logins", Label: "session", Action: "drop", Reason: "always_drop",
 		Since: all.CardinalityGuard.Limited[2].Since, PointsAffected: 30,
 	}, all.CardinalityGuard.Limited[2])
-	assert.Len(t, all.Changed, 3)
+	assert.Equal(t, []statusregistry.Count{
+		{What: "merged", N: 82},
+		{What: "label dropped (value_limit)", N: 52},
+		{What: "label dropped (always_drop)", N: 30},
+	}, all.Changed)
 
 	one, _ := snapshotOf(t, id, 1)
 	assert.Len(t, one.Holding, 1)
