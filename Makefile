@@ -213,6 +213,8 @@ $(GOLANGCI):
 
 lint: lint-fast $(GOLANGCI)
 	@for m in $(MODULES); do echo "== golangci-lint $$m"; (cd $$m && $(GOLANGCI) run ./...); done
+	@echo "== golangci-lint processor/cardinalityguard/benchcmp (GOWORK=off: it pins contrib's transform processor)"
+	@cd processor/cardinalityguard/benchcmp && GOWORK=off $(GOLANGCI) run ./...
 
 # Every module with a metadata.yaml: our components and the statusz extension.
 GENERATED := $(COMPONENTS) extension/statusz
