@@ -292,12 +292,12 @@ func (e *eventsExporter) recordBatcherStats(ctx context.Context, st *events.Stat
 		if n := st.Trimmed[r]; n > 0 {
 			e.telemetry.ExporterHoneycombeventsEventsTrimmed.Add(ctx, int64(n), reasonOpt(r.String()))
 		}
-		if n := st.Refused[r]; n > 0 {
-			e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(n), reasonOpt(r.String()))
-			e.sampled.Warn("Events refused: over the configured limits even after trimming",
-				zap.String("reason", r.String()), zap.Int("events", n),
-				zap.Int("max_event_bytes", e.cfg.MaxEventBytes), zap.Int("max_fields", e.cfg.MaxFields))
-		}
+	}
+	for _, rf := range st.Refused {
+		e.telemetry.ExporterHoneycombeventsEventsRefused.Add(ctx, int64(rf.Events), reasonOpt(rf.Reason.String()))
+		e.sampled.Warn("Events refused: over the configured limits even after trimming",
+			zap.String("reason", rf.Reason.String()), zap.String("dataset", rf.Dataset), zap.Int("events", rf.Events),
+			zap.Int("max_event_bytes", e.cfg.MaxEventBytes), zap.Int("max_fields", e.cfg.MaxFields))
 	}
 }
 

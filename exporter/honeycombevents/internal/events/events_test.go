@@ -249,7 +249,7 @@ func TestTooManyFieldsTrimsAttributes(t *testing.T) {
 	assert.Len(t, evs[0].Data, 20)
 	assert.Equal(t, "op", evs[0].Data["name"], "mapped fields survive")
 	assert.Equal(t, 1, b.Stats.Trimmed[ReasonTooManyFields])
-	assert.Zero(t, b.Stats.Refused[ReasonTooManyFields])
+	assert.Zero(t, b.Stats.RefusedFor(ReasonTooManyFields))
 }
 
 func TestTooManyFixedFieldsRefused(t *testing.T) {
@@ -258,8 +258,37 @@ func TestTooManyFixedFieldsRefused(t *testing.T) {
 	r, ok := b.Add("d", &ev, 0)
 	assert.False(t, ok)
 	assert.Equal(t, ReasonTooManyFields, r)
-	assert.Equal(t, 1, b.Stats.Refused[ReasonTooManyFields])
+	assert.Equal(t, 1, b.Stats.RefusedFor(ReasonTooManyFields))
 	assert.Empty(t, b.Finish())
+}
+
+func TestRefusalsCountedPerDatasetAndReason(t *testing.T) {
+	b := NewBatcher(FormatJSON, Limits{MaxBatchBytes: 10000, MaxEventBytes: 1024, MaxFields: 2}, nil)
+	tooMany := func() *Event {
+		return &Event{SampleRate: 1, Fields: []Field{strField("a", "1", true), strField("b", "2", true), strField("c", "3", true)}}
+	}
+	tooLarge := func() *Event {
+		return &Event{SampleRate: 1, Fields: []Field{strField("name", strings.Repeat("n", 2000), true)}}
+	}
+	ok := &Event{SampleRate: 1, Fields: []Field{strField("a", "1", true)}}
+	// shop: 2 too many fields, 1 too large; cart: 1 too many fields; 1 kept.
+	for _, add := range []struct {
+		dataset string
+		ev      *Event
+	}{{"shop", tooMany()}, {"cart", tooMany()}, {"shop", tooLarge()}, {"shop", tooMany()}, {"shop", ok}} {
+		b.Add(add.dataset, add.ev, 0)
+	}
+	assert.Equal(t, []Refusal{
+		{Dataset: "shop", Reason: ReasonTooManyFields, Events: 2},
+		{Dataset: "cart", Reason: ReasonTooManyFields, Events: 1},
+		{Dataset: "shop", Reason: ReasonEventTooLarge, Events: 1},
+	}, b.Stats.Refused)
+	assert.Equal(t, 3, b.Stats.RefusedFor(ReasonTooManyFields))
+	assert.Equal(t, 5, b.Stats.Events)
+
+	b.Reset()
+	assert.Empty(t, b.Stats.Refused, "Reset starts the counts over")
+	assert.Zero(t, b.Stats.Events)
 }
 
 func TestOversizedEventTruncatesLargestStrings(t *testing.T) {
@@ -296,7 +325,7 @@ func TestOversizedEventDropsFieldsThenRefuses(t *testing.T) {
 	r, ok := b.Add("d", &ev, 0)
 	assert.False(t, ok)
 	assert.Equal(t, ReasonEventTooLarge, r)
-	assert.Equal(t, 1, b.Stats.Refused[ReasonEventTooLarge])
+	assert.Equal(t, 1, b.Stats.RefusedFor(ReasonEventTooLarge))
 }
 
 func TestLongStringsCutAt64KiB(t *testing.T) {
