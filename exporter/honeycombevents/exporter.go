@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -17,15 +18,16 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/events"
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/metadata"
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/sender"
+	"github.com/prodscope/prodscope/internal/logthrottle"
 )
 
-// logSampleTick: a repeated log line is written at most once per tick.
-const logSampleTick = 10 * time.Second
+// logEvery: a repeated log line (same kind, reason, status and dataset) is
+// written at most once per period, with the number left out since.
+const logEvery = 10 * time.Second
 
 // eventsExporter is the exporter of one signal: the shell around the
 // engine (internal/sender). It hands each request to the engine and records
@@ -34,7 +36,7 @@ type eventsExporter struct {
 	cfg       *Config
 	settings  component.TelemetrySettings
 	logger    *zap.Logger
-	sampled   *zap.Logger
+	throttled *logthrottle.Logger
 	telemetry *metadata.TelemetryBuilder
 
 	engineCfg sender.Config
@@ -59,13 +61,9 @@ func newEventsExporter(cfg *Config, set exporter.Settings, sig signal) (*eventsE
 		cfg:       cfg,
 		settings:  set.TelemetrySettings,
 		logger:    set.Logger,
+		throttled: logthrottle.New(set.Logger, logEvery, 0),
 		telemetry: tb,
 	}
-	// Per-item failures can repeat for every batch: log each message at most
-	// once per tick.
-	e.sampled = set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewSamplerWithOptions(c, logSampleTick, 1, 0)
-	}))
 	format := events.FormatJSON
 	if cfg.Encoding == EncodingMsgpack {
 		format = events.FormatMsgpack
@@ -175,27 +173,35 @@ func (e *eventsExporter) record(ctx context.Context, r *sender.Result) {
 	e.logResult(r)
 }
 
+// logKey is the rate-limiting key of a line about an outcome: one key per
+// kind of line, reason, status and dataset.
+func logKey(kind string, o *sender.Outcome) string {
+	return kind + "/" + o.Reason + "/" + strconv.Itoa(o.Status) + "/" + o.Dataset
+}
+
 // logResult writes the lines an operator needs about lost or held-back
-// events; they can repeat for every batch, so they are rate-limited.
+// events. They can repeat for every batch, so each key's line is written at
+// most once per logEvery (with suppressed_since_last_log).
 func (e *eventsExporter) logResult(r *sender.Result) {
 	for reason := range events.NumReasons {
 		if n := r.PointsRefused[reason]; n > 0 {
-			e.sampled.Warn("Metric data points refused", zap.String("reason", reason.String()), zap.Int("data_points", n))
+			e.throttled.Warn("points_refused/"+reason.String(), "Metric data points refused",
+				zap.String("reason", reason.String()), zap.Int("data_points", n))
 		}
 	}
 	for i := range r.Refused {
 		o := &r.Refused[i]
 		switch o.Reason {
 		case sender.ReasonRejected:
-			e.sampled.Warn("Events API rejected events; they are dropped",
+			e.throttled.Warn(logKey("refused", o), "Events API rejected events; they are dropped",
 				zap.Int("status_code", o.Status), zap.Int("events", o.Events), zap.String("dataset", o.Dataset),
 				zap.String("first_error", o.Message))
 		case sender.ReasonRequestRejected:
-			e.sampled.Error("Events API rejected a batch; its events are dropped",
+			e.throttled.Error(logKey("refused", o), "Events API rejected a batch; its events are dropped",
 				zap.Int("status_code", o.Status), zap.String("cause", sender.PermanentCause(o.Status)),
 				zap.String("dataset", o.Dataset), zap.String("server_message", o.Message), zap.Int("events", o.Events))
 		default:
-			e.sampled.Warn("Events refused: over the configured limits even after trimming",
+			e.throttled.Warn(logKey("refused", o), "Events refused: over the configured limits even after trimming",
 				zap.String("reason", o.Reason), zap.String("dataset", o.Dataset), zap.Int("events", o.Events),
 				zap.Int("max_event_bytes", e.cfg.MaxEventBytes), zap.Int("max_fields", e.cfg.MaxFields))
 		}
@@ -204,10 +210,10 @@ func (e *eventsExporter) logResult(r *sender.Result) {
 		o := &r.Retried[i]
 		switch {
 		case o.Reason == sender.ReasonThrottled && o.Status == http.StatusForbidden:
-			e.sampled.Warn("Events API throttled a batch (administrative throttling, HTTP 403); it will be retried",
+			e.throttled.Warn(logKey("retried", o), "Events API throttled a batch (administrative throttling, HTTP 403); it will be retried",
 				zap.String("dataset", o.Dataset), zap.String("server_message", o.Message), zap.Int("events", o.Events))
 		case o.Reason == sender.ReasonNoStatus && o.Message != "":
-			e.sampled.Warn("Per-event statuses unusable; the batch's events will be retried",
+			e.throttled.Warn(logKey("retried", o), "Per-event statuses unusable; the batch's events will be retried",
 				zap.String("dataset", o.Dataset), zap.String("error", o.Message), zap.Int("events", o.Events))
 		}
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/hcsink"
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/metadatatest"
+	"github.com/prodscope/prodscope/internal/logthrottle"
 )
 
 const testKey = "hcaik_secret-test-key-0123456789"
@@ -243,16 +244,31 @@ func (s *sync32) inc(k string) int {
 	}
 }
 
-func TestRejectedEventLogIsRateLimited(t *testing.T) {
+func TestRejectedEventLogIsRateLimitedPerDataset(t *testing.T) {
 	env := newTestEnv(t, nil)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	env.exp.throttled.WithClock(func() time.Time { return now })
 	env.sink.SetFaults(hcsink.Faults{EventStatus: func(hcsink.Event) int { return http.StatusBadRequest }})
 	for range 5 {
 		require.NoError(t, env.exp.pushTraces(context.Background(), testTraces("svc", 10)))
 	}
-	assert.Len(t, env.logs.FilterMessage("Events API rejected events; they are dropped").All(), 1,
-		"50 rejected events over 5 batches log one line per sampling tick")
+	const msg = "Events API rejected events; they are dropped"
+	lines := env.logs.FilterMessage(msg).All()
+	require.Len(t, lines, 1, "50 rejected events over 5 batches of one dataset: one line per period")
+	assert.NotContains(t, lines[0].ContextMap(), logthrottle.SuppressedField)
+
+	require.NoError(t, env.exp.pushTraces(context.Background(), testTraces("cart", 10)))
+	require.Len(t, env.logs.FilterMessage(msg).All(), 2, "another dataset has its own line")
+
+	now = now.Add(logEvery)
+	require.NoError(t, env.exp.pushTraces(context.Background(), testTraces("svc", 10)))
+	lines = env.logs.FilterMessage(msg).All()
+	require.Len(t, lines, 3)
+	assert.Equal(t, "svc", lines[2].ContextMap()["dataset"])
+	assert.Equal(t, int64(4), lines[2].ContextMap()[logthrottle.SuppressedField], "the 4 batches left out since the first line")
+
 	metadatatest.AssertEqualExporterHoneycombeventsEventsRefused(t, env.tt, []metricdata.DataPoint[int64]{{
-		Value:      50,
+		Value:      70,
 		Attributes: attribute.NewSet(attribute.String("reason", "rejected"), attribute.Int("status_code", 400)),
 	}}, metricdatatest.IgnoreTimestamp())
 }
