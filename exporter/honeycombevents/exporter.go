@@ -68,10 +68,17 @@ func newEventsExporter(cfg *Config, set exporter.Settings, sig signal) (*eventsE
 	if cfg.Encoding == EncodingMsgpack {
 		format = events.FormatMsgpack
 	}
+	// The configured header values are as secret as the key: the engine
+	// keeps both out of every message it passes on.
+	var secrets []string
+	for _, v := range cfg.ClientConfig.Headers.Iter {
+		secrets = append(secrets, string(v))
+	}
 	dataset, unknown := cfg.datasets(sig)
 	e.engineCfg = sender.Config{
 		Endpoint:    cfg.ClientConfig.Endpoint,
 		APIKey:      string(cfg.APIKey),
+		Secrets:     secrets,
 		Format:      format,
 		Compression: cfg.compression(),
 		Mapping: events.Config{

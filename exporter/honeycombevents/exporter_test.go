@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -533,4 +534,45 @@ func TestMsgpackStatusesDecoded(t *testing.T) {
 	require.ErrorAs(t, err, &partial)
 	require.Equal(t, 1, partial.Data().SpanCount())
 	assert.Equal(t, "span-0", partial.Data().ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Name())
+}
+
+// headerEchoServer answers status with a body repeating the request's
+// headers, as a misconfigured proxy or a debugging endpoint might.
+func headerEchoServer(t *testing.T, status int) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(status)
+		for k, v := range r.Header {
+			_, _ = fmt.Fprintf(w, "%s: %s\n", k, strings.Join(v, ","))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestEchoedSecretsStayOutOfErrorsAndLogs(t *testing.T) {
+	const tenant = "tenant-secret-value"
+	srv := headerEchoServer(t, http.StatusUnauthorized)
+	core, logs := observer.New(zapcore.DebugLevel)
+	cfg := createDefaultConfig().(*Config)
+	cfg.ClientConfig.Endpoint = srv.URL
+	cfg.ClientConfig.Headers.Set("X-Tenant", tenant)
+	cfg.APIKey = testKey
+	set := exportertestSettings()
+	set.Logger = zap.New(core)
+	exp, err := newEventsExporter(cfg, set, signalTraces)
+	require.NoError(t, err)
+	require.NoError(t, exp.start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, exp.shutdown(context.Background())) }()
+
+	err = exp.pushTraces(context.Background(), testTraces("svc", 2))
+	require.Error(t, err)
+	lines := logs.FilterMessage("Events API rejected a batch; its events are dropped").All()
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0].ContextMap()["server_message"], "X-Honeycomb-Team: [redacted]", "the echo is logged, without the key")
+	for _, text := range []string{err.Error(), fmt.Sprint(lines[0].ContextMap())} {
+		assert.NotContains(t, text, testKey)
+		assert.NotContains(t, text, tenant)
+	}
 }

@@ -4,11 +4,13 @@
 package sender // import "github.com/prodscope/prodscope/exporter/honeycombevents/internal/sender"
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,9 +107,25 @@ func (s *Sender) serverMessage(resp *http.Response) string {
 	return s.clean(strings.TrimSpace(string(raw)))
 }
 
-// clean makes a message from the server fit to keep: cut to maxMessageLen.
-func (*Sender) clean(msg string) string {
-	return truncate(msg, maxMessageLen)
+// clean makes a message from the server fit to keep: the API key and the
+// other secrets replaced, then cut to maxMessageLen.
+func (s *Sender) clean(msg string) string {
+	return truncate(s.redactor.Replace(msg), maxMessageLen)
+}
+
+// redacted replaces a secret in a message.
+const redacted = "[redacted]"
+
+// newRedactor returns a replacer of every non-empty secret, the longest
+// first so that a secret containing another is replaced whole.
+func newRedactor(secrets []string) *strings.Replacer {
+	secrets = slices.DeleteFunc(slices.Clone(secrets), func(s string) bool { return s == "" })
+	slices.SortFunc(secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		pairs = append(pairs, s, redacted)
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 // truncate cuts s to at most n bytes (on a rune boundary) and marks the cut.

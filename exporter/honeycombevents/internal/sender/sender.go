@@ -49,8 +49,13 @@ const (
 type Config struct {
 	// Endpoint is the Events API's base URL, such as https://api.honeycomb.io.
 	Endpoint string
-	// APIKey is sent as X-Honeycomb-Team.
+	// APIKey is sent as X-Honeycomb-Team. Like Secrets, it is replaced by
+	// "[redacted]" wherever a server message or error would carry it (a
+	// proxy or a debugging endpoint may echo the request's headers).
 	APIKey string
+	// Secrets are other configured values that must never be shown, such
+	// as the values of the configured headers.
+	Secrets []string
 	// Format is the wire encoding of a batch body.
 	Format events.Format
 	// Compression is zstd, gzip, or "" for none.
@@ -70,6 +75,7 @@ type Sender struct {
 	contentType string
 	client      *http.Client
 	compressor  *bodyCompressor
+	redactor    *strings.Replacer
 	states      sync.Pool
 	now         func() time.Time
 }
@@ -88,6 +94,7 @@ func New(cfg Config, client *http.Client) (*Sender, error) {
 		contentType: contentTypeJSON,
 		client:      client,
 		compressor:  comp,
+		redactor:    newRedactor(append([]string{cfg.APIKey}, cfg.Secrets...)),
 		now:         time.Now,
 	}
 	if cfg.Format == events.FormatMsgpack {
@@ -247,7 +254,7 @@ func (s *Sender) sendBatch(st *pushState, b *events.Batch) {
 			st.retryErr = err
 		}
 		res.retried(b.Dataset, reason, status, b.Len(), detail)
-		res.failed(s.now(), truncate(msg, maxLastErrorLen))
+		s.fail(res, msg)
 	}
 
 	body, err := s.compressor.compress(st.wire, b.Body)
@@ -262,8 +269,8 @@ func (s *Sender) sendBatch(st *pushState, b *events.Batch) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.batchURL+url.PathEscape(b.Dataset), bytes.NewReader(body))
 	if err != nil {
 		st.permErr = fmt.Errorf("building request: %w", err)
-		res.refused(b.Dataset, ReasonRequestRejected, 0, b.Len(), st.permErr.Error())
-		res.failed(s.now(), truncate(st.permErr.Error(), maxLastErrorLen))
+		res.refused(b.Dataset, ReasonRequestRejected, 0, b.Len(), s.clean(st.permErr.Error()))
+		s.fail(res, st.permErr.Error())
 		return
 	}
 	req.Header.Set("Content-Type", s.contentType)
@@ -276,7 +283,7 @@ func (s *Sender) sendBatch(st *pushState, b *events.Batch) {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		err = fmt.Errorf("sending batch to dataset %q: %w", b.Dataset, redactURLError(err))
-		retryAll(ReasonRequestFailed, 0, err, err.Error(), truncate(err.Error(), maxMessageLen))
+		retryAll(ReasonRequestFailed, 0, err, err.Error(), s.clean(err.Error()))
 		return
 	}
 	defer func() {
@@ -337,7 +344,13 @@ func throttleError(msg string, resp *http.Response) error {
 func (s *Sender) refuseBatch(st *pushState, b *events.Batch, status int, srvMsg string) {
 	st.permErr = fmt.Errorf("events API rejected the batch to dataset %q: HTTP %d (%s) %s", b.Dataset, status, PermanentCause(status), srvMsg)
 	st.res.refused(b.Dataset, ReasonRequestRejected, status, b.Len(), srvMsg)
-	st.res.failed(s.now(), truncate(st.permErr.Error(), maxLastErrorLen))
+	s.fail(&st.res, st.permErr.Error())
+}
+
+// fail sets the push's last error: msg with the secrets replaced, cut to
+// maxLastErrorLen.
+func (s *Sender) fail(res *Result, msg string) {
+	res.failed(s.now(), truncate(s.redactor.Replace(msg), maxLastErrorLen))
 }
 
 // statusCount counts the events of a batch with one per-event status.
@@ -405,7 +418,7 @@ func (s *Sender) handleStatuses(st *pushState, resp *http.Response, b *events.Ba
 		if st.retryErr == nil {
 			st.retryErr = errors.New(msg)
 		}
-		res.failed(s.now(), truncate(fmt.Sprintf("%s: HTTP %d %s", msg, c.status, s.clean(c.first)), maxLastErrorLen))
+		s.fail(res, fmt.Sprintf("%s: HTTP %d %s", msg, c.status, s.clean(c.first)))
 	}
 	if noStatus > 0 {
 		msg := fmt.Sprintf("events API returned no status for %d events of dataset %q", noStatus, b.Dataset)
@@ -417,10 +430,10 @@ func (s *Sender) handleStatuses(st *pushState, resp *http.Response, b *events.Ba
 		if st.retryErr == nil {
 			st.retryErr = errors.New(msg)
 		}
-		res.failed(s.now(), truncate(msg, maxLastErrorLen))
+		s.fail(res, msg)
 	}
 	for _, c := range rejected {
 		res.refused(b.Dataset, ReasonRejected, c.status, c.n, s.clean(c.first))
-		res.failed(s.now(), truncate(fmt.Sprintf("events API rejected %d events of dataset %q: HTTP %d %s", c.n, b.Dataset, c.status, s.clean(c.first)), maxLastErrorLen))
+		s.fail(res, fmt.Sprintf("events API rejected %d events of dataset %q: HTTP %d %s", c.n, b.Dataset, c.status, s.clean(c.first)))
 	}
 }

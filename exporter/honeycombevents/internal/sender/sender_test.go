@@ -214,3 +214,84 @@ func TestResultOfShortStatusArray(t *testing.T) {
 	assert.Equal(t, []Outcome{{Dataset: "shop", Reason: ReasonNoStatus, Events: 2}}, res.Retried)
 	assert.Equal(t, `events API returned no status for 2 events of dataset "shop"`, res.LastError)
 }
+
+// echoServer answers every request with status and a body that repeats the
+// request's headers, as a misconfigured proxy or a debugging endpoint might.
+func echoServer(t *testing.T, status int, perEvent bool) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var headers strings.Builder
+		for k, v := range r.Header {
+			fmt.Fprintf(&headers, "%s=%s; ", k, strings.Join(v, ","))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		if perEvent {
+			_, _ = fmt.Fprintf(w, `[{"status":400,"error":%q},{"status":503,"error":%q}]`, "bad event, got "+headers.String(), "busy "+headers.String())
+			return
+		}
+		_, _ = w.Write([]byte("request headers: " + headers.String()))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestSecretsNeverLeaveInMessages(t *testing.T) {
+	const extra = "tenant-token-abcdef"
+	for _, tc := range []struct {
+		name     string
+		status   int
+		perEvent bool
+	}{
+		{"request refused", http.StatusBadRequest, false},
+		{"request throttled", http.StatusTooManyRequests, false},
+		{"request failed", http.StatusBadGateway, false},
+		{"per-event errors", http.StatusOK, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := echoServer(t, tc.status, tc.perEvent)
+			// The engine sends the key itself; confighttp would add the
+			// configured headers: this client adds one.
+			client := srv.Client()
+			client.Transport = headerAdder{next: client.Transport, name: "X-Tenant", value: extra}
+			s, err := New(Config{
+				Endpoint: srv.URL, APIKey: testKey, Secrets: []string{extra, ""},
+				Format: events.FormatJSON, Mapping: events.Config{UnknownDataset: "u"}, Limits: testLimits,
+			}, client)
+			require.NoError(t, err)
+			defer s.Close()
+			res, pushErr := s.Traces(context.Background(), spans("shop", 2))
+			require.Error(t, pushErr)
+
+			seen := []string{res.LastError, pushErr.Error()}
+			for _, o := range append(res.Retried, res.Refused...) {
+				seen = append(seen, o.Message)
+			}
+			all := strings.Join(seen, "\n")
+			assert.Contains(t, all, "X-Honeycomb-Team=[redacted]", "the echo is kept, the key replaced")
+			assert.Contains(t, all, "X-Tenant=[redacted]")
+			for _, m := range seen {
+				assert.NotContains(t, m, testKey)
+				assert.NotContains(t, m, testKey[:len(testKey)/2], "not even a part cut by truncation")
+				assert.NotContains(t, m, extra)
+			}
+		})
+	}
+}
+
+func TestRedactorReplacesLongestFirst(t *testing.T) {
+	r := newRedactor([]string{"abc", "", "abcdef"})
+	assert.Equal(t, "key [redacted], short [redacted]", r.Replace("key abcdef, short abc"))
+	assert.Equal(t, "nothing", newRedactor(nil).Replace("nothing"))
+}
+
+type headerAdder struct {
+	next        http.RoundTripper
+	name, value string
+}
+
+func (h headerAdder) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(h.name, h.value)
+	return h.next.RoundTrip(r)
+}
