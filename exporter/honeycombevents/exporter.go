@@ -23,6 +23,7 @@ import (
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/metadata"
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/sender"
 	"github.com/prodscope/prodscope/internal/logthrottle"
+	"github.com/prodscope/prodscope/internal/sharedcomponent"
 )
 
 // logEvery: a repeated log line (same kind, reason, status and dataset) is
@@ -31,13 +32,16 @@ const logEvery = 10 * time.Second
 
 // eventsExporter is the exporter of one signal: the shell around the
 // engine (internal/sender). It hands each request to the engine and records
-// the Result the engine returns: self-telemetry and log lines.
+// the Result the engine returns: self-telemetry, log lines and the counts of
+// the status page.
 type eventsExporter struct {
 	cfg       *Config
 	settings  component.TelemetrySettings
 	logger    *zap.Logger
 	throttled *logthrottle.Logger
 	telemetry *metadata.TelemetryBuilder
+	// status is shared by the instances of the component ID.
+	status *sharedcomponent.Component[*exporterStatus]
 
 	engineCfg sender.Config
 	engine    *sender.Sender
@@ -63,6 +67,13 @@ func newEventsExporter(cfg *Config, set exporter.Settings, sig signal) (*eventsE
 		logger:    set.Logger,
 		throttled: logthrottle.New(set.Logger, logEvery, 0),
 		telemetry: tb,
+	}
+	e.status, err = statuses.LoadOrStore(sharedcomponent.Key{ID: set.ID, Config: cfg}, func() (*exporterStatus, error) {
+		return newExporterStatus(set.ID, cfg), nil
+	})
+	if err != nil {
+		tb.Shutdown()
+		return nil, err
 	}
 	format := events.FormatJSON
 	if cfg.Encoding == EncodingMsgpack {
@@ -107,15 +118,22 @@ func (e *eventsExporter) start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	e.engine = engine
-	return nil
+	return e.status.Start(ctx, host)
 }
 
-func (e *eventsExporter) shutdown(context.Context) error {
+func (e *eventsExporter) shutdown(ctx context.Context) error {
 	if e.engine != nil {
 		e.engine.Close()
 	}
 	e.telemetry.Shutdown()
-	return nil
+	return e.status.Shutdown(ctx)
+}
+
+// helperSettings are the settings for exporterhelper: the same, with the
+// status page watching the sending queue's gauges.
+func (e *eventsExporter) helperSettings(set exporter.Settings) exporter.Settings {
+	set.MeterProvider = e.status.Unwrap().queue.Wrap(set.MeterProvider)
+	return set
 }
 
 func (e *eventsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
@@ -177,6 +195,7 @@ func (e *eventsExporter) record(ctx context.Context, r *sender.Result) {
 			tb.ExporterHoneycombeventsPointsRefused.Add(ctx, int64(n), reasonOpt(reason.String()))
 		}
 	}
+	e.status.Unwrap().record(r)
 	e.logResult(r)
 }
 
