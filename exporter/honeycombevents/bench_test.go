@@ -29,6 +29,7 @@ import (
 
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/events"
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/hcsink"
+	"github.com/prodscope/prodscope/internal/cputime"
 )
 
 const (
@@ -132,12 +133,6 @@ func sinkStats(b *testing.B, url string) hcsink.Stats {
 	return st
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkVersusLibhoney sends the same 100,000 span events (20 attributes
 // each) through this exporter (full exporterhelper chain, default queue)
 // and through libhoney-go v1.27.1 (default configuration), zstd on both, to
@@ -164,12 +159,12 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 		exp, err := f.CreateTraces(context.Background(), exportertestSettings(), cfg)
 		require.NoError(b, err)
 		require.NoError(b, exp.Start(context.Background(), componenttest.NewNopHost()))
-		c0 := cpuTime()
+		c0 := cputime.Process()
 		for _, td := range ours {
 			require.NoError(b, exp.ConsumeTraces(context.Background(), td))
 		}
 		require.NoError(b, exp.Shutdown(context.Background())) // drains the queue
-		oursCPU := cpuTime() - c0
+		oursCPU := cputime.Process() - c0
 		ours = nil //nolint:ineffassign // released so the GC can reclaim it before libhoney-go is measured
 
 		// libhoney-go, default configuration.
@@ -188,7 +183,7 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 				}
 			}
 		}()
-		c1 := cpuTime()
+		c1 := cputime.Process()
 		for i, kvs := range theirs {
 			ev := client.NewEvent()
 			ev.Timestamp = times[i]
@@ -198,7 +193,7 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 			_ = ev.SendPresampled()
 		}
 		client.Close()
-		theirsCPU := cpuTime() - c1
+		theirsCPU := cputime.Process() - c1
 		wg.Wait()
 		theirs, times = nil, nil //nolint:ineffassign // released before the next iteration
 		runtime.GC()
