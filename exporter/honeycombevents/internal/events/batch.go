@@ -205,7 +205,7 @@ func (b *Batcher) batchFor(dataset string) *Batch {
 func (b *Batcher) close(bt *Batch) {
 	if b.format == FormatMsgpack {
 		bt.Body[0] = 0xdd
-		binary.BigEndian.PutUint32(bt.Body[1:], uint32(len(bt.Items)))
+		binary.BigEndian.PutUint32(bt.Body[1:], u32(len(bt.Items)))
 	} else {
 		bt.Body = append(bt.Body, ']')
 	}
@@ -298,7 +298,7 @@ func (b *Batch) slice(format Format, i, j int) *Batch {
 	if format == FormatMsgpack {
 		out.Body = make([]byte, msgpackArrayHeaderLen, msgpackArrayHeaderLen+b.ends[j-1]-start(i))
 		out.Body[0] = 0xdd
-		binary.BigEndian.PutUint32(out.Body[1:], uint32(j-i))
+		binary.BigEndian.PutUint32(out.Body[1:], u32(j-i))
 	} else {
 		out.Body = append(make([]byte, 0, b.ends[j-1]-start(i)+2), '[')
 	}

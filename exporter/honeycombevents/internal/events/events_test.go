@@ -81,6 +81,7 @@ func TestMsgpackTimeForms(t *testing.T) {
 		time.Unix(1700000000, 0),                    // timestamp32
 		time.Unix(1700000000, 5),                    // timestamp64
 		time.Date(1960, 1, 1, 0, 0, 0, 1, time.UTC), // negative seconds
+		time.Unix(1<<33, 999_999_999),               // timestamp64 near its top
 	} {
 		b := appendMsgpackTime(nil, tm.UnixNano())
 		var got time.Time
@@ -89,9 +90,27 @@ func TestMsgpackTimeForms(t *testing.T) {
 	}
 }
 
+func TestMsgpackIntForms(t *testing.T) {
+	for _, v := range []int64{
+		0, 1, 127, // positive fixint
+		-1, -32, // negative fixint
+		128, -33, math.MaxInt32, math.MinInt32, // int32
+		math.MaxInt32 + 1, math.MinInt32 - 1, math.MaxInt64, math.MinInt64, // int64
+	} {
+		var got int64
+		require.NoError(t, msgpack.Unmarshal(appendMsgpackInt(nil, v), &got))
+		assert.Equal(t, v, got)
+		f := intField("n", v, false)
+		assert.Equal(t, v, f.Int(), "stored in Field.Num and read back")
+	}
+	assert.Equal(t, []byte{0xe0}, appendMsgpackInt(nil, -32))
+	assert.Equal(t, []byte{0xff}, appendMsgpackInt(nil, -1))
+	assert.Equal(t, []byte{0xd2, 0xff, 0xff, 0xff, 0xdf}, appendMsgpackInt(nil, -33))
+}
+
 func TestOmitsTimeAndUnitSampleRate(t *testing.T) {
 	ev := Event{SampleRate: 1, Fields: []Field{strField("a", "b", false)}}
-	assert.Equal(t, `{"data":{"a":"b"}}`, string(AppendEvent(nil, FormatJSON, &ev)))
+	assert.JSONEq(t, `{"data":{"a":"b"}}`, string(AppendEvent(nil, FormatJSON, &ev)))
 }
 
 // Expected counts worked out by hand from the OTel sampling spec: the
@@ -136,7 +155,7 @@ func TestWholeSampleRate(t *testing.T) {
 	always := func() float64 { return 0 }
 	assert.Equal(t, int64(1), wholeSampleRate(16.0/11, never))
 	assert.Equal(t, int64(2), wholeSampleRate(16.0/11, always))
-	assert.Equal(t, int64(4), wholeSampleRate(4, always), "whole counts are not randomised")
+	assert.Equal(t, int64(4), wholeSampleRate(4, always), "whole counts are not randomized")
 	assert.Equal(t, int64(128), wholeSampleRate(128.9, always), "over 100: truncated, as husky")
 	assert.Equal(t, int64(math.MaxInt32), wholeSampleRate(float64(1<<56), always), "clamped to int32")
 }
