@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -102,14 +101,17 @@ func benchLibhoneyFields(tds []ptrace.Traces) ([][]benchKV, []time.Time) {
 	return fields, times
 }
 
-// startSinkProcess builds cmd/hcsink and runs it on a loopback port.
+// startSinkProcess builds cmd/hcsink into a temporary GOBIN and runs it
+// there on a loopback port.
 func startSinkProcess(b *testing.B) (string, func()) {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "hcsink")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hcsink")
+	dir := b.TempDir()
+	build := exec.Command("go", "install", "./cmd/hcsink")
+	build.Env = append(os.Environ(), "GOBIN="+dir)
 	build.Stderr = os.Stderr
 	require.NoError(b, build.Run())
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-api-key", testKey)
+	cmd := exec.Command("./hcsink", "-listen", "127.0.0.1:0", "-api-key", testKey)
+	cmd.Dir = dir // a relative command path is taken relative to Dir
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(b, err)
 	cmd.Stderr = os.Stderr

@@ -5,11 +5,11 @@ package honeycombevents
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -140,7 +140,7 @@ func TestWireFormatPerEncodingAndCompression(t *testing.T) {
 				assert.Equal(t, int64(5), evs[1].SampleRate)
 				assert.NotContains(t, evs[1].Data, "SampleRate")
 				assert.Equal(t, "0200000000000000", evs[0].Data["trace.span_id"])
-				assert.Equal(t, 0.25, evs[0].Data["duration_ms"])
+				assert.InDelta(t, 0.25, evs[0].Data["duration_ms"], 1e-9)
 				assert.Equal(t, time.Date(2026, 11, 23, 12, 0, 0, 1e6, time.UTC), evs[1].Time)
 
 				metadatatest.AssertEqualExporterHoneycombeventsEventsSent(t, env.tt, []metricdata.DataPoint[int64]{{Value: 3}}, metricdatatest.IgnoreTimestamp())
@@ -306,7 +306,7 @@ func TestWholeRequestThrottle(t *testing.T) {
 			require.Error(t, err)
 			assert.False(t, consumererror.IsPermanent(err))
 			var partial consumererror.Traces
-			assert.False(t, errors.As(err, &partial), "the whole request failed: no subset")
+			assert.NotErrorAs(t, err, &partial, "the whole request failed: no subset")
 			if tc.wantDelay != "" {
 				assert.Contains(t, err.Error(), tc.wantDelay)
 			} else {
@@ -330,7 +330,7 @@ func TestPermanentRequestErrorsNameTheCauseNotTheKey(t *testing.T) {
 		{http.StatusForbidden, "lacks permission"},
 		{http.StatusNotFound, "check endpoint and dataset"},
 	} {
-		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
 			env := newTestEnv(t, nil)
 			env.sink.SetFaults(hcsink.Faults{RequestStatuses: []int{tc.status}})
 			err := env.exp.pushTraces(context.Background(), testTraces("svc", 4))

@@ -220,8 +220,8 @@ func TestStatusShowsTheSendingQueue(t *testing.T) {
 	close(release)
 	released = true
 	require.Eventually(t, func() bool {
-		snap, _ := snapshotOf(t, id, 10)
-		return snap.HoneycombEvents.QueueSize == 0 && snap.HoneycombEvents.Sent == 6
+		now, _ := snapshotOf(t, id, 10)
+		return now.HoneycombEvents.QueueSize == 0 && now.HoneycombEvents.Sent == 6
 	}, 10*time.Second, 10*time.Millisecond)
 	snap, _ = snapshotOf(t, id, 10)
 	assert.Equal(t, int64(6), snap.ItemsIn)

@@ -51,11 +51,11 @@ func newTestSender(t *testing.T, endpointSuffix string) (*Sender, *hcsink.Sink) 
 	return s, sink
 }
 
-// spans builds n spans named span-<i> for service svc.
-func spans(svc string, n int) ptrace.Traces {
+// spans builds n spans named span-<i> for service (dataset) shop.
+func spans(n int) ptrace.Traces {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", svc)
+	rs.Resource().Attributes().PutStr("service.name", "shop")
 	ss := rs.ScopeSpans().AppendEmpty().Spans()
 	for i := range n {
 		s := ss.AppendEmpty()
@@ -77,7 +77,7 @@ func byName(statuses map[string]int) func(hcsink.Event) int {
 
 func TestResultAllSent(t *testing.T) {
 	s, sink := newTestSender(t, "/")
-	res, err := s.Traces(context.Background(), spans("shop", 4))
+	res, err := s.Traces(context.Background(), spans(4))
 	require.NoError(t, err)
 	assert.Equal(t, 4, res.Events)
 	assert.Equal(t, 4, res.Sent)
@@ -97,7 +97,7 @@ func TestResultAllSent(t *testing.T) {
 func TestResultAccountsForEveryEvent(t *testing.T) {
 	s, sink := newTestSender(t, "")
 	sink.SetFaults(hcsink.Faults{EventStatus: byName(map[string]int{"span-1": 500, "span-2": 429, "span-3": 400, "span-4": 400})})
-	td := spans("shop", 6)
+	td := spans(6)
 	res, err := s.Traces(context.Background(), td)
 	require.Error(t, err)
 
@@ -157,7 +157,7 @@ func TestResultOfThrottledAndRefusedRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, sink := newTestSender(t, "")
 			sink.SetFaults(tc.faults)
-			res, err := s.Traces(context.Background(), spans("shop", 3))
+			res, err := s.Traces(context.Background(), spans(3))
 			require.Error(t, err)
 			assert.Equal(t, 3, res.Events)
 			assert.Equal(t, tc.retried, res.Retried)
@@ -172,7 +172,7 @@ func TestResultOfSplitCountsEveryResponse(t *testing.T) {
 	s, sink := newTestSender(t, "")
 	// At most 2 events per request: 5 -> 413; 2 sent; 3 -> 413; 1 and 2 sent.
 	sink.SetFaults(hcsink.Faults{MaxEventsPerRequest: 2})
-	res, err := s.Traces(context.Background(), spans("shop", 5))
+	res, err := s.Traces(context.Background(), spans(5))
 	require.NoError(t, err)
 	assert.Equal(t, 5, res.Sent)
 	assert.Equal(t, 5, res.Batches)
@@ -182,7 +182,7 @@ func TestResultOfSplitCountsEveryResponse(t *testing.T) {
 
 func TestResultCountsOwnLimitRefusalsByDataset(t *testing.T) {
 	s, _ := newTestSender(t, "")
-	td := spans("shop", 3)
+	td := spans(3)
 	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(1).SetName(strings.Repeat("n", 5000)) // over max_event_bytes, name never cut
 	res, err := s.Traces(context.Background(), td)
 	require.NoError(t, err, "an event the exporter refuses itself is not an error to retry")
@@ -195,7 +195,7 @@ func TestResultCountsOwnLimitRefusalsByDataset(t *testing.T) {
 func TestResultOfTransportFailure(t *testing.T) {
 	s, _ := newTestSender(t, "")
 	s.batchURL = "http://127.0.0.1:1/1/batch/"
-	res, err := s.Traces(context.Background(), spans("shop", 2))
+	res, err := s.Traces(context.Background(), spans(2))
 	require.Error(t, err)
 	assert.False(t, consumererror.IsPermanent(err))
 	require.Len(t, res.Retried, 1)
@@ -208,7 +208,7 @@ func TestResultOfTransportFailure(t *testing.T) {
 func TestResultOfShortStatusArray(t *testing.T) {
 	s, sink := newTestSender(t, "")
 	sink.SetFaults(hcsink.Faults{ShortBy: 2})
-	res, err := s.Traces(context.Background(), spans("shop", 5))
+	res, err := s.Traces(context.Background(), spans(5))
 	require.Error(t, err)
 	assert.Equal(t, 3, res.Sent)
 	assert.Equal(t, []Outcome{{Dataset: "shop", Reason: ReasonNoStatus, Events: 2}}, res.Retried)
@@ -260,7 +260,7 @@ func TestSecretsNeverLeaveInMessages(t *testing.T) {
 			}, client)
 			require.NoError(t, err)
 			defer s.Close()
-			res, pushErr := s.Traces(context.Background(), spans("shop", 2))
+			res, pushErr := s.Traces(context.Background(), spans(2))
 			require.Error(t, pushErr)
 
 			seen := []string{res.LastError, pushErr.Error()}
