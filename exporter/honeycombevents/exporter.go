@@ -37,7 +37,6 @@ const logEvery = 10 * time.Second
 type eventsExporter struct {
 	cfg       *Config
 	settings  component.TelemetrySettings
-	logger    *zap.Logger
 	throttled *logthrottle.Logger
 	telemetry *metadata.TelemetryBuilder
 	// status is shared by the instances of the component ID.
@@ -64,7 +63,6 @@ func newEventsExporter(cfg *Config, set exporter.Settings, sig signal) (*eventsE
 	e := &eventsExporter{
 		cfg:       cfg,
 		settings:  set.TelemetrySettings,
-		logger:    set.Logger,
 		throttled: logthrottle.New(set.Logger, logEvery, 0),
 		telemetry: tb,
 	}

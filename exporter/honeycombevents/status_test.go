@@ -48,17 +48,23 @@ func settingsFor(id component.ID) exporter.Settings {
 	return set
 }
 
-// TestStatusCountsWorkedOutByHand sends four requests to a sink:
+// TestStatusCountsWorkedOutByHand sends six requests to a sink on
+// 127.0.0.1:
 //
-//  1. 6 spans of shop: span-1 500, span-2 429 (retried), span-3 and span-4
-//     400 (refused), span-0 and span-5 sent;
+//  1. 6 spans of shop, answered 200 with per-event statuses: span-1 500 and
+//     span-2 429 (retried), span-3 and span-4 400 (refused), span-0 and
+//     span-5 202 (sent);
 //  2. 4 spans of cart: span-1's name is over max_event_bytes (refused by
 //     the exporter), span-2 carries a large attribute (trimmed, sent), the
 //     others sent;
 //  3. 4 spans of shop answered 429 as a whole (retried);
-//  4. 2 spans of shop answered 401 (refused).
+//  4. 3 spans of shop answered 403 administrative throttling (retried);
+//  5. 3 spans of shop answered 413 until single: the batch splits into
+//     span-0 and span-1+2; span-0 alone gets 413 (refused), span-1+2 413
+//     and splits, span-1 alone 413 (refused), span-2 alone is sent;
+//  6. 2 spans of shop answered 401 (refused).
 //
-// Events: 16 = sent 2+3 + retried 2+4 + refused 2+1+2.
+// Events: 22 = sent 2+3+1 + retried 2+4+3 + refused 2+1+2+2.
 func TestStatusCountsWorkedOutByHand(t *testing.T) {
 	id := component.MustNewIDWithName("honeycombevents", "status-counts")
 	sink := hcsink.New(testKey)
@@ -99,6 +105,10 @@ func TestStatusCountsWorkedOutByHand(t *testing.T) {
 
 	sink.SetFaults(hcsink.Faults{RequestStatuses: []int{http.StatusTooManyRequests}})
 	require.Error(t, exp.pushTraces(context.Background(), testTraces("shop", 4)))
+	sink.SetFaults(hcsink.Faults{RequestStatuses: []int{http.StatusForbidden}, RequestMessage: "event dropped due to administrative throttling"})
+	require.Error(t, exp.pushTraces(context.Background(), testTraces("shop", 3)))
+	sink.SetFaults(hcsink.Faults{RequestStatuses: []int{413, 413, 413, 413}})
+	require.Error(t, exp.pushTraces(context.Background(), testTraces("shop", 3)))
 	sink.SetFaults(hcsink.Faults{RequestStatuses: []int{http.StatusUnauthorized}})
 	require.Error(t, exp.pushTraces(context.Background(), testTraces("shop", 2)))
 
@@ -107,24 +117,26 @@ func TestStatusCountsWorkedOutByHand(t *testing.T) {
 	assert.Equal(t, "honeycombevents", snap.Type)
 	assert.Equal(t, "Exporter", snap.Kind)
 	assert.False(t, snap.Started.IsZero())
-	assert.Equal(t, int64(16), snap.ItemsIn)
-	assert.Equal(t, int64(5), snap.ItemsOut)
+	assert.Equal(t, int64(22), snap.ItemsIn)
+	assert.Equal(t, int64(6), snap.ItemsOut)
 	assert.Equal(t, "events", snap.Unit)
 	assert.Equal(t, []statusregistry.Count{{What: "trimmed: event_too_large", N: 1}}, snap.Changed)
 	assert.Equal(t, []statusregistry.Count{
 		{What: "rejected (HTTP 400)", N: 2},
 		{What: "request_rejected (HTTP 401)", N: 2},
+		{What: "request_rejected (HTTP 413)", N: 2},
 		{What: "event_too_large", N: 1},
 	}, snap.Refused)
 	assert.Empty(t, snap.Holding, "no sending queue: this instance was built without exporterhelper")
 
 	he := snap.HoneycombEvents
 	require.NotNil(t, he)
-	assert.Equal(t, int64(5), he.Sent)
-	assert.Equal(t, int64(6), he.Retried)
+	assert.Equal(t, int64(6), he.Sent)
+	assert.Equal(t, int64(9), he.Retried)
 	assert.Equal(t, []statusregistry.DatasetRefusal{
 		{Dataset: "shop", Reason: "rejected (HTTP 400)", N: 2},
 		{Dataset: "shop", Reason: "request_rejected (HTTP 401)", N: 2},
+		{Dataset: "shop", Reason: "request_rejected (HTTP 413)", N: 2},
 		{Dataset: "cart", Reason: "event_too_large", N: 1},
 	}, he.Refused)
 	assert.Zero(t, he.RefusedOmitted)
@@ -139,7 +151,7 @@ func TestStatusCountsWorkedOutByHand(t *testing.T) {
 		{Dataset: "shop", Reason: "rejected (HTTP 400)", N: 2},
 		{Dataset: "shop", Reason: "request_rejected (HTTP 401)", N: 2},
 	}, snap.HoneycombEvents.Refused)
-	assert.Equal(t, 1, snap.HoneycombEvents.RefusedOmitted)
+	assert.Equal(t, 2, snap.HoneycombEvents.RefusedOmitted)
 
 	require.NoError(t, exp.shutdown(context.Background()))
 	_, registered = snapshotOf(t, id, 10)
