@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/events"
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/hcsink"
+	"github.com/prodscope/prodscope/internal/cputime"
 )
 
 const (
@@ -101,14 +101,17 @@ func benchLibhoneyFields(tds []ptrace.Traces) ([][]benchKV, []time.Time) {
 	return fields, times
 }
 
-// startSinkProcess builds cmd/hcsink and runs it on a loopback port.
+// startSinkProcess builds cmd/hcsink into a temporary GOBIN and runs it
+// there on a loopback port.
 func startSinkProcess(b *testing.B) (string, func()) {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "hcsink")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hcsink")
+	dir := b.TempDir()
+	build := exec.Command("go", "install", "./cmd/hcsink")
+	build.Env = append(os.Environ(), "GOBIN="+dir)
 	build.Stderr = os.Stderr
 	require.NoError(b, build.Run())
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-api-key", testKey)
+	cmd := exec.Command("./hcsink", "-listen", "127.0.0.1:0", "-api-key", testKey)
+	cmd.Dir = dir // a relative command path is taken relative to Dir
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(b, err)
 	cmd.Stderr = os.Stderr
@@ -130,12 +133,6 @@ func sinkStats(b *testing.B, url string) hcsink.Stats {
 	var st hcsink.Stats
 	require.NoError(b, json.NewDecoder(resp.Body).Decode(&st))
 	return st
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkVersusLibhoney sends the same 100,000 span events (20 attributes
@@ -164,12 +161,12 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 		exp, err := f.CreateTraces(context.Background(), exportertestSettings(), cfg)
 		require.NoError(b, err)
 		require.NoError(b, exp.Start(context.Background(), componenttest.NewNopHost()))
-		c0 := cpuTime()
+		c0 := cputime.Process()
 		for _, td := range ours {
 			require.NoError(b, exp.ConsumeTraces(context.Background(), td))
 		}
 		require.NoError(b, exp.Shutdown(context.Background())) // drains the queue
-		oursCPU := cpuTime() - c0
+		oursCPU := cputime.Process() - c0
 		ours = nil //nolint:ineffassign // released so the GC can reclaim it before libhoney-go is measured
 
 		// libhoney-go, default configuration.
@@ -188,7 +185,7 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 				}
 			}
 		}()
-		c1 := cpuTime()
+		c1 := cputime.Process()
 		for i, kvs := range theirs {
 			ev := client.NewEvent()
 			ev.Timestamp = times[i]
@@ -198,7 +195,7 @@ func BenchmarkVersusLibhoney(b *testing.B) {
 			_ = ev.SendPresampled()
 		}
 		client.Close()
-		theirsCPU := cpuTime() - c1
+		theirsCPU := cputime.Process() - c1
 		wg.Wait()
 		theirs, times = nil, nil //nolint:ineffassign // released before the next iteration
 		runtime.GC()

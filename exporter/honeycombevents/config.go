@@ -137,7 +137,7 @@ func isClassicKey(key string) bool {
 	switch len(key) {
 	case 32:
 		for i := range len(key) {
-			if c := key[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			if c := key[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 				return false
 			}
 		}
@@ -147,7 +147,7 @@ func isClassicKey(key string) bool {
 			return false
 		}
 		for i := 6; i < len(key); i++ {
-			if c := key[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			if c := key[i]; (c < '0' || c > '9') && (c < 'a' || c > 'z') {
 				return false
 			}
 		}
@@ -174,28 +174,43 @@ func validateDatasetName(key, v string) error {
 	return nil
 }
 
+// validateEndpoint rejects an endpoint the exporter cannot send to.
+func validateEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return errors.New("endpoint: must be set (for example https://api.honeycomb.io)")
+	}
+	u, err := url.Parse(endpoint)
+	switch {
+	case err != nil:
+		return fmt.Errorf("endpoint: not a valid URL: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("endpoint: scheme must be http or https, got %q", u.Scheme)
+	case u.Host == "":
+		return errors.New("endpoint: has no host")
+	case u.RawQuery != "" || u.Fragment != "":
+		return errors.New("endpoint: must not carry a query or fragment")
+	}
+	return nil
+}
+
 // Validate checks the configuration; every message names the YAML key.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if cfg.ClientConfig.Endpoint == "" {
-		errs = append(errs, errors.New("endpoint: must be set (for example https://api.honeycomb.io)"))
-	} else if u, err := url.Parse(cfg.ClientConfig.Endpoint); err != nil {
-		errs = append(errs, fmt.Errorf("endpoint: not a valid URL: %w", err))
-	} else if u.Scheme != "http" && u.Scheme != "https" {
-		errs = append(errs, fmt.Errorf("endpoint: scheme must be http or https, got %q", u.Scheme))
-	} else if u.Host == "" {
-		errs = append(errs, errors.New("endpoint: has no host"))
-	} else if u.RawQuery != "" || u.Fragment != "" {
-		errs = append(errs, errors.New("endpoint: must not carry a query or fragment"))
+	if err := validateEndpoint(cfg.ClientConfig.Endpoint); err != nil {
+		errs = append(errs, err)
 	}
 	if strings.TrimSpace(string(cfg.APIKey)) == "" {
 		errs = append(errs, errors.New("api_key: must be set (for example ${env:HONEYCOMB_API_KEY})"))
 	}
 	for _, d := range []struct{ key, v string }{
-		{"dataset", cfg.Dataset}, {"unknown_dataset", cfg.UnknownDataset},
-		{"traces::dataset", cfg.Traces.Dataset}, {"traces::unknown_dataset", cfg.Traces.UnknownDataset},
-		{"logs::dataset", cfg.Logs.Dataset}, {"logs::unknown_dataset", cfg.Logs.UnknownDataset},
-		{"metrics::dataset", cfg.Metrics.Dataset}, {"metrics::unknown_dataset", cfg.Metrics.UnknownDataset},
+		{"dataset", cfg.Dataset},
+		{"unknown_dataset", cfg.UnknownDataset},
+		{"traces::dataset", cfg.Traces.Dataset},
+		{"traces::unknown_dataset", cfg.Traces.UnknownDataset},
+		{"logs::dataset", cfg.Logs.Dataset},
+		{"logs::unknown_dataset", cfg.Logs.UnknownDataset},
+		{"metrics::dataset", cfg.Metrics.Dataset},
+		{"metrics::unknown_dataset", cfg.Metrics.UnknownDataset},
 	} {
 		if err := validateDatasetName(d.key, d.v); err != nil {
 			errs = append(errs, err)

@@ -88,10 +88,9 @@ func TestLoadConfigFull(t *testing.T) {
 	require.NotNil(t, cfg.QueueConfig.Get().StorageID)
 	assert.Equal(t, "file_storage/honeycomb", cfg.QueueConfig.Get().StorageID.String(), "persistent queue via file_storage")
 	assert.Equal(t, 60*time.Second, cfg.RetryConfig.MaxElapsedTime)
-	// The batch URL keeps the endpoint's host and drops the trailing slash.
 	e, err := newEventsExporter(cfg, exportertestSettings(), signalTraces)
 	require.NoError(t, err)
-	assert.Equal(t, "https://api.eu1.honeycomb.io/1/batch/", e.batchURL)
+	assert.Equal(t, "https://api.eu1.honeycomb.io/", e.engineCfg.Endpoint, "the engine drops the trailing slash (internal/sender)")
 }
 
 func TestValidateNamesEveryBadKey(t *testing.T) {

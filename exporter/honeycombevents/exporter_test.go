@@ -5,10 +5,11 @@ package honeycombevents
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/hcsink"
 	"github.com/prodscope/prodscope/exporter/honeycombevents/internal/metadatatest"
+	"github.com/prodscope/prodscope/internal/logthrottle"
 )
 
 const testKey = "hcaik_secret-test-key-0123456789"
@@ -138,7 +140,7 @@ func TestWireFormatPerEncodingAndCompression(t *testing.T) {
 				assert.Equal(t, int64(5), evs[1].SampleRate)
 				assert.NotContains(t, evs[1].Data, "SampleRate")
 				assert.Equal(t, "0200000000000000", evs[0].Data["trace.span_id"])
-				assert.Equal(t, 0.25, evs[0].Data["duration_ms"])
+				assert.InDelta(t, 0.25, evs[0].Data["duration_ms"], 1e-9)
 				assert.Equal(t, time.Date(2026, 11, 23, 12, 0, 0, 1e6, time.UTC), evs[1].Time)
 
 				metadatatest.AssertEqualExporterHoneycombeventsEventsSent(t, env.tt, []metricdata.DataPoint[int64]{{Value: 3}}, metricdatatest.IgnoreTimestamp())
@@ -243,16 +245,31 @@ func (s *sync32) inc(k string) int {
 	}
 }
 
-func TestRejectedEventLogIsRateLimited(t *testing.T) {
+func TestRejectedEventLogIsRateLimitedPerDataset(t *testing.T) {
 	env := newTestEnv(t, nil)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	env.exp.throttled.WithClock(func() time.Time { return now })
 	env.sink.SetFaults(hcsink.Faults{EventStatus: func(hcsink.Event) int { return http.StatusBadRequest }})
 	for range 5 {
 		require.NoError(t, env.exp.pushTraces(context.Background(), testTraces("svc", 10)))
 	}
-	assert.Len(t, env.logs.FilterMessage("Events API rejected events; they are dropped").All(), 1,
-		"50 rejected events over 5 batches log one line per sampling tick")
+	const msg = "Events API rejected events; they are dropped"
+	lines := env.logs.FilterMessage(msg).All()
+	require.Len(t, lines, 1, "50 rejected events over 5 batches of one dataset: one line per period")
+	assert.NotContains(t, lines[0].ContextMap(), logthrottle.SuppressedField)
+
+	require.NoError(t, env.exp.pushTraces(context.Background(), testTraces("cart", 10)))
+	require.Len(t, env.logs.FilterMessage(msg).All(), 2, "another dataset has its own line")
+
+	now = now.Add(logEvery)
+	require.NoError(t, env.exp.pushTraces(context.Background(), testTraces("svc", 10)))
+	lines = env.logs.FilterMessage(msg).All()
+	require.Len(t, lines, 3)
+	assert.Equal(t, "svc", lines[2].ContextMap()["dataset"])
+	assert.Equal(t, int64(4), lines[2].ContextMap()[logthrottle.SuppressedField], "the 4 batches left out since the first line")
+
 	metadatatest.AssertEqualExporterHoneycombeventsEventsRefused(t, env.tt, []metricdata.DataPoint[int64]{{
-		Value:      50,
+		Value:      70,
 		Attributes: attribute.NewSet(attribute.String("reason", "rejected"), attribute.Int("status_code", 400)),
 	}}, metricdatatest.IgnoreTimestamp())
 }
@@ -289,7 +306,7 @@ func TestWholeRequestThrottle(t *testing.T) {
 			require.Error(t, err)
 			assert.False(t, consumererror.IsPermanent(err))
 			var partial consumererror.Traces
-			assert.False(t, errors.As(err, &partial), "the whole request failed: no subset")
+			assert.NotErrorAs(t, err, &partial, "the whole request failed: no subset")
 			if tc.wantDelay != "" {
 				assert.Contains(t, err.Error(), tc.wantDelay)
 			} else {
@@ -313,7 +330,7 @@ func TestPermanentRequestErrorsNameTheCauseNotTheKey(t *testing.T) {
 		{http.StatusForbidden, "lacks permission"},
 		{http.StatusNotFound, "check endpoint and dataset"},
 	} {
-		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
 			env := newTestEnv(t, nil)
 			env.sink.SetFaults(hcsink.Faults{RequestStatuses: []int{tc.status}})
 			err := env.exp.pushTraces(context.Background(), testTraces("svc", 4))
@@ -361,7 +378,7 @@ func TestServerErrorAndTransportErrorAreRetryable(t *testing.T) {
 }
 
 func TestResponseBodiesAreReadThroughACap(t *testing.T) {
-	huge := strings.Repeat("x", 10*maxErrorBodyBytes)
+	huge := strings.Repeat("x", 640*1024) // ten times what the exporter reads of an error body
 	var status atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(int(status.Load()))
@@ -504,22 +521,6 @@ func TestLogsAndMetricsPartialRetry(t *testing.T) {
 	assert.EqualValues(t, 1, events[2].Data["errors"])
 }
 
-func TestRetryAfterParsing(t *testing.T) {
-	d, ok := retryAfter("12")
-	assert.True(t, ok)
-	assert.Equal(t, 12*time.Second, d)
-	d, ok = retryAfter(time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
-	assert.True(t, ok)
-	assert.Greater(t, d, 58*time.Minute)
-	d, ok = retryAfter("Wed, 21 Oct 2015 07:28:00 GMT")
-	assert.True(t, ok)
-	assert.Equal(t, time.Duration(0), d, "a date in the past means now")
-	_, ok = retryAfter("soon")
-	assert.False(t, ok)
-	_, ok = retryAfter("")
-	assert.False(t, ok)
-}
-
 func TestMsgpackStatusesDecoded(t *testing.T) {
 	env := newTestEnv(t, func(c *Config) { c.Encoding = EncodingMsgpack })
 	env.sink.SetFaults(hcsink.Faults{EventStatus: func(ev hcsink.Event) int {
@@ -535,8 +536,43 @@ func TestMsgpackStatusesDecoded(t *testing.T) {
 	assert.Equal(t, "span-0", partial.Data().ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Name())
 }
 
-func TestRetryAfterIsCapped(t *testing.T) {
-	d, ok := retryAfter("9227000000")
-	assert.True(t, ok)
-	assert.Equal(t, maxRetryAfter, d)
+// headerEchoServer answers status with a body repeating the request's
+// headers, as a misconfigured proxy or a debugging endpoint might.
+func headerEchoServer(t *testing.T, status int) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(status)
+		for k, v := range r.Header {
+			_, _ = fmt.Fprintf(w, "%s: %s\n", k, strings.Join(v, ","))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestEchoedSecretsStayOutOfErrorsAndLogs(t *testing.T) {
+	const tenant = "tenant-secret-value"
+	srv := headerEchoServer(t, http.StatusUnauthorized)
+	core, logs := observer.New(zapcore.DebugLevel)
+	cfg := createDefaultConfig().(*Config)
+	cfg.ClientConfig.Endpoint = srv.URL
+	cfg.ClientConfig.Headers.Set("X-Tenant", tenant)
+	cfg.APIKey = testKey
+	set := exportertestSettings()
+	set.Logger = zap.New(core)
+	exp, err := newEventsExporter(cfg, set, signalTraces)
+	require.NoError(t, err)
+	require.NoError(t, exp.start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, exp.shutdown(context.Background())) }()
+
+	err = exp.pushTraces(context.Background(), testTraces("svc", 2))
+	require.Error(t, err)
+	lines := logs.FilterMessage("Events API rejected a batch; its events are dropped").All()
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0].ContextMap()["server_message"], "X-Honeycomb-Team: [redacted]", "the echo is logged, without the key")
+	for _, text := range []string{err.Error(), fmt.Sprint(lines[0].ContextMap())} {
+		assert.NotContains(t, text, testKey)
+		assert.NotContains(t, text, tenant)
+	}
 }

@@ -69,7 +69,12 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewTraces(ctx, e.helperSettings(set), cfg, e.pushTraces, helperOptions(c, e)...)
+	if err != nil {
+		_ = e.shutdown(ctx)
+		return nil, err
+	}
+	return exp, nil
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
@@ -78,7 +83,12 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewLogs(ctx, e.helperSettings(set), cfg, e.pushLogs, helperOptions(c, e)...)
+	if err != nil {
+		_ = e.shutdown(ctx)
+		return nil, err
+	}
+	return exp, nil
 }
 
 func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
@@ -87,5 +97,10 @@ func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Con
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewMetrics(ctx, set, cfg, e.pushMetrics, helperOptions(c, e)...)
+	exp, err := exporterhelper.NewMetrics(ctx, e.helperSettings(set), cfg, e.pushMetrics, helperOptions(c, e)...)
+	if err != nil {
+		_ = e.shutdown(ctx)
+		return nil, err
+	}
+	return exp, nil
 }

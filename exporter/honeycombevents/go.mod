@@ -6,6 +6,7 @@ require (
 	github.com/honeycombio/libhoney-go v1.27.1
 	github.com/klauspost/compress v1.20.3
 	github.com/open-telemetry/opentelemetry-collector-contrib/receiver/libhoneyreceiver v0.144.0
+	github.com/prodscope/prodscope/internal v0.0.0
 	github.com/stretchr/testify v1.12.1
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.opentelemetry.io/collector/component v1.71.0
@@ -101,3 +102,5 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/alexcesaro/statsd.v2 v2.0.0 // indirect
 )
+
+replace github.com/prodscope/prodscope/internal => ../../internal

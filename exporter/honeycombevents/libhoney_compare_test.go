@@ -84,7 +84,9 @@ func referenceEvents(td ptrace.Traces) []libhoneyEvent {
 				}
 				for k, v := range s.Attributes().All() {
 					if k == "SampleRate" {
-						rate = uint(v.Int())
+						if r := v.Int(); r > 0 {
+							rate = uint(r)
+						}
 						continue
 					}
 					f[k] = v.AsRaw()

@@ -149,7 +149,7 @@ func TestClassicKeySendsToTheConfiguredDataset(t *testing.T) {
 
 	cfg := createDefaultConfig().(*Config)
 	cfg.APIKey = classic
-	assert.ErrorContains(t, cfg.Validate(), "Honeycomb Classic api_key")
+	require.ErrorContains(t, cfg.Validate(), "Honeycomb Classic api_key")
 	assert.True(t, isClassicKey("hcaic_"+"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklm"[:58]))
 	assert.False(t, isClassicKey("hcaik_01hzzzzzzzzzzzzzzzzzzzzz"), "environment key")
 	assert.False(t, isClassicKey("0123456789ABCDEF0123456789ABCDEF"), "upper case is not a classic key")

@@ -72,7 +72,7 @@ func TestSinkProgram(t *testing.T) {
 	assert.Equal(t, int64(2), st.Failed)
 	assert.Equal(t, int64(0), st.Accepted)
 	require.NoError(t, stop())
-	raw, err := os.ReadFile(out)
+	raw, err := os.ReadFile(filepath.Clean(out))
 	require.NoError(t, err)
 	assert.Empty(t, raw, "no event was accepted")
 }
@@ -83,7 +83,7 @@ func TestSinkProgramWritesAcceptedEvents(t *testing.T) {
 	code, _ := post(t, url+"/1/batch/my%20ds", "any", `[{"time":"2026-01-02T03:04:05Z","samplerate":3,"data":{"name":"x"}}]`)
 	require.Equal(t, http.StatusOK, code)
 	require.NoError(t, stop())
-	raw, err := os.ReadFile(out)
+	raw, err := os.ReadFile(filepath.Clean(out))
 	require.NoError(t, err)
 	var line map[string]any
 	require.NoError(t, json.Unmarshal(bytes.TrimSpace(raw), &line))

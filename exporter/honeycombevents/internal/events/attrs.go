@@ -26,7 +26,7 @@ func appendValue(dst []Field, key string, v pcommon.Value, depth int) ([]Field, 
 	case pcommon.ValueTypeStr:
 		return append(dst, Field{Key: key, Str: v.Str(), Kind: KindString}), false
 	case pcommon.ValueTypeInt:
-		return append(dst, Field{Key: key, Num: uint64(v.Int()), Kind: KindInt}), false
+		return append(dst, intField(key, v.Int(), false)), false
 	case pcommon.ValueTypeDouble:
 		return append(dst, Field{Key: key, Num: math.Float64bits(v.Double()), Kind: KindFloat}), false
 	case pcommon.ValueTypeBool:
@@ -92,7 +92,7 @@ func sampleRateOfField(f *Field) int64 {
 	var r int64
 	switch f.Kind {
 	case KindInt:
-		r = min(int64(f.Num), math.MaxInt32)
+		r = min(f.Int(), math.MaxInt32)
 	case KindFloat:
 		r = rateFromFloat(math.Float64frombits(f.Num))
 	case KindString:

@@ -39,7 +39,8 @@ const (
 	ReasonTooManyFields
 	// ReasonNoValue: a metric number point without a value.
 	ReasonNoValue
-	numReasons
+	// NumReasons is the number of reasons (the length of the Stats arrays).
+	NumReasons
 )
 
 // String returns the reason's attribute value.
@@ -59,12 +60,44 @@ func (r Reason) String() string {
 
 // Stats counts what the batcher did to events since the last Reset.
 type Stats struct {
+	// Events counts the events added; each is either refused or in a batch.
 	Events  int
-	Trimmed [numReasons]int
-	Refused [numReasons]int
+	Trimmed [NumReasons]int
+	// Refused counts the refused events by dataset and reason, one entry per
+	// pair, in the order they were first refused.
+	Refused []Refusal
 	// PointsRefused counts metric data points that are in no event: their
 	// event was refused, or they had no value.
-	PointsRefused [numReasons]int
+	PointsRefused [NumReasons]int
+}
+
+// Refusal counts the events of one dataset refused for one reason.
+type Refusal struct {
+	Dataset string
+	Reason  Reason
+	Events  int
+}
+
+// RefusedFor is the number of events refused for reason r, over all datasets.
+func (s *Stats) RefusedFor(r Reason) int {
+	n := 0
+	for _, rf := range s.Refused {
+		if rf.Reason == r {
+			n += rf.Events
+		}
+	}
+	return n
+}
+
+// refuse counts one event of dataset refused for r.
+func (s *Stats) refuse(dataset string, r Reason) {
+	for i := range s.Refused {
+		if rf := &s.Refused[i]; rf.Reason == r && rf.Dataset == dataset {
+			rf.Events++
+			return
+		}
+	}
+	s.Refused = append(s.Refused, Refusal{Dataset: dataset, Reason: r, Events: 1})
 }
 
 // BatchSink receives each batch the batcher closes because it reached
@@ -124,7 +157,9 @@ func (b *Batcher) Reset() {
 	b.done = b.done[:0]
 	clear(b.open)
 	b.last = nil
-	b.Stats = Stats{}
+	// The refusal list keeps its buffer: a request with refusals does not
+	// allocate a new one each time.
+	b.Stats = Stats{Refused: b.Stats.Refused[:0]}
 }
 
 func (b *Batcher) release(bt *Batch) {
@@ -170,7 +205,7 @@ func (b *Batcher) batchFor(dataset string) *Batch {
 func (b *Batcher) close(bt *Batch) {
 	if b.format == FormatMsgpack {
 		bt.Body[0] = 0xdd
-		binary.BigEndian.PutUint32(bt.Body[1:], uint32(len(bt.Items)))
+		binary.BigEndian.PutUint32(bt.Body[1:], u32(len(bt.Items)))
 	} else {
 		bt.Body = append(bt.Body, ']')
 	}
@@ -191,7 +226,7 @@ func (b *Batcher) Add(dataset string, ev *Event, item int32) (Reason, bool) {
 	}
 	if len(ev.Fields) > b.limits.MaxFields {
 		if !b.dropFields(ev) {
-			b.Stats.Refused[ReasonTooManyFields]++
+			b.Stats.refuse(dataset, ReasonTooManyFields)
 			return ReasonTooManyFields, false
 		}
 		b.Stats.Trimmed[ReasonTooManyFields]++
@@ -206,7 +241,7 @@ func (b *Batcher) Add(dataset string, ev *Event, item int32) (Reason, bool) {
 	if len(bt.Body)-evStart > b.limits.MaxEventBytes {
 		bt.Body = bt.Body[:start]
 		if !b.trimToSize(ev) {
-			b.Stats.Refused[ReasonEventTooLarge]++
+			b.Stats.refuse(dataset, ReasonEventTooLarge)
 			return ReasonEventTooLarge, false
 		}
 		b.Stats.Trimmed[ReasonEventTooLarge]++
@@ -263,7 +298,7 @@ func (b *Batch) slice(format Format, i, j int) *Batch {
 	if format == FormatMsgpack {
 		out.Body = make([]byte, msgpackArrayHeaderLen, msgpackArrayHeaderLen+b.ends[j-1]-start(i))
 		out.Body[0] = 0xdd
-		binary.BigEndian.PutUint32(out.Body[1:], uint32(j-i))
+		binary.BigEndian.PutUint32(out.Body[1:], u32(j-i))
 	} else {
 		out.Body = append(make([]byte, 0, b.ends[j-1]-start(i)+2), '[')
 	}

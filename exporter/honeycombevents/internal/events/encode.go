@@ -54,7 +54,7 @@ func appendJSONEvent(dst []byte, ev *Event) []byte {
 		case KindString:
 			dst = appendJSONString(dst, fl.Str)
 		case KindInt:
-			dst = strconv.AppendInt(dst, int64(fl.Num), 10)
+			dst = strconv.AppendInt(dst, fl.Int(), 10)
 		case KindFloat:
 			dst = appendJSONFloat(dst, math.Float64frombits(fl.Num))
 		case KindBool:
@@ -162,7 +162,7 @@ func appendMsgpackEvent(dst []byte, ev *Event) []byte {
 		case KindString:
 			dst = appendMsgpackStr(dst, fl.Str)
 		case KindInt:
-			dst = appendMsgpackInt(dst, int64(fl.Num))
+			dst = appendMsgpackInt(dst, fl.Int())
 		case KindFloat:
 			dst = append(dst, 0xcb)
 			dst = binary.BigEndian.AppendUint64(dst, fl.Num)
@@ -180,27 +180,29 @@ func appendMsgpackEvent(dst []byte, ev *Event) []byte {
 	return dst
 }
 
+// appendMsgpackMapHeader writes the header of a map of n >= 0 entries.
 func appendMsgpackMapHeader(dst []byte, n int) []byte {
 	switch {
-	case n < 16:
+	case n >= 0 && n < 16:
 		return append(dst, 0x80|byte(n))
-	case n <= math.MaxUint16:
+	case n >= 0 && n <= math.MaxUint16:
 		return binary.BigEndian.AppendUint16(append(dst, 0xde), uint16(n))
 	default:
-		return binary.BigEndian.AppendUint32(append(dst, 0xdf), uint32(n))
+		return binary.BigEndian.AppendUint32(append(dst, 0xdf), u32(n))
 	}
 }
 
+// appendMsgpackStrHeader writes the header of a string of n >= 0 bytes.
 func appendMsgpackStrHeader(dst []byte, n int) []byte {
 	switch {
-	case n < 32:
+	case n >= 0 && n < 32:
 		return append(dst, 0xa0|byte(n))
-	case n <= math.MaxUint8:
+	case n >= 0 && n <= math.MaxUint8:
 		return append(dst, 0xd9, byte(n))
-	case n <= math.MaxUint16:
+	case n >= 0 && n <= math.MaxUint16:
 		return binary.BigEndian.AppendUint16(append(dst, 0xda), uint16(n))
 	default:
-		return binary.BigEndian.AppendUint32(append(dst, 0xdb), uint32(n))
+		return binary.BigEndian.AppendUint32(append(dst, 0xdb), u32(n))
 	}
 }
 
@@ -210,14 +212,16 @@ func appendMsgpackStr(dst []byte, s string) []byte {
 
 func appendMsgpackInt(dst []byte, v int64) []byte {
 	switch {
-	case v >= 0 && v < 128:
+	case v >= 0 && v < 128: // positive fixint
 		return append(dst, byte(v))
-	case v < 0 && v >= -32:
-		return append(dst, byte(v))
-	case v >= math.MinInt32 && v <= math.MaxInt32:
-		return binary.BigEndian.AppendUint32(append(dst, 0xd2), uint32(int32(v)))
-	default:
-		return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(v))
+	case v < 0 && v >= -32: // negative fixint: 0xe0 is -32, 0xff is -1
+		return append(dst, 0xe0|byte(v+32))
+	case v >= 0 && v <= math.MaxInt32: // int32, two's complement
+		return binary.BigEndian.AppendUint32(append(dst, 0xd2), uint32(v))
+	case v < 0 && v >= math.MinInt32:
+		return binary.BigEndian.AppendUint32(append(dst, 0xd2), uint32(v+1<<32))
+	default: // int64
+		return binary.BigEndian.AppendUint64(append(dst, 0xd3), intBits(v))
 	}
 }
 
@@ -229,13 +233,14 @@ func appendMsgpackTime(dst []byte, unixNano int64) []byte {
 		sec--
 		nsec += 1e9
 	}
-	if sec >= 0 && sec < 1<<34 {
+	// 0 <= nsec < 1e9 from here on.
+	if sec >= 0 && sec < 1<<34 && nsec >= 0 && nsec < 1e9 {
 		if nsec == 0 && sec <= math.MaxUint32 {
 			return binary.BigEndian.AppendUint32(append(dst, 0xd6, 0xff), uint32(sec))
 		}
 		return binary.BigEndian.AppendUint64(append(dst, 0xd7, 0xff), uint64(nsec)<<34|uint64(sec))
 	}
 	dst = append(dst, 0xc7, 12, 0xff)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(nsec))
-	return binary.BigEndian.AppendUint64(dst, uint64(sec))
+	dst = binary.BigEndian.AppendUint32(dst, u32(int(nsec)))
+	return binary.BigEndian.AppendUint64(dst, intBits(sec))
 }

@@ -56,7 +56,35 @@ func strField(key, val string, fixed bool) Field {
 }
 
 func intField(key string, v int64, fixed bool) Field {
-	return Field{Key: key, Num: uint64(v), Kind: KindInt, Fixed: fixed}
+	return Field{Key: key, Num: intBits(v), Kind: KindInt, Fixed: fixed}
+}
+
+// Int is the value of a KindInt field.
+func (f *Field) Int() int64 { return bitsInt(f.Num) }
+
+// intBits and bitsInt store an int64 in Field.Num and read it back: a
+// two's complement bit cast, as math.Float64bits is for floats. No value is
+// lost, so gosec's overflow check (G115) does not apply.
+func intBits(v int64) uint64 { return uint64(v) } //nolint:gosec // G115: a bit cast, undone by bitsInt
+
+func bitsInt(u uint64) int64 { return int64(u) } //nolint:gosec // G115: a bit cast, undoes intBits
+
+// u32 converts a length or count to the 32 bits msgpack gives it. The limits
+// keep every length far below 4 GiB (max_batch_bytes is at most 5 MB).
+func u32(n int) uint32 {
+	if n < 0 || n > math.MaxUint32 {
+		panic("events: length out of the uint32 range")
+	}
+	return uint32(n)
+}
+
+// index32 converts the index of an item of a request: items are indexed
+// with int32, and a request holds far fewer than 2^31 of them.
+func index32(i int) int32 {
+	if i < 0 || i > math.MaxInt32 {
+		panic("events: item index out of the int32 range")
+	}
+	return int32(i)
 }
 
 func floatField(key string, v float64, fixed bool) Field {
@@ -97,7 +125,7 @@ func spanIDField(key string, id [8]byte) Field {
 func (f *Field) Value() any {
 	switch f.Kind {
 	case KindInt:
-		return int64(f.Num)
+		return f.Int()
 	case KindFloat:
 		return math.Float64frombits(f.Num)
 	case KindBool:

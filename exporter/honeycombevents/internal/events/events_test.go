@@ -81,6 +81,7 @@ func TestMsgpackTimeForms(t *testing.T) {
 		time.Unix(1700000000, 0),                    // timestamp32
 		time.Unix(1700000000, 5),                    // timestamp64
 		time.Date(1960, 1, 1, 0, 0, 0, 1, time.UTC), // negative seconds
+		time.Unix(1<<33, 999_999_999),               // timestamp64 near its top
 	} {
 		b := appendMsgpackTime(nil, tm.UnixNano())
 		var got time.Time
@@ -89,9 +90,27 @@ func TestMsgpackTimeForms(t *testing.T) {
 	}
 }
 
+func TestMsgpackIntForms(t *testing.T) {
+	for _, v := range []int64{
+		0, 1, 127, // positive fixint
+		-1, -32, // negative fixint
+		128, -33, math.MaxInt32, math.MinInt32, // int32
+		math.MaxInt32 + 1, math.MinInt32 - 1, math.MaxInt64, math.MinInt64, // int64
+	} {
+		var got int64
+		require.NoError(t, msgpack.Unmarshal(appendMsgpackInt(nil, v), &got))
+		assert.Equal(t, v, got)
+		f := intField("n", v, false)
+		assert.Equal(t, v, f.Int(), "stored in Field.Num and read back")
+	}
+	assert.Equal(t, []byte{0xe0}, appendMsgpackInt(nil, -32))
+	assert.Equal(t, []byte{0xff}, appendMsgpackInt(nil, -1))
+	assert.Equal(t, []byte{0xd2, 0xff, 0xff, 0xff, 0xdf}, appendMsgpackInt(nil, -33))
+}
+
 func TestOmitsTimeAndUnitSampleRate(t *testing.T) {
 	ev := Event{SampleRate: 1, Fields: []Field{strField("a", "b", false)}}
-	assert.Equal(t, `{"data":{"a":"b"}}`, string(AppendEvent(nil, FormatJSON, &ev)))
+	assert.JSONEq(t, `{"data":{"a":"b"}}`, string(AppendEvent(nil, FormatJSON, &ev)))
 }
 
 // Expected counts worked out by hand from the OTel sampling spec: the
@@ -136,7 +155,7 @@ func TestWholeSampleRate(t *testing.T) {
 	always := func() float64 { return 0 }
 	assert.Equal(t, int64(1), wholeSampleRate(16.0/11, never))
 	assert.Equal(t, int64(2), wholeSampleRate(16.0/11, always))
-	assert.Equal(t, int64(4), wholeSampleRate(4, always), "whole counts are not randomised")
+	assert.Equal(t, int64(4), wholeSampleRate(4, always), "whole counts are not randomized")
 	assert.Equal(t, int64(128), wholeSampleRate(128.9, always), "over 100: truncated, as husky")
 	assert.Equal(t, int64(math.MaxInt32), wholeSampleRate(float64(1<<56), always), "clamped to int32")
 }
@@ -249,7 +268,7 @@ func TestTooManyFieldsTrimsAttributes(t *testing.T) {
 	assert.Len(t, evs[0].Data, 20)
 	assert.Equal(t, "op", evs[0].Data["name"], "mapped fields survive")
 	assert.Equal(t, 1, b.Stats.Trimmed[ReasonTooManyFields])
-	assert.Zero(t, b.Stats.Refused[ReasonTooManyFields])
+	assert.Zero(t, b.Stats.RefusedFor(ReasonTooManyFields))
 }
 
 func TestTooManyFixedFieldsRefused(t *testing.T) {
@@ -258,8 +277,37 @@ func TestTooManyFixedFieldsRefused(t *testing.T) {
 	r, ok := b.Add("d", &ev, 0)
 	assert.False(t, ok)
 	assert.Equal(t, ReasonTooManyFields, r)
-	assert.Equal(t, 1, b.Stats.Refused[ReasonTooManyFields])
+	assert.Equal(t, 1, b.Stats.RefusedFor(ReasonTooManyFields))
 	assert.Empty(t, b.Finish())
+}
+
+func TestRefusalsCountedPerDatasetAndReason(t *testing.T) {
+	b := NewBatcher(FormatJSON, Limits{MaxBatchBytes: 10000, MaxEventBytes: 1024, MaxFields: 2}, nil)
+	tooMany := func() *Event {
+		return &Event{SampleRate: 1, Fields: []Field{strField("a", "1", true), strField("b", "2", true), strField("c", "3", true)}}
+	}
+	tooLarge := func() *Event {
+		return &Event{SampleRate: 1, Fields: []Field{strField("name", strings.Repeat("n", 2000), true)}}
+	}
+	ok := &Event{SampleRate: 1, Fields: []Field{strField("a", "1", true)}}
+	// shop: 2 too many fields, 1 too large; cart: 1 too many fields; 1 kept.
+	for _, add := range []struct {
+		dataset string
+		ev      *Event
+	}{{"shop", tooMany()}, {"cart", tooMany()}, {"shop", tooLarge()}, {"shop", tooMany()}, {"shop", ok}} {
+		b.Add(add.dataset, add.ev, 0)
+	}
+	assert.Equal(t, []Refusal{
+		{Dataset: "shop", Reason: ReasonTooManyFields, Events: 2},
+		{Dataset: "cart", Reason: ReasonTooManyFields, Events: 1},
+		{Dataset: "shop", Reason: ReasonEventTooLarge, Events: 1},
+	}, b.Stats.Refused)
+	assert.Equal(t, 3, b.Stats.RefusedFor(ReasonTooManyFields))
+	assert.Equal(t, 5, b.Stats.Events)
+
+	b.Reset()
+	assert.Empty(t, b.Stats.Refused, "Reset starts the counts over")
+	assert.Zero(t, b.Stats.Events)
 }
 
 func TestOversizedEventTruncatesLargestStrings(t *testing.T) {
@@ -296,7 +344,7 @@ func TestOversizedEventDropsFieldsThenRefuses(t *testing.T) {
 	r, ok := b.Add("d", &ev, 0)
 	assert.False(t, ok)
 	assert.Equal(t, ReasonEventTooLarge, r)
-	assert.Equal(t, 1, b.Stats.Refused[ReasonEventTooLarge])
+	assert.Equal(t, 1, b.Stats.RefusedFor(ReasonEventTooLarge))
 }
 
 func TestLongStringsCutAt64KiB(t *testing.T) {

@@ -50,7 +50,7 @@ func FuzzAppendJSONString(f *testing.F) {
 // encoding/json does.
 func replaceInvalidBytes(s string) string {
 	var sb strings.Builder
-	for len(s) > 0 {
+	for s != "" {
 		r, size := utf8.DecodeRuneInString(s)
 		if r == utf8.RuneError && size == 1 {
 			sb.WriteString("\uFFFD")

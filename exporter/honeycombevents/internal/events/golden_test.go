@@ -223,15 +223,19 @@ func runGolden(t *testing.T, name string, input []byte, mapFn func(*Mapper)) {
 		m := NewMapper(goldenCfg, b)
 		mapFn(m)
 		got := decodeBatches(t, f, b.Finish())
-		path := filepath.Join("testdata", name, "expected.json")
+		// Golden files stay inside testdata.
+		root, err := os.OpenRoot("testdata")
+		require.NoError(t, err)
+		path := filepath.Join(name, "expected.json")
 		if *update && f == FormatJSON {
-			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-			out, err := json.MarshalIndent(got, "", "  ")
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(path, append(out, '\n'), 0o600))
-			require.NoError(t, os.WriteFile(filepath.Join("testdata", name, "input.json"), input, 0o600))
+			require.NoError(t, root.MkdirAll(name, 0o750))
+			out, merr := json.MarshalIndent(got, "", "  ")
+			require.NoError(t, merr)
+			require.NoError(t, root.WriteFile(path, append(out, '\n'), 0o600))
+			require.NoError(t, root.WriteFile(filepath.Join(name, "input.json"), input, 0o600))
 		}
-		raw, err := os.ReadFile(path)
+		raw, err := root.ReadFile(path)
+		require.NoError(t, root.Close())
 		require.NoError(t, err)
 		var want any
 		require.NoError(t, json.Unmarshal(raw, &want))

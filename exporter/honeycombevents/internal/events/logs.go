@@ -97,7 +97,7 @@ func (m *Mapper) log(lr plog.LogRecord, item int32) {
 	}
 	fields, rate, _ := m.takeSampleRate(fields)
 	m.ev.Fields = fields
-	m.ev.TimeUnixNano = int64(ts)
+	m.ev.TimeUnixNano = ts.AsTime().UnixNano()
 	m.ev.SampleRate = rate
 	m.batch.Add(m.dataset, &m.ev, item)
 }

@@ -137,24 +137,23 @@ func (m *Mapper) setResource(res pcommon.Resource, schemaURL string) {
 // setScope builds the resource+scope fields shared by every event of the
 // scope; scope attributes override resource attributes.
 func (m *Mapper) setScope(scope pcommon.InstrumentationScope, schemaURL string) {
-	base := append(m.base[:0], m.res...)
-	{
-		if name := scope.Name(); name != "" {
-			base = append(base, strField("library.name", name, false))
-			for _, p := range instrumentationLibraryPrefixes {
-				if strings.HasPrefix(name, p) {
-					base = append(base, boolField("telemetry.instrumentation_library", true, false))
-					break
-				}
+	base := m.base[:0]
+	base = append(base, m.res...)
+	if name := scope.Name(); name != "" {
+		base = append(base, strField("library.name", name, false))
+		for _, p := range instrumentationLibraryPrefixes {
+			if strings.HasPrefix(name, p) {
+				base = append(base, boolField("telemetry.instrumentation_library", true, false))
+				break
 			}
 		}
-		if v := scope.Version(); v != "" {
-			base = append(base, strField("library.version", v, false))
-		}
-		base, _ = appendAttrs(base, scope.Attributes())
-		if schemaURL != "" {
-			base = append(base, strField(attrScopeSchemaURL, schemaURL, false))
-		}
+	}
+	if v := scope.Version(); v != "" {
+		base = append(base, strField("library.version", v, false))
+	}
+	base, _ = appendAttrs(base, scope.Attributes())
+	if schemaURL != "" {
+		base = append(base, strField(attrScopeSchemaURL, schemaURL, false))
 	}
 	clear(m.baseKeys)
 	m.collides = false
@@ -178,7 +177,7 @@ func (m *Mapper) setScope(scope pcommon.InstrumentationScope, schemaURL string) 
 // resource's), removes it and returns its rate; found is false when there is
 // none. Honeycomb's rule: `sampleRate`, else `SampleRate`.
 func (m *Mapper) takeSampleRate(fields []Field) (out []Field, rate int64, found bool) {
-	i := -1
+	var i int
 	if m.cfg.SampleRateAttribute != "" {
 		i = fieldIndex(fields, m.cfg.SampleRateAttribute)
 	} else if i = fieldIndex(fields, "sampleRate"); i < 0 {

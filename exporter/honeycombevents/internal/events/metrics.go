@@ -92,7 +92,7 @@ func (m *Mapper) Metrics(md pmetric.Metrics) {
 		resKey := m.canonicalAttrs(rm.Resource().Attributes(), rm.SchemaUrl())
 		// add puts the value fields of one data point into its group.
 		add := func(values []Field, attrs pcommon.Map, ts pcommon.Timestamp) {
-			sec := time.Unix(0, int64(ts)).Truncate(time.Second).UnixNano()
+			sec := ts.AsTime().Truncate(time.Second).UnixNano()
 			key := groupKey{res: resKey, ts: sec, attrs: m.canonicalAttrs(attrs, "")}
 			g, ok := st.first[key]
 			last := int32(-1)
@@ -111,7 +111,7 @@ func (m *Mapper) Metrics(md pmetric.Metrics) {
 				ok = g >= 0
 			}
 			if !ok {
-				g = int32(len(st.events))
+				g = index32(len(st.events))
 				if last >= 0 {
 					st.events[last].next = g
 				} else {
@@ -379,12 +379,12 @@ func (m *Mapper) canonicalAttrs(attrs pcommon.Map, extra string) string {
 		b := st.key[:0]
 		b = binary.AppendUvarint(b, uint64(len(k)))
 		b = append(b, k...)
-		b = append(b, byte(v.Type()))
+		b = binary.AppendVarint(b, int64(v.Type()))
 		switch v.Type() {
 		case pcommon.ValueTypeStr:
 			b = append(b, v.Str()...)
 		case pcommon.ValueTypeInt:
-			b = binary.BigEndian.AppendUint64(b, uint64(v.Int()))
+			b = binary.AppendVarint(b, v.Int())
 		case pcommon.ValueTypeDouble:
 			b = binary.BigEndian.AppendUint64(b, math.Float64bits(v.Double()))
 		case pcommon.ValueTypeBool:

@@ -149,7 +149,7 @@ func (m *Mapper) span(span ptrace.Span, item int32) {
 		}
 	}
 	m.ev.Fields = fields
-	m.ev.TimeUnixNano = int64(start)
+	m.ev.TimeUnixNano = start.AsTime().UnixNano()
 	m.ev.SampleRate = rate
 	m.batch.Add(m.dataset, &m.ev, item)
 
@@ -176,7 +176,7 @@ func (m *Mapper) span(span ptrace.Span, item int32) {
 			fields = setField(fields, boolField("error", true, true))
 		}
 		m.ev.Fields = fields
-		m.ev.TimeUnixNano = int64(se.Timestamp())
+		m.ev.TimeUnixNano = se.Timestamp().AsTime().UnixNano()
 		m.ev.SampleRate = rate
 		m.batch.Add(m.dataset, &m.ev, item)
 	}
@@ -198,7 +198,7 @@ func (m *Mapper) span(span ptrace.Span, item int32) {
 			fields = setField(fields, boolField("error", true, true))
 		}
 		m.ev.Fields = fields
-		m.ev.TimeUnixNano = int64(start)
+		m.ev.TimeUnixNano = start.AsTime().UnixNano()
 		m.ev.SampleRate = rate
 		m.batch.Add(m.dataset, &m.ev, item)
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -379,7 +380,10 @@ func normalize(v any) any {
 	case uint32:
 		return int64(n)
 	case uint64:
-		return int64(n)
+		if n <= math.MaxInt64 {
+			return int64(n)
+		}
+		return n // beyond int64: kept as decoded
 	case float32:
 		return float64(n)
 	}

@@ -1,7 +1,7 @@
 // Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package honeycombevents
+package sender
 
 import "testing"
 

@@ -1,7 +1,7 @@
 // Copyright The prodscope Authors
 // SPDX-License-Identifier: Apache-2.0
 
-package honeycombevents // import "github.com/prodscope/prodscope/exporter/honeycombevents"
+package sender // import "github.com/prodscope/prodscope/exporter/honeycombevents/internal/sender"
 
 import (
 	"bytes"
