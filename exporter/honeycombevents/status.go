@@ -154,8 +154,7 @@ func (s *exporterStatus) StatusSnapshot(limit int) statusregistry.Snapshot {
 			byReason = append(byReason, statusregistry.Count{What: p.Reason, N: p.N})
 		}
 	}
-	mostFirst := func(a, b statusregistry.Count) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.What, b.What)) }
-	byReason, _ = statusregistry.Top(byReason, limit, mostFirst)
+	byReason = statusregistry.TopCounts(byReason, limit)
 	pairs, pairsOmitted := statusregistry.Top(pairs, limit, func(a, b statusregistry.DatasetRefusal) int {
 		return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Reason, b.Reason))
 	})
@@ -166,7 +165,7 @@ func (s *exporterStatus) StatusSnapshot(limit int) statusregistry.Snapshot {
 			changed = append(changed, statusregistry.Count{What: "trimmed: " + reason.String(), N: n})
 		}
 	}
-	changed, _ = statusregistry.Top(changed, limit, mostFirst)
+	changed = statusregistry.TopCounts(changed, limit)
 
 	he := &statusregistry.HoneycombEvents{
 		Sent:           s.sent.Load(),
