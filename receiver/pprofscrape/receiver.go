@@ -16,9 +16,13 @@ import (
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/internal/statusregistry"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
@@ -28,8 +32,10 @@ const (
 	dataFormat = "pprof"
 )
 
-// pprofReceiver is the component shell: it owns the HTTP client, the telemetry and the
-// scheduler, and hands each scrape to the registered consumers.
+// pprofReceiver is the component shell: it owns the HTTP client, the self-telemetry and
+// the scheduler (the engine). The scheduler reports what each target scrape did; the
+// shell records it (telemetry, the status page's counts) and hands the output to the
+// registered consumers.
 type pprofReceiver struct {
 	cfg      *Config
 	set      receiver.Settings
@@ -37,9 +43,12 @@ type pprofReceiver struct {
 	tel      *metadata.TelemetryBuilder
 	metrics  consumer.Metrics
 	profiles xconsumer.Profiles
+	counts   *counts
 
-	mu        sync.Mutex
-	scheduler *scrape.Scheduler
+	mu         sync.Mutex
+	scheduler  *scrape.Scheduler
+	status     *statusSource
+	unregister func()
 }
 
 func newReceiver(cfg *Config, set receiver.Settings) (*pprofReceiver, error) {
@@ -51,7 +60,7 @@ func newReceiver(cfg *Config, set receiver.Settings) (*pprofReceiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pprofReceiver{cfg: cfg, set: set, obsrecv: obsrecv}, nil
+	return &pprofReceiver{cfg: cfg, set: set, obsrecv: obsrecv, counts: newCounts()}, nil
 }
 
 func (r *pprofReceiver) setMetrics(next consumer.Metrics)    { r.metrics = next }
@@ -126,13 +135,6 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	r.tel = tel
-	emit := scrape.Emitter{}
-	if r.profiles != nil {
-		emit.Profiles = r.consumeProfiles
-	}
-	if r.metrics != nil {
-		emit.Metrics = r.consumeMetrics
-	}
 	r.scheduler = scrape.New(scrape.Settings{
 		Targets:             r.targets(),
 		Interval:            r.cfg.CollectionInterval,
@@ -146,12 +148,17 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		TopN:                r.cfg.TopFunctions,
 		Links:               convert.LinkLabels{TraceID: r.cfg.TraceIDLabel, SpanID: r.cfg.SpanIDLabel},
 		Client:              client,
-		Telemetry:           tel,
 		Logger:              r.set.Logger,
-		Emit:                emit,
+		Profiles:            r.profiles != nil,
+		Metrics:             r.metrics != nil,
+		Report:              r.report,
 		ScopeVersion:        r.set.BuildInfo.Version,
 	})
+	r.counts.started = time.Now()
 	r.scheduler.Start()
+	// One registration for the instance the metrics and profiles pipelines share.
+	r.status = &statusSource{counts: r.counts, scheduler: r.scheduler}
+	r.unregister = statusregistry.Register(r.set.ID, component.KindReceiver, r.status)
 	return nil
 }
 
@@ -161,21 +168,66 @@ func (r *pprofReceiver) Shutdown(ctx context.Context) error {
 	if r.scheduler == nil {
 		return nil
 	}
+	r.unregister()
 	err := r.scheduler.Shutdown(ctx)
 	r.tel.Shutdown()
 	return err
+}
+
+// report records what one target scrape did (self-telemetry and the status counts) and
+// passes its output on. The scheduler calls it on the target's loop.
+func (r *pprofReceiver) report(ctx context.Context, res *scrape.Result) {
+	if res.Refused != "" {
+		r.tel.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", res.Refused)))
+		r.counts.refuse(res.Refused)
+		return
+	}
+	target := attribute.String("target", res.Target)
+	for _, p := range res.Profiles {
+		typ := attribute.String("profile.type", p.Type)
+		r.tel.ReceiverPprofscrapeScrapeBytes.Add(ctx, p.WireBytes, metric.WithAttributes(target))
+		r.tel.ReceiverPprofscrapeScrapeDuration.Record(ctx, p.Duration.Seconds(), metric.WithAttributes(typ, target))
+		if p.Reason != "" {
+			r.tel.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", string(p.Reason)), typ, target))
+			r.counts.refuse(string(p.Reason))
+			continue
+		}
+		r.tel.ReceiverPprofscrapeSamples.Add(ctx, int64(p.Samples), metric.WithAttributes(typ, target))
+		r.counts.samplesIn.Add(int64(p.Samples))
+	}
+	if res.Panicked {
+		r.tel.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", string(fetch.ReasonParse)), target))
+		r.counts.refuse(string(fetch.ReasonParse))
+	}
+	up := int64(0)
+	if res.Up {
+		up = 1
+	}
+	r.tel.ReceiverPprofscrapeTargetUp.Record(ctx, up, metric.WithAttributes(target))
+	r.counts.deltas.Add(int64(res.Deltas))
+	r.counts.resets.Add(int64(res.Resets))
+	if res.HasProfiles {
+		r.consumeProfiles(ctx, res.ProfileData, res.ProfileSamples)
+	}
+	if res.HasMetrics {
+		r.consumeMetrics(ctx, res.Metrics)
+	}
 }
 
 func (r *pprofReceiver) consumeProfiles(ctx context.Context, pd pprofile.Profiles, samples int) {
 	ctx = r.obsrecv.StartProfilesOp(ctx)
 	err := r.profiles.ConsumeProfiles(ctx, pd)
 	r.obsrecv.EndProfilesOp(ctx, dataFormat, samples, err)
+	if err == nil {
+		r.counts.samplesOut.Add(int64(samples))
+	}
 	r.logConsumeError(err, "profiles")
 }
 
 func (r *pprofReceiver) consumeMetrics(ctx context.Context, md pmetric.Metrics) {
 	ctx = r.obsrecv.StartMetricsOp(ctx)
 	points := md.DataPointCount()
+	r.counts.points.Add(int64(points))
 	err := r.metrics.ConsumeMetrics(ctx, md)
 	r.obsrecv.EndMetricsOp(ctx, dataFormat, points, err)
 	r.logConsumeError(err, "metrics")

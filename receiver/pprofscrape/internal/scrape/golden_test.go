@@ -14,13 +14,11 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.uber.org/zap"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden inputs and expected outputs")
@@ -113,21 +111,13 @@ func compareGolden(t *testing.T, name string, got []byte) {
 // TestGoldenScrapes runs two scrapes of golden pprof inputs through the engine (parse,
 // delta, conversion, metrics) and compares the OTLP output with golden JSON files.
 func TestGoldenScrapes(t *testing.T) {
-	tt := componenttest.NewTelemetry()
-	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
-	tel, err := metadata.NewTelemetryBuilder(tt.NewTelemetrySettings())
-	require.NoError(t, err)
-
 	var gotProfiles []pprofile.Profiles
 	var gotMetrics []pmetric.Metrics
 	s := New(Settings{
-		TopN:      2,
-		Telemetry: tel,
-		Logger:    zap.NewNop(),
-		Emit: Emitter{
-			Profiles: func(_ context.Context, pd pprofile.Profiles, _ int) { gotProfiles = append(gotProfiles, pd) },
-			Metrics:  func(_ context.Context, md pmetric.Metrics) { gotMetrics = append(gotMetrics, md) },
-		},
+		TopN:          2,
+		Logger:        zap.NewNop(),
+		Profiles:      true,
+		Metrics:       true,
 		ScopeVersion:  "golden",
 		MaxConcurrent: 1,
 		Limits:        testLimits,
@@ -140,7 +130,12 @@ func TestGoldenScrapes(t *testing.T) {
 			data := readOrWriteInput(t, typ+"_"+string(rune('0'+scrape)), inputs[typ])
 			results = append(results, fetched{typ: typ, res: fetch.Result{Data: data, WireBytes: int64(len(data))}})
 		}
-		s.process(context.Background(), context.Background(), ts, results)
+		var res Result
+		s.process(context.Background(), ts, results, &res)
+		require.True(t, res.HasProfiles)
+		require.True(t, res.HasMetrics)
+		gotProfiles = append(gotProfiles, res.ProfileData)
+		gotMetrics = append(gotMetrics, res.Metrics)
 	}
 	require.Len(t, gotProfiles, 2)
 	require.Len(t, gotMetrics, 2)

@@ -14,8 +14,6 @@ import (
 	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pprofile"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
@@ -26,12 +24,16 @@ import (
 )
 
 // targetState is what the receiver keeps per target: the delta baselines of its
-// cumulative profile types (bounded by the targets and types configured) and the
-// log rate limiter. Only the target's own loop touches the trackers.
+// cumulative profile types (bounded by the targets and types configured), its status
+// and the log rate limiter. Only the target's own loop touches the trackers.
 type targetState struct {
-	cfg      Target
-	name     string // the self-telemetry's target attribute: the configured name, else the endpoint
+	cfg Target
+	// name is the self-telemetry's target attribute: the configured name, else the
+	// endpoint without credentials.
+	name     string
 	trackers map[string]*delta.Tracker
+	// status is guarded by Scheduler.statusMu.
+	status TargetStatus
 	// failures counts the scrapes in a row that got no profile and cost the receiver
 	// something (a timeout, a body read and refused): it puts the target behind the
 	// healthy ones for concurrency slots and spaces out its attempts. costly says whether
@@ -47,11 +49,16 @@ type targetState struct {
 
 func newTargetState(t Target) *targetState {
 	t.Endpoint = trimEndpoint(t.Endpoint)
+	endpoint := Redact(t.Endpoint)
 	name := t.Name
 	if name == "" {
-		name = t.Endpoint
+		name = endpoint
 	}
-	ts := &targetState{cfg: t, name: name, trackers: map[string]*delta.Tracker{}, lastLog: map[string]time.Time{}, suppressed: map[string]int{}}
+	ts := &targetState{
+		cfg: t, name: name, trackers: map[string]*delta.Tracker{},
+		status:  TargetStatus{Name: name, Endpoint: endpoint, Types: t.Types},
+		lastLog: map[string]time.Time{}, suppressed: map[string]int{},
+	}
 	for _, name := range t.Types {
 		if f := profiletype.Table[t.typeOf(name)]; f.Cumulative != nil && !f.PreDelta {
 			ts.trackers[name] = delta.NewTracker()
@@ -93,21 +100,17 @@ type parsed struct {
 	outcome    delta.Outcome
 }
 
-// process turns one target's fetch results into telemetry, profiles and metrics. Decoding
-// and parsing run under sctx (the scrape's timeout); telemetry and the consumers get ctx.
-// It reports whether the target is up (at least one profile, or a busy CPU profiler).
-func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results []fetched) bool {
-	tel := s.set.Telemetry
+// process turns one target's fetch results into res: what happened to each profile, and
+// the profiles and metrics built from them. Decoding and parsing run under sctx (the
+// scrape's timeout).
+func (s *Scheduler) process(sctx context.Context, t *targetState, results []fetched, res *Result) {
 	now := pcommon.NewTimestampFromTime(time.Now())
-	targetAttr := attribute.String("target", t.name)
 	var ok []parsed
-	up := false
 	t.costly = false
+	res.Profiles = make([]ProfileResult, 0, len(results))
 	for i := range results {
 		r := &results[i]
 		start := time.Now()
-		typeAttr := attribute.String("profile.type", r.typ)
-		tel.ReceiverPprofscrapeScrapeBytes.Add(ctx, r.res.WireBytes, metric.WithAttributes(targetAttr))
 		err := r.err
 		var p *profile.Profile
 		if err == nil {
@@ -120,55 +123,58 @@ func (s *Scheduler) process(sctx, ctx context.Context, t *targetState, results [
 		if err == nil && sctx.Err() != nil {
 			p, err = nil, &fetch.Error{Reason: fetch.ReasonTimeout, Err: fmt.Errorf("parsing outlasted the timeout: %w", sctx.Err())}
 		}
-		tel.ReceiverPprofscrapeScrapeDuration.Record(ctx, (r.duration + time.Since(start)).Seconds(), metric.WithAttributes(typeAttr, targetAttr))
+		pr := ProfileResult{Type: r.typ, WireBytes: r.res.WireBytes, Duration: r.duration + time.Since(start)}
 		if err != nil {
-			reason := reasonOf(err)
-			if reason != string(fetch.ReasonHTTP) && reason != string(fetch.ReasonBusy) {
+			pr.Reason = fetch.ReasonOf(err)
+			res.Profiles = append(res.Profiles, pr)
+			if pr.Reason != fetch.ReasonHTTP && pr.Reason != fetch.ReasonBusy {
 				t.costly = true
 			}
-			if isBusy(err) {
-				up = true // a busy CPU profiler is a live target
+			if pr.Reason == fetch.ReasonBusy {
+				res.Up = true // a busy CPU profiler is a live target
 			}
-			tel.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason), typeAttr, targetAttr))
-			t.logLimited(s.set.Logger, reason+"/"+r.typ, "pprof scrape failed",
-				zap.String("target", t.name), zap.String("endpoint", t.cfg.Endpoint), zap.String("profile_type", r.typ),
-				zap.String("reason", reason), zap.Error(err))
+			msg := Redact(err.Error())
+			if res.lastError == "" {
+				res.lastError = msg + " (profile " + r.typ + ")"
+			}
+			t.logLimited(s.set.Logger, string(pr.Reason)+"/"+r.typ, "pprof scrape failed",
+				zap.String("target", t.name), zap.String("endpoint", t.status.Endpoint), zap.String("profile_type", r.typ),
+				zap.String("reason", string(pr.Reason)), zap.String("error", msg))
 			continue
 		}
-		up = true
-		tel.ReceiverPprofscrapeSamples.Add(ctx, int64(len(p.Sample)), metric.WithAttributes(typeAttr, targetAttr))
+		res.Up = true
+		pr.Samples = len(p.Sample)
+		res.Profiles = append(res.Profiles, pr)
 		pp := parsed{typ: r.typ, kind: t.cfg.typeOf(r.typ), p: p}
 		if tr := t.trackers[r.typ]; tr != nil {
 			pp.cumulative = profiletype.CumulativeIndices(t.cfg.typeOf(r.typ), p)
 			pp.delta, pp.outcome = tr.Next(p, pp.cumulative)
-			if pp.outcome == delta.Reset {
+			switch pp.outcome {
+			case delta.Delta:
+				res.Deltas++
+			case delta.Reset:
+				res.Resets++
 				t.logLimited(s.set.Logger, "reset/"+r.typ, "Cumulative pprof values went backwards (target restarted?): no delta this scrape",
 					zap.String("target", t.name), zap.String("profile_type", r.typ))
 			}
 		}
 		ok = append(ok, pp)
 	}
-	upValue := int64(0)
-	if up {
-		upValue = 1
-	}
-	tel.ReceiverPprofscrapeTargetUp.Record(ctx, upValue, metric.WithAttributes(targetAttr))
 	if len(ok) == 0 {
-		return up
+		return
 	}
-	if emit := s.set.Emit.Profiles; emit != nil {
+	if s.set.Profiles {
 		pd, n := s.buildProfiles(t, ok, now)
 		if n > 0 || pd.ResourceProfiles().At(0).ScopeProfiles().At(0).Profiles().Len() > 0 {
-			emit(ctx, pd, n)
+			res.ProfileData, res.ProfileSamples, res.HasProfiles = pd, n, true
 		}
 	}
-	if emit := s.set.Emit.Metrics; emit != nil {
+	if s.set.Metrics {
 		md := s.buildMetrics(t, ok, now)
 		if md.DataPointCount() > 0 {
-			emit(ctx, md)
+			res.Metrics, res.HasMetrics = md, true
 		}
 	}
-	return up
 }
 
 // buildProfiles converts one target scrape into one ResourceProfiles.

@@ -6,6 +6,7 @@ package scrape // import "github.com/prodscope/prodscope/receiver/pprofscrape/in
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"net/http"
 	"slices"
@@ -14,15 +15,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/pdata/pprofile"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
@@ -62,13 +58,6 @@ func (t Target) url(n string, cpuDuration time.Duration) string {
 	return t.Endpoint + t.PathPrefix + profiletype.WithCPUSeconds(kind, path, cpuDuration)
 }
 
-// Emitter receives the result of one target scrape. Either function may be nil when no
-// pipeline of that signal uses the receiver; then that signal is not built at all.
-type Emitter struct {
-	Profiles func(ctx context.Context, pd pprofile.Profiles, samples int)
-	Metrics  func(ctx context.Context, md pmetric.Metrics)
-}
-
 // Settings configure a Scheduler.
 type Settings struct {
 	Targets      []Target
@@ -85,11 +74,17 @@ type Settings struct {
 	MaxConcurrentParses int
 	TopN                int
 	// Links names the pprof labels that carry a span's trace id and span id.
-	Links     convert.LinkLabels
-	Client    *http.Client
-	Telemetry *metadata.TelemetryBuilder
-	Logger    *zap.Logger
-	Emit      Emitter
+	Links  convert.LinkLabels
+	Client *http.Client
+	Logger *zap.Logger
+	// Profiles and Metrics say which outputs to build: a signal no pipeline uses is not
+	// built at all.
+	Profiles, Metrics bool
+	// Report receives the Result of every target scrape, refused ones included. It is
+	// called on the target's loop, for a parsed scrape while it still holds its
+	// max_concurrent_parses slot (so that the output it passes on is within the memory
+	// bound); ctx is cancelled on Shutdown.
+	Report func(ctx context.Context, r *Result)
 	// ScopeVersion is written as the instrumentation scope version.
 	ScopeVersion string
 }
@@ -102,6 +97,9 @@ type Scheduler struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	targets []*targetState
+
+	// statusMu guards every target's status.
+	statusMu sync.Mutex
 }
 
 // New returns a scheduler; nothing runs before Start.
@@ -165,7 +163,9 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 	if t.cfg.Interval > 0 {
 		interval = t.cfg.Interval
 	}
-	timer := time.NewTimer(s.set.InitialDelay + Jitter(t.cfg.Endpoint, interval))
+	first := s.set.InitialDelay + Jitter(t.cfg.Endpoint, interval)
+	s.setNext(t, time.Now().Add(first))
+	timer := time.NewTimer(first)
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
@@ -174,27 +174,43 @@ func (s *Scheduler) loop(ctx context.Context, t *targetState) {
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	ticks := time.Now() // the ticker fires at ticks + k x interval
 	skip := 0
 	for {
 		if skip > 0 {
 			skip--
-			s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
-				metric.WithAttributes(attribute.String("reason", "backoff")))
-		} else if up, ran := s.scrapeTarget(ctx, t, time.Now().Add(interval)); ran {
-			switch {
-			case up:
-				t.failures = 0
-			case t.costly:
-				t.failures++
-				skip = backoffIntervals(t.failures, interval)
+			s.deliver(ctx, &Result{Target: t.name, Refused: RefusedBackoff})
+		} else {
+			res, ran := s.scrapeTarget(ctx, t, time.Now().Add(interval))
+			if !ran {
+				return // shutting down
+			}
+			if res.Refused == "" {
+				switch {
+				case res.Up:
+					t.failures = 0
+				case t.costly:
+					t.failures++
+					skip = backoffIntervals(t.failures, interval)
+				}
 			}
 		}
+		s.setNext(t, nextTick(ticks, interval, time.Now()).Add(time.Duration(skip)*interval))
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
 	}
+}
+
+// nextTick is the first tick after now of a ticker started at start (the ticker drops
+// the ticks a slow scrape missed).
+func nextTick(start time.Time, interval time.Duration, now time.Time) time.Time {
+	if interval <= 0 || now.Before(start) {
+		return start
+	}
+	return start.Add((now.Sub(start)/interval + 1) * interval)
 }
 
 // maxBackoff bounds how long a failing target is left alone between two attempts.
@@ -220,27 +236,24 @@ func backoffIntervals(n int, interval time.Duration) int {
 // scrapeTarget runs one scrape of t. Its concurrency slot is taken when the first body
 // starts arriving, so a target that never answers holds no slot while it waits (only
 // the timeout bounds it); if no slot frees up before the next scrape is due, the scrape
-// is refused and counted. ran says whether it ran (not refused, not cut short by
-// shutdown); up whether the target answered at least one profile (or had its CPU
-// profiler busy).
-func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) (up, ran bool) {
+// is refused (Result.Refused). The Result has been delivered when scrapeTarget returns;
+// ran is false when shutdown cut the scrape short (nothing was delivered).
+func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.Time) (res Result, ran bool) {
 	failing := t.failures > 0
 	slot := &lazySlot{take: func(sctx context.Context) bool { return s.slots.acquire(sctx, failing, due) }}
-	up = s.runScrape(ctx, t, slot)
+	res, ran = s.runScrape(ctx, t, slot)
 	if slot.held {
 		s.slots.release(failing)
 	}
-	if ctx.Err() != nil {
-		return false, false
+	if !ran {
+		return res, false
 	}
-	if slot.asked && !slot.held {
-		s.set.Telemetry.ReceiverPprofscrapeScrapesRefused.Add(ctx, 1,
-			metric.WithAttributes(attribute.String("reason", "concurrency_limit")))
-		t.logLimited(s.set.Logger, "concurrency_limit", "Target scrape skipped: max_concurrent_scrapes slots stayed busy until the next scrape was due",
+	if res.Refused != "" {
+		t.logLimited(s.set.Logger, RefusedConcurrencyLimit, "Target scrape skipped: max_concurrent_scrapes slots stayed busy until the next scrape was due",
 			zap.String("target", t.name))
-		return false, false
+		s.deliver(ctx, &res)
 	}
-	return up, true
+	return res, true
 }
 
 // lazySlot is one target scrape's concurrency slot, taken once by whichever profile's
@@ -269,8 +282,12 @@ type fetched struct {
 }
 
 // runScrape fetches every profile type of t, then decodes, parses and converts them
-// under one of the max_concurrent_parses slots; all of it within one timeout.
-func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlot) (up bool) {
+// under one of the max_concurrent_parses slots, all of it within one timeout, and
+// delivers the Result while it still holds that slot. ran is false when ctx ended (the
+// requests were cancelled: nothing to report); a scrape refused for want of a
+// concurrency slot is returned undelivered.
+func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlot) (res Result, ran bool) {
+	started := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
 	defer cancel()
 	results := make([]fetched, len(t.cfg.Types))
@@ -291,10 +308,10 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlo
 		}
 	}()
 	if ctx.Err() != nil {
-		return false // shutting down: the requests were cancelled, nothing to report.
+		return Result{}, false // shutting down: the requests were cancelled, nothing to report.
 	}
 	if slot.asked && !slot.held {
-		return false // refused: counted by scrapeTarget
+		return Result{Target: t.name, Refused: RefusedConcurrencyLimit}, true
 	}
 	if slices.ContainsFunc(results, func(r fetched) bool { return r.err == nil }) {
 		select {
@@ -302,7 +319,7 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlo
 			defer func() { <-s.parses }()
 		case <-sctx.Done():
 			if ctx.Err() != nil {
-				return false
+				return Result{}, false
 			}
 			// The target answered, but no parse slot freed up within the timeout.
 			for i := range results {
@@ -312,17 +329,73 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlo
 			}
 		}
 	}
+	res = s.processSafely(sctx, t, results)
+	s.record(t, &res, started, time.Since(started))
+	s.deliver(ctx, &res)
+	return res, true
+}
+
+// processSafely is process, except that a profile that trips a bug in parsing or
+// conversion does not take the collector down: the scrape is dropped and counts as a
+// parse failure (Result.Panicked).
+func (s *Scheduler) processSafely(sctx context.Context, t *targetState, results []fetched) (res Result) {
+	res = Result{Target: t.name}
 	defer func() {
-		// A profile that trips a bug in parsing or conversion must not take the
-		// collector down: count it as a parse failure and carry on.
 		if rec := recover(); rec != nil {
-			up, t.costly = false, true
-			s.set.Telemetry.ReceiverPprofscrapeScrapeErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "parse"), attribute.String("target", t.name)))
+			t.costly = true
+			res = Result{Target: t.name, Profiles: res.Profiles, Panicked: true,
+				lastError: Redact(fmt.Sprintf("%s: internal error while processing the scrape: %v", fetch.ReasonParse, rec))}
 			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
-				zap.String("target", t.name), zap.Any("panic", rec), zap.StackSkip("stack", 1))
+				zap.String("target", t.name), zap.String("panic", Redact(fmt.Sprint(rec))), zap.StackSkip("stack", 1))
 		}
 	}()
-	return s.process(sctx, ctx, t, results)
+	s.process(sctx, t, results, &res)
+	return res
+}
+
+// deliver hands r to Settings.Report.
+func (s *Scheduler) deliver(ctx context.Context, r *Result) {
+	if s.set.Report != nil {
+		s.set.Report(ctx, r)
+	}
+}
+
+// record keeps the outcome of a scrape that ran as t's status.
+func (s *Scheduler) record(t *targetState, r *Result, started time.Time, took time.Duration) {
+	var bytes int64
+	for _, p := range r.Profiles {
+		bytes += p.WireBytes
+	}
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	st := &t.status
+	st.Scraped, st.Up = true, r.Up
+	st.LastScrape, st.LastDuration, st.LastBytes = started, took, bytes
+	if r.lastError != "" {
+		st.LastError, st.LastErrorAt = r.lastError, started.Add(took)
+	}
+}
+
+// setNext records when t's loop scrapes next.
+func (s *Scheduler) setNext(t *targetState, next time.Time) {
+	s.statusMu.Lock()
+	t.status.NextScrape = next
+	s.statusMu.Unlock()
+}
+
+// Status copies the scheduler's state: every target loop's status and the slots held.
+func (s *Scheduler) Status() Status {
+	st := Status{
+		ScrapeSlots: s.slots.held(), MaxScrapeSlots: s.slots.size,
+		ParseSlots: len(s.parses), MaxParseSlots: cap(s.parses),
+	}
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	st.Targets = make([]TargetStatus, len(s.targets))
+	for i, t := range s.targets {
+		st.Targets[i] = t.status
+	}
+	return st
 }
 
 // free releases the pooled body once it has been parsed (or was not needed).
@@ -349,10 +422,6 @@ func (t *targetState) logLimited(logger *zap.Logger, key, msg string, fields ...
 		fields = append(fields, zap.Int("suppressed_since_last_log", n))
 	}
 	logger.Warn(msg, fields...)
-}
-
-func reasonOf(err error) string {
-	return string(fetch.ReasonOf(err))
 }
 
 func isBusy(err error) bool {

@@ -8,22 +8,21 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pprofile"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
@@ -46,11 +45,40 @@ func TestJitterSpreadsTargets(t *testing.T) {
 
 var testLimits = fetch.Limits{MaxDecompressedBytes: 64 << 20, MaxSamples: 1 << 20, MaxLocations: 1 << 20, MaxStrings: 1 << 20}
 
-func newTestScheduler(t *testing.T, tt *componenttest.Telemetry, set Settings) *Scheduler {
+// reports collects the Results a scheduler reports.
+type reports struct {
+	mu  sync.Mutex
+	all []Result
+}
+
+func (r *reports) report(_ context.Context, res *Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all = append(r.all, *res)
+}
+
+func (r *reports) results() []Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.all)
+}
+
+// refused counts the reported scrapes refused for reason.
+func (r *reports) refused(reason string) int {
+	n := 0
+	for _, res := range r.results() {
+		if res.Refused == reason {
+			n++
+		}
+	}
+	return n
+}
+
+// newTestScheduler returns a scheduler whose Results go to the returned reports.
+func newTestScheduler(t *testing.T, set Settings) (*Scheduler, *reports) {
 	t.Helper()
-	tel, err := metadata.NewTelemetryBuilder(tt.NewTelemetrySettings())
-	require.NoError(t, err)
-	set.Telemetry = tel
+	rep := &reports{}
+	set.Report = rep.report
 	set.Logger = zap.NewNop()
 	if set.Limits == (fetch.Limits{}) {
 		set.Limits = testLimits
@@ -59,16 +87,14 @@ func newTestScheduler(t *testing.T, tt *componenttest.Telemetry, set Settings) *
 		set.Client = &http.Client{Transport: &http.Transport{}}
 		t.Cleanup(set.Client.CloseIdleConnections)
 	}
-	return New(set)
+	return New(set), rep
 }
 
 // TestConcurrencyLimitRefusesAndCounts: with one slot held by a target whose body never
 // ends, the other target's scrapes are refused after waiting an interval, and counted.
 func TestConcurrencyLimitRefusesAndCounts(t *testing.T) {
 	srv := pproftest.NewServer(t)
-	tt := componenttest.NewTelemetry()
-	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
-	s := newTestScheduler(t, tt, Settings{
+	s, rep := newTestScheduler(t, Settings{
 		Targets: []Target{
 			{Endpoint: srv.URL + pproftest.PrefixStall, Types: []string{"heap"}},
 			{Endpoint: srv.URL, Types: []string{"goroutine"}},
@@ -79,22 +105,20 @@ func TestConcurrencyLimitRefusesAndCounts(t *testing.T) {
 		MaxConcurrent: 1,
 	})
 	s.Start()
-	require.Eventually(t, func() bool {
-		m, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused")
-		if err != nil {
-			return false
-		}
-		dps := m.Data.(metricdata.Sum[int64]).DataPoints
-		r, _ := dps[0].Attributes.Value("reason")
-		return len(dps) == 1 && dps[0].Value >= 1 && r.AsString() == "concurrency_limit"
-	}, 20*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return rep.refused(RefusedConcurrencyLimit) >= 1 }, 20*time.Second, 20*time.Millisecond)
 	require.NoError(t, s.Shutdown(context.Background()))
+	for _, res := range rep.results() {
+		assert.Equal(t, srv.URL, res.Target, "only the second target is refused")
+		assert.Equal(t, RefusedConcurrencyLimit, res.Refused, "the stalled target never completes a scrape")
+		assert.Empty(t, res.Profiles)
+	}
+	st := s.Status()
+	assert.Equal(t, 0, st.ScrapeSlots, "Shutdown released the stalled target's slot")
+	assert.False(t, st.Targets[1].Scraped, "a refused scrape leaves the status alone")
 }
 
 func TestShutdownWithoutStart(t *testing.T) {
-	tt := componenttest.NewTelemetry()
-	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
-	s := newTestScheduler(t, tt, Settings{MaxConcurrent: 1})
+	s, _ := newTestScheduler(t, Settings{MaxConcurrent: 1})
 	require.NoError(t, s.Shutdown(context.Background()))
 }
 
@@ -147,17 +171,17 @@ func FuzzParseAndConvert(f *testing.F) {
 // TestUnchangedCumulativeProfile: a scrape identical to the previous one gives an empty
 // delta; the metrics say zero allocations and the top-N has no entries for it.
 func TestUnchangedCumulativeProfile(t *testing.T) {
-	tt := componenttest.NewTelemetry()
-	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
-	var got []pmetric.Metrics
-	s := newTestScheduler(t, tt, Settings{TopN: 3, MaxConcurrent: 1, Emit: Emitter{
-		Metrics: func(_ context.Context, md pmetric.Metrics) { got = append(got, md) },
-	}})
+	s, _ := newTestScheduler(t, Settings{TopN: 3, MaxConcurrent: 1, Metrics: true})
 	ts := newTargetState(Target{Endpoint: "http://x", Types: []string{"heap"}})
 	data, err := os.ReadFile(filepath.Join("testdata", "golden", "heap_2.pb"))
 	require.NoError(t, err)
-	for range 2 {
-		s.process(context.Background(), context.Background(), ts, []fetched{{typ: "heap", res: fetch.Result{Data: data}}})
+	var got []pmetric.Metrics
+	for i := range 2 {
+		var res Result
+		s.process(context.Background(), ts, []fetched{{typ: "heap", res: fetch.Result{Data: data}}}, &res)
+		require.True(t, res.HasMetrics)
+		assert.Equal(t, i, res.Deltas, "the second scrape is a delta")
+		got = append(got, res.Metrics)
 	}
 	require.Len(t, got, 2)
 	var alloc int64 = -1

@@ -14,6 +14,8 @@ import (
 // and targets that are failing may hold at most failingCap slots at once, so that a
 // crowd of slow or hostile targets can never take every slot away from the healthy ones.
 type slotPool struct {
+	size int // slots in all
+
 	mu          sync.Mutex
 	free        int // slots not held
 	failingFree int // of which failing targets may still take
@@ -25,7 +27,14 @@ type slotPool struct {
 const failingShare = 4
 
 func newSlotPool(n int) *slotPool {
-	return &slotPool{free: n, failingFree: max(1, n/failingShare)}
+	return &slotPool{size: n, free: n, failingFree: max(1, n/failingShare)}
+}
+
+// held is the number of slots held now.
+func (p *slotPool) held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.size - p.free
 }
 
 // acquire takes a slot, waiting until one is free, until the deadline passes or ctx

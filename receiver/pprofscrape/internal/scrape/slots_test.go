@@ -15,8 +15,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 func TestSlotPoolFailingTargetsHoldAtMostAQuarter(t *testing.T) {
@@ -131,9 +129,7 @@ func TestHealthyTargetsKeepTheirIntervalBesideHangingOnes(t *testing.T) {
 	for i := range 12 {
 		targets = append(targets, Target{Endpoint: hang.URL + "/h" + strconv.Itoa(i), Types: []string{"goroutine"}})
 	}
-	tt := componenttest.NewTelemetry()
-	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
-	s := newTestScheduler(t, tt, Settings{
+	s, rep := newTestScheduler(t, Settings{
 		Targets: targets, Interval: interval, Timeout: 900 * time.Millisecond,
 		MaxBodyBytes: 1 << 20, MaxConcurrent: 4,
 	})
@@ -159,15 +155,7 @@ func TestHealthyTargetsKeepTheirIntervalBesideHangingOnes(t *testing.T) {
 			assert.LessOrEqual(t, after[j].Sub(after[j-1]), interval+interval/2, "%s: gap between scrapes %d and %d", host, j-1, j)
 		}
 	}
-	m, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused")
-	require.NoError(t, err)
-	backoff := int64(0)
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		if r, _ := dp.Attributes.Value("reason"); r.AsString() == "backoff" {
-			backoff = dp.Value
-		}
-	}
-	assert.Positive(t, backoff, "the hanging targets' skipped intervals are counted")
+	assert.Positive(t, rep.refused(RefusedBackoff), "the hanging targets' skipped intervals are reported")
 }
 
 // TestDownTargetIsNotBackedOff: a target that refuses connections (not started yet, say)
@@ -181,28 +169,22 @@ func TestDownTargetIsNotBackedOff(t *testing.T) {
 		_, _ = w.Write([]byte("<html>shop</html>"))
 	}))
 	t.Cleanup(html.Close)
-	tt := componenttest.NewTelemetry()
-	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
-	s := newTestScheduler(t, tt, Settings{
+	s, rep := newTestScheduler(t, Settings{
 		Targets:  []Target{{Endpoint: down, Types: []string{"heap"}}},
 		Interval: 100 * time.Millisecond, Timeout: time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
 	})
 	s.Start()
 	time.Sleep(time.Second)
 	require.NoError(t, s.Shutdown(context.Background()))
-	_, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused")
-	assert.Error(t, err, "no interval skipped for a target that refuses connections")
+	assert.Zero(t, rep.refused(RefusedBackoff), "no interval skipped for a target that refuses connections")
+	assert.GreaterOrEqual(t, len(rep.results()), 5, "retried every interval")
 
-	tt2 := componenttest.NewTelemetry()
-	defer func() { require.NoError(t, tt2.Shutdown(context.Background())) }()
-	s2 := newTestScheduler(t, tt2, Settings{
+	s2, rep2 := newTestScheduler(t, Settings{
 		Targets:  []Target{{Endpoint: html.URL, Types: []string{"heap"}}},
 		Interval: 100 * time.Millisecond, Timeout: time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
 	})
 	s2.Start()
-	require.Eventually(t, func() bool {
-		m, err := tt2.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused")
-		return err == nil && m.Data.(metricdata.Sum[int64]).DataPoints[0].Value >= 1
-	}, 10*time.Second, 10*time.Millisecond, "the not_pprof target skips intervals")
+	require.Eventually(t, func() bool { return rep2.refused(RefusedBackoff) >= 1 }, 10*time.Second, 10*time.Millisecond,
+		"the not_pprof target skips intervals")
 	require.NoError(t, s2.Shutdown(context.Background()))
 }
