@@ -18,7 +18,6 @@ import (
 	rpprof "runtime/pprof"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,14 +30,9 @@ import (
 	"go.opentelemetry.io/collector/receiver/xreceiver"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/prodscope/prodscope/internal/cputime"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadatatest"
 )
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
 
 var (
 	benchSink    [][]byte
@@ -184,9 +178,9 @@ func BenchmarkThousandTargets(b *testing.B) {
 		metricPoints.Store(0)
 		scrapes.Store(0)
 		runtime.GC()
-		startCPU, startWall := cpuSeconds(), time.Now()
+		startCPU, startWall := cputime.Process(), time.Now()
 		time.Sleep(4 * cfg.CollectionInterval)
-		usedCPU, wall := cpuSeconds()-startCPU, time.Since(startWall).Seconds()
+		usedCPU, wall := (cputime.Process() - startCPU).Seconds(), time.Since(startWall).Seconds()
 		for _, c := range []component.Component{rp, rm} {
 			if err := c.Shutdown(context.Background()); err != nil {
 				b.Fatal(err)

@@ -14,9 +14,9 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/xreceiver"
 
+	"github.com/prodscope/prodscope/internal/sharedcomponent"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/sharedcomponent"
 )
 
 const (
@@ -68,17 +68,10 @@ func createDefaultConfig() component.Config {
 
 // receivers shares one instance between the metrics and the profiles pipelines of a
 // component ID, so that one scrape feeds both signals.
-var receivers = sharedcomponent.NewMap[sharedKey, *pprofReceiver]()
-
-// sharedKey is the component ID plus its config (the collector hands every pipeline of
-// one ID the same *Config; keying on both keeps unrelated instances apart in tests).
-type sharedKey struct {
-	id  component.ID
-	cfg *Config
-}
+var receivers = sharedcomponent.NewMap[sharedcomponent.Key, *pprofReceiver]()
 
 func load(set receiver.Settings, cfg *Config) (*sharedcomponent.Component[*pprofReceiver], error) {
-	return receivers.LoadOrStore(sharedKey{id: set.ID, cfg: cfg}, func() (*pprofReceiver, error) {
+	return receivers.LoadOrStore(sharedcomponent.Key{ID: set.ID, Config: cfg}, func() (*pprofReceiver, error) {
 		return newReceiver(cfg, set)
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -24,8 +23,8 @@ import (
 )
 
 // targetState is what the receiver keeps per target: the delta baselines of its
-// cumulative profile types (bounded by the targets and types configured), its status
-// and the log rate limiter. Only the target's own loop touches the trackers.
+// cumulative profile types (bounded by the targets and types configured) and its
+// status. Only the target's own loop touches the trackers.
 type targetState struct {
 	cfg Target
 	// name is the self-telemetry's target attribute: the configured name, else the
@@ -34,6 +33,7 @@ type targetState struct {
 	trackers map[string]*delta.Tracker
 	// status is guarded by Scheduler.statusMu.
 	status TargetStatus
+
 	// failures counts the scrapes in a row that got no profile and cost the receiver
 	// something (a timeout, a body read and refused): it puts the target behind the
 	// healthy ones for concurrency slots and spaces out its attempts. costly says whether
@@ -41,10 +41,6 @@ type targetState struct {
 	// answers 404 costs nothing and is retried every interval (it may come up any time).
 	failures int
 	costly   bool
-
-	logMu      sync.Mutex
-	lastLog    map[string]time.Time
-	suppressed map[string]int
 }
 
 func newTargetState(t Target) *targetState {
@@ -56,8 +52,7 @@ func newTargetState(t Target) *targetState {
 	}
 	ts := &targetState{
 		cfg: t, name: name, trackers: map[string]*delta.Tracker{},
-		status:  TargetStatus{Name: name, Endpoint: endpoint, Types: t.Types},
-		lastLog: map[string]time.Time{}, suppressed: map[string]int{},
+		status: TargetStatus{Name: name, Endpoint: endpoint, Types: t.Types},
 	}
 	for _, name := range t.Types {
 		if f := profiletype.Table[t.typeOf(name)]; f.Cumulative != nil && !f.PreDelta {
@@ -137,7 +132,7 @@ func (s *Scheduler) process(sctx context.Context, t *targetState, results []fetc
 			if res.lastError == "" {
 				res.lastError = msg + " (profile " + r.typ + ")"
 			}
-			t.logLimited(s.set.Logger, string(pr.Reason)+"/"+r.typ, "pprof scrape failed",
+			s.logWarn(t, string(pr.Reason)+"/"+r.typ, "pprof scrape failed",
 				zap.String("target", t.name), zap.String("endpoint", t.status.Endpoint), zap.String("profile_type", r.typ),
 				zap.String("reason", string(pr.Reason)), zap.String("error", msg))
 			continue
@@ -154,7 +149,7 @@ func (s *Scheduler) process(sctx context.Context, t *targetState, results []fetc
 				res.Deltas++
 			case delta.Reset:
 				res.Resets++
-				t.logLimited(s.set.Logger, "reset/"+r.typ, "Cumulative pprof values went backwards (target restarted?): no delta this scrape",
+				s.logWarn(t, "reset/"+r.typ, "Cumulative pprof values went backwards (target restarted?): no delta this scrape",
 					zap.String("target", t.name), zap.String("profile_type", r.typ))
 			}
 		}

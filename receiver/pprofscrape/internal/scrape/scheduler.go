@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
+	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
@@ -97,6 +98,8 @@ type Scheduler struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	targets []*targetState
+	// logs rate-limits the failure logs: one line per target, reason and profile a minute.
+	logs *logthrottle.Logger
 
 	// statusMu guards every target's status.
 	statusMu sync.Mutex
@@ -107,7 +110,13 @@ func New(set Settings) *Scheduler {
 	if set.MaxConcurrentParses <= 0 {
 		set.MaxConcurrentParses = max(1, set.MaxConcurrent)
 	}
-	s := &Scheduler{set: set, slots: newSlotPool(set.MaxConcurrent), parses: make(chan struct{}, set.MaxConcurrentParses)}
+	if set.Logger == nil {
+		set.Logger = zap.NewNop()
+	}
+	s := &Scheduler{
+		set: set, slots: newSlotPool(set.MaxConcurrent), parses: make(chan struct{}, set.MaxConcurrentParses),
+		logs: logthrottle.New(set.Logger, logEvery, logKeys(set.Targets)),
+	}
 	for _, t := range set.Targets {
 		s.targets = append(s.targets, newTargetState(t))
 	}
@@ -213,6 +222,9 @@ func nextTick(start time.Time, interval time.Duration, now time.Time) time.Time 
 	return start.Add((now.Sub(start)/interval + 1) * interval)
 }
 
+// logEvery is how often one failure line of a target may repeat.
+const logEvery = time.Minute
+
 // maxBackoff bounds how long a failing target is left alone between two attempts.
 const maxBackoff = 5 * time.Minute
 
@@ -249,7 +261,7 @@ func (s *Scheduler) scrapeTarget(ctx context.Context, t *targetState, due time.T
 		return res, false
 	}
 	if res.Refused != "" {
-		t.logLimited(s.set.Logger, RefusedConcurrencyLimit, "Target scrape skipped: max_concurrent_scrapes slots stayed busy until the next scrape was due",
+		s.logWarn(t, RefusedConcurrencyLimit, "Target scrape skipped: max_concurrent_scrapes slots stayed busy until the next scrape was due",
 			zap.String("target", t.name))
 		s.deliver(ctx, &res)
 	}
@@ -345,7 +357,7 @@ func (s *Scheduler) processSafely(sctx context.Context, t *targetState, results 
 			t.costly = true
 			res = Result{Target: t.name, Profiles: res.Profiles, Panicked: true,
 				lastError: Redact(fmt.Sprintf("%s: internal error while processing the scrape: %v", fetch.ReasonParse, rec))}
-			t.logLimited(s.set.Logger, "panic", "Internal error while processing a pprof scrape; scrape dropped",
+			s.logWarn(t, "panic", "Internal error while processing a pprof scrape; scrape dropped",
 				zap.String("target", t.name), zap.String("panic", Redact(fmt.Sprint(rec))), zap.StackSkip("stack", 1))
 		}
 	}()
@@ -403,25 +415,24 @@ func (f *fetched) free() {
 	f.res.Release()
 }
 
-// logLimited logs msg at most once a minute per target and key, with the number of
-// suppressed repetitions.
-func (t *targetState) logLimited(logger *zap.Logger, key, msg string, fields ...zap.Field) {
-	now := time.Now()
-	t.logMu.Lock()
-	last, seen := t.lastLog[key]
-	if seen && now.Sub(last) < time.Minute {
-		t.suppressed[key]++
-		t.logMu.Unlock()
-		return
+// logKeysPerProfile are the log lines one profile of a target can repeat: one per
+// failure reason, and a delta reset.
+const logKeysPerProfile = 8
+
+// logKeys bounds the keys of the scheduler's rate-limited logger: every (target, reason,
+// profile) line, plus a target's concurrency_limit and panic lines.
+func logKeys(targets []Target) int {
+	n := 0
+	for _, t := range targets {
+		n += len(t.Types)*logKeysPerProfile + 2
 	}
-	n := t.suppressed[key]
-	t.lastLog[key] = now
-	t.suppressed[key] = 0
-	t.logMu.Unlock()
-	if n > 0 {
-		fields = append(fields, zap.Int("suppressed_since_last_log", n))
-	}
-	logger.Warn(msg, fields...)
+	return n
+}
+
+// logWarn writes a warning for key of target t at most once a minute, with the number of
+// repetitions left out since the last one.
+func (s *Scheduler) logWarn(t *targetState, key, msg string, fields ...zap.Field) {
+	s.logs.Warn(t.name+"\x00"+key, msg, fields...)
 }
 
 func isBusy(err error) bool {

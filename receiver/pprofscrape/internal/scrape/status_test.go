@@ -5,6 +5,7 @@ package scrape
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 )
 
@@ -153,4 +158,34 @@ func TestRedact(t *testing.T) {
 	} {
 		assert.Equal(t, want, Redact(in))
 	}
+}
+
+// TestFailureLogsRateLimitedPerTargetAndProfile: three failing scrapes of a target with
+// two profiles log one line per profile; a second target logs its own.
+func TestFailureLogsRateLimitedPerTargetAndProfile(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	core, logs := observer.New(zapcore.WarnLevel)
+	s, _ := newTestScheduler(t, Settings{
+		Targets: []Target{
+			{Name: "a", Endpoint: closed.URL, Types: []string{"goroutine", "heap"}},
+			{Name: "b", Endpoint: closed.URL + "/b", Types: []string{"goroutine"}},
+		},
+		Interval: time.Minute, Timeout: 5 * time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
+	})
+	s.logs = logthrottle.New(zap.New(core), logEvery, logKeys(s.set.Targets))
+	assert.Equal(t, 2*logKeysPerProfile+2+logKeysPerProfile+2, logKeys(s.set.Targets))
+	for range 3 {
+		for _, ts := range s.targets {
+			_, ran := s.scrapeTarget(context.Background(), ts, time.Now().Add(time.Minute))
+			require.True(t, ran)
+		}
+	}
+	got := map[string]int{}
+	for _, e := range logs.FilterMessage("pprof scrape failed").All() {
+		m := e.ContextMap()
+		got[fmt.Sprint(m["target"], "/", m["profile_type"], "/", m["reason"])]++
+		assert.NotContains(t, m, logthrottle.SuppressedField, "nothing suppressed before the first line")
+	}
+	assert.Equal(t, map[string]int{"a/goroutine/http": 1, "a/heap/http": 1, "b/goroutine/http": 1}, got)
 }
