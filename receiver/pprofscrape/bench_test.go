@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -47,8 +48,9 @@ func cannedProfiles(b *testing.B) map[string][]byte {
 	dir := filepath.Join("testdata", "bench")
 	if !*updateCanned {
 		out := map[string][]byte{}
+		canned := os.DirFS(dir)
 		for _, name := range []string{"profile", "heap", "goroutine"} {
-			data, err := os.ReadFile(filepath.Join(dir, name+".pb.gz"))
+			data, err := fs.ReadFile(canned, name+".pb.gz")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -57,7 +59,7 @@ func cannedProfiles(b *testing.B) map[string][]byte {
 		return out
 	}
 	out := captureProfiles(b)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		b.Fatal(err)
 	}
 	for name, data := range out {

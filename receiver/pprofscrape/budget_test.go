@@ -5,6 +5,7 @@ package pprofscrape
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"runtime/metrics"
 	"sync/atomic"
@@ -19,10 +20,10 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 )
 
-func heapObjects() uint64 {
+func heapObjects() int64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
-	return s[0].Value.Uint64()
+	return int64(min(s[0].Value.Uint64(), math.MaxInt64))
 }
 
 // TestHostileBodiesStayWithinTheMemoryBudget runs the hostile bodies of the README's
@@ -63,12 +64,12 @@ func TestHostileBodiesStayWithinTheMemoryBudget(t *testing.T) {
 	cfg.MaxConcurrentScrapes = 4
 	cfg.MaxConcurrentParses = 1
 	const types = 2
-	budget := uint64(cfg.MaxConcurrentScrapes*types)*uint64(cfg.MaxBodyBytes) +
-		uint64(cfg.MaxConcurrentParses)*64*uint64(cfg.MaxDecompressedBytes)
+	budget := int64(cfg.MaxConcurrentScrapes*types)*cfg.MaxBodyBytes +
+		int64(cfg.MaxConcurrentParses)*64*cfg.MaxDecompressedBytes
 
 	runtime.GC()
 	idle := heapObjects()
-	var peak atomic.Uint64
+	var peak atomic.Int64
 	stop, sampled := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(sampled)

@@ -155,7 +155,7 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		ScopeVersion:        r.set.BuildInfo.Version,
 	})
 	r.counts.started = time.Now()
-	r.scheduler.Start()
+	r.scheduler.Start(ctx)
 	// One registration for the instance the metrics and profiles pipelines share.
 	r.status = &statusSource{counts: r.counts, scheduler: r.scheduler}
 	r.unregister = statusregistry.Register(r.set.ID, component.KindReceiver, r.status)

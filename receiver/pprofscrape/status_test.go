@@ -208,8 +208,10 @@ func TestReportRecordsTelemetryAndCounts(t *testing.T) {
 	r.report(ctx, &scrape.Result{Target: "b", Refused: scrape.RefusedBackoff})
 	r.report(ctx, &scrape.Result{Target: "a", Refused: scrape.RefusedConcurrencyLimit})
 	r.report(ctx, &scrape.Result{Target: "a", Refused: scrape.RefusedConcurrencyLimit})
-	r.report(ctx, &scrape.Result{Target: "c", Panicked: true, Resets: 1,
-		Profiles: []scrape.ProfileResult{{Type: "cpu", WireBytes: 50, Samples: 3}}})
+	r.report(ctx, &scrape.Result{
+		Target: "c", Panicked: true, Resets: 1,
+		Profiles: []scrape.ProfileResult{{Type: "cpu", WireBytes: 50, Samples: 3}},
+	})
 
 	snap := r.counts.snapshot(scrape.Status{}, 10)
 	assert.Equal(t, int64(2+5+3), snap.ItemsIn)
@@ -267,10 +269,14 @@ func TestSnapshotTargetsMergedSortedAndBounded(t *testing.T) {
 	loops := []scrape.TargetStatus{
 		{Name: "zeta", Endpoint: "http://z", Types: []string{"cpu"}, Scraped: true, Up: true, LastScrape: t0, NextScrape: t0.Add(time.Minute)},
 		// alpha's cpu every 60 s and goroutine every 15 s: two loops, one target.
-		{Name: "alpha", Endpoint: "http://a", Types: []string{"cpu"}, Scraped: true, Up: false, LastScrape: t0, LastBytes: 10,
-			LastError: "timeout: slow (profile cpu)", LastErrorAt: t0, NextScrape: t0.Add(time.Minute)},
-		{Name: "alpha", Endpoint: "http://a", Types: []string{"goroutine"}, Scraped: true, Up: true, LastScrape: t0.Add(time.Second), LastBytes: 20,
-			NextScrape: t0.Add(15 * time.Second)},
+		{
+			Name: "alpha", Endpoint: "http://a", Types: []string{"cpu"}, Scraped: true, Up: false, LastScrape: t0, LastBytes: 10,
+			LastError: "timeout: slow (profile cpu)", LastErrorAt: t0, NextScrape: t0.Add(time.Minute),
+		},
+		{
+			Name: "alpha", Endpoint: "http://a", Types: []string{"goroutine"}, Scraped: true, Up: true, LastScrape: t0.Add(time.Second), LastBytes: 20,
+			NextScrape: t0.Add(15 * time.Second),
+		},
 		{Name: "mid", Endpoint: "http://m", Types: []string{"heap"}, Scraped: true, Up: false, LastScrape: t0, LastError: "http: refused (profile heap)", LastErrorAt: t0},
 		{Name: "beta", Endpoint: "http://b", Types: []string{"heap"}, NextScrape: t0.Add(time.Second)}, // not scraped yet
 	}

@@ -13,6 +13,7 @@ package convert // import "github.com/prodscope/prodscope/receiver/pprofscrape/i
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"math"
 	"path/filepath"
 	"slices"
 
@@ -102,7 +103,7 @@ func (b *Builder) str(s string) int32 {
 	if i, ok := b.strings[s]; ok {
 		return i
 	}
-	i := int32(b.dict.StringTable().Len())
+	i := index(b.dict.StringTable().Len())
 	b.dict.StringTable().Append(s)
 	b.strings[s] = i
 	return i
@@ -112,7 +113,7 @@ func (b *Builder) attr(k attrKey) int32 {
 	if i, ok := b.attrs[k]; ok {
 		return i
 	}
-	i := int32(b.dict.AttributeTable().Len())
+	i := index(b.dict.AttributeTable().Len())
 	a := b.dict.AttributeTable().AppendEmpty()
 	a.SetKeyStrindex(b.str(k.key))
 	if k.unit != "" {
@@ -171,7 +172,7 @@ func (b *Builder) Append(sp pprofile.ScopeProfiles, in Input) int {
 
 	start := p.TimeNanos
 	if start == 0 {
-		start = int64(in.Time)
+		start = int64(min(uint64(in.Time), math.MaxInt64))
 	}
 	written := 0
 	for vi, st := range p.SampleType {
@@ -198,8 +199,8 @@ func (b *Builder) Append(sp pprofile.ScopeProfiles, in Input) int {
 			if begin == 0 || begin > start {
 				begin = start
 			}
-			pr.SetTime(pcommon.Timestamp(begin))
-			pr.SetDurationNano(uint64(start - begin))
+			pr.SetTime(nanos(begin))
+			pr.SetDurationNano(uint64(nanos(start - begin)))
 			samples.EnsureCapacity(len(d.Samples))
 			for r, si := range d.Samples {
 				v := d.Row(r)[col]
@@ -211,7 +212,7 @@ func (b *Builder) Append(sp pprofile.ScopeProfiles, in Input) int {
 			}
 			continue
 		}
-		pr.SetTime(pcommon.Timestamp(start))
+		pr.SetTime(nanos(start))
 		pr.SetDurationNano(uint64(max(p.DurationNanos, 0)))
 		samples.EnsureCapacity(len(p.Sample))
 		for si, s := range p.Sample {
@@ -248,7 +249,7 @@ type idIndex struct {
 }
 
 func newIDIndex(maxID uint64, n int) idIndex {
-	if maxID <= uint64(4*n+64) {
+	if maxID <= uint64(max(4*n+64, 0)) {
 		return idIndex{dense: make([]int32, maxID+1)}
 	}
 	return idIndex{sparse: make(map[uint64]int32, n)}
@@ -300,7 +301,7 @@ func (c *profileConv) mapping(m *profile.Mapping) int32 {
 	}
 	b := c.b
 	mt := b.dict.MappingTable()
-	i := int32(mt.Len())
+	i := index(mt.Len())
 	dm := mt.AppendEmpty()
 	dm.SetMemoryStart(m.Start)
 	dm.SetMemoryLimit(m.Limit)
@@ -332,7 +333,7 @@ func (c *profileConv) function(f *profile.Function) int32 {
 	}
 	b := c.b
 	ft := b.dict.FunctionTable()
-	i := int32(ft.Len())
+	i := index(ft.Len())
 	df := ft.AppendEmpty()
 	df.SetNameStrindex(b.str(f.Name))
 	df.SetSystemNameStrindex(b.str(f.SystemName))
@@ -351,7 +352,7 @@ func (c *profileConv) location(l *profile.Location) int32 {
 		mi = c.mapping(l.Mapping)
 	}
 	lt := c.b.dict.LocationTable()
-	i := int32(lt.Len())
+	i := index(lt.Len())
 	dl := lt.AppendEmpty()
 	dl.SetMappingIndex(mi)
 	dl.SetAddress(l.Address)
@@ -388,7 +389,7 @@ func (c *profileConv) appendSample(samples pprofile.SampleSlice, si int, v int64
 func (c *profileConv) build(si int) {
 	b, s := c.b, c.p.Sample[si]
 	st := b.dict.StackTable()
-	c.stacks[si] = int32(st.Len())
+	c.stacks[si] = index(st.Len())
 	stack := st.AppendEmpty()
 	li := stack.LocationIndices()
 	li.EnsureCapacity(len(s.Location))
@@ -436,7 +437,7 @@ func (c *profileConv) link(si int) bool {
 	i, ok := c.b.links[k]
 	if !ok {
 		lt := c.b.dict.LinkTable()
-		i = int32(lt.Len())
+		i = index(lt.Len())
 		l := lt.AppendEmpty()
 		l.SetTraceID(k.trace)
 		l.SetSpanID(k.span)
@@ -480,4 +481,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// index is the index of the next entry of a dictionary table holding n entries. OTLP
+// indexes its tables with int32; the profile limits keep every table far below that,
+// so a table past it is an internal error (the scrape is dropped), never a wrong index.
+func index(n int) int32 {
+	if n < 0 || n > math.MaxInt32 {
+		panic("pprofscrape: OTLP dictionary table over 2^31 entries")
+	}
+	return int32(n)
+}
+
+// nanos is a pprof time or duration in nanoseconds as an OTLP one; a hostile profile's
+// negative value becomes 0 rather than a time in the year 2554.
+func nanos(n int64) pcommon.Timestamp {
+	if n < 0 {
+		return 0
+	}
+	return pcommon.Timestamp(n)
 }

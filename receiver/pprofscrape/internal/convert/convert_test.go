@@ -208,18 +208,16 @@ func TestDeltaProfilesCarryOnlyDeltas(t *testing.T) {
 	}
 	assert.Equal(t, want, sum)
 	assert.Positive(t, sum)
-	assert.Equal(t, uint64(p2.TimeNanos-p1.TimeNanos), profiles[1].DurationNano())
+	assert.EqualValues(t, p2.TimeNanos-p1.TimeNanos, profiles[1].DurationNano())
 	dict := pd.Dictionary()
 	attrs, err := pprofile.FromAttributeIndices(dict.AttributeTable(), profiles[1], dict)
 	require.NoError(t, err)
 	v, ok := attrs.Get(AttrDelta)
 	require.True(t, ok)
 	assert.True(t, v.Bool())
-	_, ok = func() (any, bool) {
-		a, _ := pprofile.FromAttributeIndices(dict.AttributeTable(), profiles[2], dict)
-		_, has := a.Get(AttrDelta)
-		return nil, has
-	}()
+	inuse, err := pprofile.FromAttributeIndices(dict.AttributeTable(), profiles[2], dict)
+	require.NoError(t, err)
+	_, ok = inuse.Get(AttrDelta)
 	assert.False(t, ok, "in-use profiles are not deltas")
 }
 

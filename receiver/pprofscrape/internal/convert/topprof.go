@@ -6,6 +6,7 @@ package convert // import "github.com/prodscope/prodscope/receiver/pprofscrape/i
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/google/pprof/profile"
@@ -32,20 +33,9 @@ func ToPprof(dict pprofile.ProfilesDictionary, profiles []pprofile.Profile) (*pr
 	}
 	out := &profile.Profile{}
 	first := profiles[0]
-	var err error
-	pt := first.PeriodType()
-	if pt.TypeStrindex() != 0 || pt.UnitStrindex() != 0 {
-		out.PeriodType = &profile.ValueType{}
-		if out.PeriodType.Type, err = str(pt.TypeStrindex()); err != nil {
-			return nil, err
-		}
-		if out.PeriodType.Unit, err = str(pt.UnitStrindex()); err != nil {
-			return nil, err
-		}
-	}
 	out.Period = first.Period()
-	out.TimeNanos = int64(first.Time())
-	out.DurationNanos = int64(first.DurationNano())
+	out.TimeNanos = int64(min(uint64(first.Time()), math.MaxInt64))
+	out.DurationNanos = int64(min(first.DurationNano(), math.MaxInt64))
 
 	fns := map[int32]*profile.Function{}
 	maps := map[int32]*profile.Mapping{}
@@ -140,6 +130,18 @@ func ToPprof(dict pprofile.ProfilesDictionary, profiles []pprofile.Profile) (*pr
 		return l, nil
 	}
 
+	var err error
+	pt := first.PeriodType()
+	if pt.TypeStrindex() != 0 || pt.UnitStrindex() != 0 {
+		out.PeriodType = &profile.ValueType{}
+		if out.PeriodType.Type, err = str(pt.TypeStrindex()); err != nil {
+			return nil, err
+		}
+		if out.PeriodType.Unit, err = str(pt.UnitStrindex()); err != nil {
+			return nil, err
+		}
+	}
+
 	type sampleKey struct {
 		stack int32
 		link  int32
@@ -181,7 +183,8 @@ func ToPprof(dict pprofile.ProfilesDictionary, profiles []pprofile.Profile) (*pr
 			ps.Value = append(ps.Value, 0)
 		}
 	}
-	return out, out.CheckValid()
+	err = out.CheckValid()
+	return out, err
 }
 
 func newSample(dict pprofile.ProfilesDictionary, s pprofile.Sample, location func(int32) (*profile.Location, error), attrs []int32) (*profile.Sample, error) {

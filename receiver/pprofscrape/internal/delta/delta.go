@@ -9,6 +9,7 @@ package delta // import "github.com/prodscope/prodscope/receiver/pprofscrape/int
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math"
 
 	"github.com/google/pprof/profile"
 )
@@ -84,7 +85,7 @@ func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) 
 		k := keys.sampleKey(s)
 		r, ok := rows[k]
 		if !ok {
-			r = int32(len(first))
+			r = rowIndex(len(first))
 			rows[k] = r
 			first = append(first, int32(i))
 			rowKeys = append(rowKeys, k)
@@ -113,7 +114,7 @@ func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) 
 	res := &Result{Width: width, PrevTimeNanos: prevTime, Samples: make([]int32, 0, len(first)), Values: make([]int64, 0, len(first)*width)}
 	matched := 0
 	for r, k := range rowKeys {
-		row := values[int(r)*width : (int(r)+1)*width]
+		row := values[r*width : (r+1)*width]
 		var before []int64
 		if pr, ok := prev[k]; ok {
 			matched++
@@ -227,7 +228,7 @@ func (k *keyer) loc(l *profile.Location) locHash {
 				k.fn[ln.Function.ID] = fh
 			}
 		}
-		frame(mix(fh + uint64(ln.Line)*0x9e3779b97f4a7c15))
+		frame(mix(fh + uint64(ln.Line)*0x9e3779b97f4a7c15)) //nolint:gosec // G115: the line number's bits are hashed, negative ones too; nothing can overflow
 	}
 	if k.dense != nil {
 		k.dense[l.ID], k.done[l.ID] = h, true
@@ -253,7 +254,7 @@ func (k *keyer) sampleKey(s *profile.Sample) uint64 {
 // labelsHash combines per-label hashes with addition so that map order does not matter.
 func labelsHash(seed maphash.Seed, s *profile.Sample) uint64 {
 	var labels uint64
-	var buf [8]byte
+	var buf [binary.MaxVarintLen64]byte
 	for key, vs := range s.Label {
 		var lh maphash.Hash
 		lh.SetSeed(seed)
@@ -272,8 +273,7 @@ func labelsHash(seed maphash.Seed, s *profile.Sample) uint64 {
 		_, _ = lh.WriteString(key)
 		_ = lh.WriteByte(0)
 		for _, v := range vs {
-			binary.LittleEndian.PutUint64(buf[:], uint64(v))
-			_, _ = lh.Write(buf[:])
+			_, _ = lh.Write(buf[:binary.PutVarint(buf[:], v)])
 		}
 		for _, u := range s.NumUnit[key] {
 			_, _ = lh.WriteString(u)
@@ -282,4 +282,14 @@ func labelsHash(seed maphash.Seed, s *profile.Sample) uint64 {
 		labels += lh.Sum64()
 	}
 	return labels
+}
+
+// rowIndex is the index of the next of n rows. Rows are indexed with int32 like the
+// samples; max_samples keeps them far below 2^31, so more is an internal error (the
+// scrape is dropped), never a wrong row.
+func rowIndex(n int) int32 {
+	if n < 0 || n > math.MaxInt32 {
+		panic("pprofscrape: delta over 2^31 rows")
+	}
+	return int32(n)
 }

@@ -98,7 +98,7 @@ func TestGetAsksBeforeReadingTheBody(t *testing.T) {
 	defer client.CloseIdleConnections()
 	asked := 0
 	_, err := Get(context.Background(), client, srv.URL+"/debug/pprof/heap", 1<<20, func() bool { asked++; return false })
-	assert.ErrorIs(t, err, ErrNoSlot)
+	require.ErrorIs(t, err, ErrNoSlot)
 	assert.Equal(t, 1, asked)
 	_, err = Get(context.Background(), client, srv.URL+pproftest.PrefixMissing+"/debug/pprof/heap", 1<<20, func() bool { asked++; return false })
 	assert.Equal(t, ReasonHTTP, ReasonOf(err), "a 404 needs no slot")

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	gzip "github.com/klauspost/compress/gzip"
 )
@@ -63,15 +64,13 @@ func (s *scanner) Write(p []byte) (int, error) {
 		return 0, s.err
 	}
 	for i := 0; i < len(p); {
-		switch s.state {
-		case stSkip:
-			n := uint64(len(p) - i)
-			if n >= s.skip {
+		if s.state == stSkip {
+			if s.skip <= math.MaxInt && int(s.skip) <= len(p)-i {
 				i += int(s.skip)
 				s.skip = 0
 				s.state = stTag
 			} else {
-				s.skip -= n
+				s.skip -= uint64(max(len(p)-i, 0))
 				i = len(p)
 			}
 			continue
@@ -219,9 +218,9 @@ func Decode(ctx context.Context, res *Result, limits Limits) (Counts, error) {
 	out := getBuffer()
 	var buf [chunk]byte
 	for {
-		if err := ctx.Err(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
 			putBuffer(out)
-			return Counts{}, classifyTransport(ctx, err)
+			return Counts{}, classifyTransport(ctx, cerr)
 		}
 		n, rerr := zr.Read(buf[:])
 		if n > 0 {
@@ -229,13 +228,13 @@ func Decode(ctx context.Context, res *Result, limits Limits) (Counts, error) {
 				putBuffer(out)
 				return Counts{}, classified(ReasonSize, fmt.Errorf("decompressed body exceeds max_decompressed_bytes %d", limits.MaxDecompressedBytes))
 			}
-			if _, err := sc.Write(buf[:n]); err != nil {
+			if _, werr := sc.Write(buf[:n]); werr != nil {
 				putBuffer(out)
-				return Counts{}, err
+				return Counts{}, werr
 			}
 			out.Write(buf[:n])
 		}
-		if rerr == io.EOF {
+		if errors.Is(rerr, io.EOF) {
 			break
 		}
 		if rerr != nil {

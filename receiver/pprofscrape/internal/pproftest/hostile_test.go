@@ -34,9 +34,9 @@ func TestHostileBodiesAreWhatTheySay(t *testing.T) {
 	assert.Equal(t, []int64{1}, p.Sample[999].Value)
 
 	// 39 header bytes (6 + 2 + 7 + 7 + 3 + 6 + 8), 8 bytes a sample, 2 an empty string.
-	assert.Equal(t, 39+8*1_000_000, len(inflate(t, HostileBody(PrefixMillionSamples))))
+	assert.Len(t, inflate(t, HostileBody(PrefixMillionSamples)), 39+8*1_000_000)
 	assert.True(t, bytes.Equal(bytes.Repeat([]byte{0x32, 0}, 10_000_000), inflate(t, HostileBody(PrefixTenMillionStrings))))
-	assert.Equal(t, 60_000_000, len(inflate(t, HostileBody(PrefixEmptyStrings))))
+	assert.Len(t, inflate(t, HostileBody(PrefixEmptyStrings)), 60_000_000)
 	_, err = profile.ParseUncompressed(bytes.Repeat([]byte{0x32, 0}, 1000))
 	require.NoError(t, err, "empty strings alone are a valid (if useless) profile message")
 }

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	rpprof "runtime/pprof"
 	"strconv"
 	"strings"
@@ -36,7 +35,6 @@ type Server struct {
 	mu       sync.Mutex
 	requests []string
 	release  chan struct{}
-	hanging  sync.WaitGroup
 	active   int
 }
 
@@ -142,7 +140,7 @@ func gzipBomb() []byte {
 }
 
 // NewServer starts the server; it is closed (and hanging handlers released) at test end.
-func NewServer(t testing.TB) *Server {
+func NewServer(tb testing.TB) *Server {
 	s := &Server{release: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -225,10 +223,10 @@ func NewServer(t testing.TB) *Server {
 		mux.ServeHTTP(w, r)
 	}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	s.Listener = ln
 	s.Start()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		close(s.release)
 		s.CloseClientConnections()
 		s.Close()
@@ -262,38 +260,31 @@ func (s *Server) Hanging() int {
 }
 
 // Profile returns the raw (gzipped) bytes of the test process's named runtime profile.
-func Profile(t testing.TB, name string) []byte {
-	t.Helper()
+func Profile(tb testing.TB, name string) []byte {
+	tb.Helper()
 	var buf bytes.Buffer
-	require.NoError(t, rpprof.Lookup(name).WriteTo(&buf, 0))
+	require.NoError(tb, rpprof.Lookup(name).WriteTo(&buf, 0))
 	return buf.Bytes()
 }
 
 // WriteTemp saves data into a temp file and returns its path.
-func WriteTemp(t testing.TB, name string, data []byte) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(p, data, 0o600))
+func WriteTemp(tb testing.TB, name string, data []byte) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), name)
+	require.NoError(tb, os.WriteFile(p, data, 0o600))
 	return p
 }
 
 // GoToolPprof runs `go tool pprof args...` and returns its standard output.
-func GoToolPprof(t testing.TB, args ...string) []byte {
-	t.Helper()
-	cmd := exec.CommandContext(context.Background(), goBin(), append([]string{"tool", "pprof"}, args...)...)
+func GoToolPprof(tb testing.TB, args ...string) []byte {
+	tb.Helper()
+	// go test puts its own toolchain's bin first in PATH: "go" is the go that runs the test.
+	cmd := exec.CommandContext(context.Background(), "go", append([]string{"tool", "pprof"}, args...)...) //nolint:gosec // G204: the test's own arguments (profiles it wrote), no outside input
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	require.NoError(t, err, "go tool pprof %v: %s", args, stderr.String())
+	require.NoError(tb, err, "go tool pprof %v: %s", args, stderr.String())
 	return out
-}
-
-func goBin() string {
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return "go"
 }
 
 // TopLine is one row of `go tool pprof -top`.
@@ -304,8 +295,8 @@ type TopLine struct {
 
 // ParseTop parses `go tool pprof -top` output printed with an explicit unit
 // (-unit=B, -unit=ns...): the rows after the header line.
-func ParseTop(t testing.TB, out []byte) []TopLine {
-	t.Helper()
+func ParseTop(tb testing.TB, out []byte) []TopLine {
+	tb.Helper()
 	var rows []TopLine
 	started := false
 	for line := range strings.Lines(string(out)) {
@@ -320,16 +311,16 @@ func ParseTop(t testing.TB, out []byte) []TopLine {
 		name := strings.Join(fields[5:], " ")
 		name = strings.TrimSuffix(name, " (partial-inline)")
 		name = strings.TrimSuffix(name, " (inline)")
-		rows = append(rows, TopLine{Name: name, Flat: number(t, fields[0]), Cum: number(t, fields[3])})
+		rows = append(rows, TopLine{Name: name, Flat: number(tb, fields[0]), Cum: number(tb, fields[3])})
 	}
-	require.True(t, started, "no header in pprof output:\n%s", out)
+	require.True(tb, started, "no header in pprof output:\n%s", out)
 	return rows
 }
 
-func number(t testing.TB, s string) int64 {
-	t.Helper()
+func number(tb testing.TB, s string) int64 {
+	tb.Helper()
 	s = strings.TrimRightFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '-' && r != '.' })
 	v, err := strconv.ParseInt(s, 10, 64)
-	require.NoError(t, err, "number %q", s)
+	require.NoError(tb, err, "number %q", s)
 	return v
 }

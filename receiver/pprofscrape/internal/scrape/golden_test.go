@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,6 +23,9 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden inputs and expected outputs")
+
+// golden holds the golden inputs and outputs (testdata/golden).
+var golden = os.DirFS(filepath.Join("testdata", "golden"))
 
 const t0 = int64(1_750_000_000_000_000_000)
 
@@ -89,7 +93,7 @@ func readOrWriteInput(t *testing.T, name string, p *profile.Profile) []byte {
 		require.NoError(t, p.WriteUncompressed(&buf))
 		require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
 	}
-	data, err := os.ReadFile(path)
+	data, err := fs.ReadFile(golden, name+".pb")
 	require.NoError(t, err)
 	return data
 }
@@ -103,7 +107,7 @@ func compareGolden(t *testing.T, name string, got []byte) {
 	if *update {
 		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o600))
 	}
-	want, err := os.ReadFile(path)
+	want, err := fs.ReadFile(golden, name)
 	require.NoError(t, err)
 	require.JSONEq(t, string(want), pretty.String(), "golden %s (run with -update to rewrite)", name)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -123,9 +124,10 @@ func New(set Settings) *Scheduler {
 	return s
 }
 
-// Start launches the target loops on a context of their own (not the caller's).
-func (s *Scheduler) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
+// Start launches the target loops. They run until Shutdown: they keep ctx's values, not
+// its cancellation (a component's Start context ends when Start returns).
+func (s *Scheduler) Start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	for _, t := range s.targets {
 		s.wg.Add(1)
@@ -164,7 +166,7 @@ func Jitter(endpoint string, interval time.Duration) time.Duration {
 	}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(endpoint))
-	return time.Duration(h.Sum64() % uint64(interval))
+	return time.Duration(min(h.Sum64()%uint64(interval), math.MaxInt64))
 }
 
 func (s *Scheduler) loop(ctx context.Context, t *targetState) {
@@ -355,8 +357,10 @@ func (s *Scheduler) processSafely(sctx context.Context, t *targetState, results 
 	defer func() {
 		if rec := recover(); rec != nil {
 			t.costly = true
-			res = Result{Target: t.name, Profiles: res.Profiles, Panicked: true,
-				lastError: Redact(fmt.Sprintf("%s: internal error while processing the scrape: %v", fetch.ReasonParse, rec))}
+			res = Result{
+				Target: t.name, Profiles: res.Profiles, Panicked: true,
+				lastError: Redact(fmt.Sprintf("%s: internal error while processing the scrape: %v", fetch.ReasonParse, rec)),
+			}
 			s.logWarn(t, "panic", "Internal error while processing a pprof scrape; scrape dropped",
 				zap.String("target", t.name), zap.String("panic", Redact(fmt.Sprint(rec))), zap.StackSkip("stack", 1))
 		}
@@ -433,11 +437,6 @@ func logKeys(targets []Target) int {
 // repetitions left out since the last one.
 func (s *Scheduler) logWarn(t *targetState, key, msg string, fields ...zap.Field) {
 	s.logs.Warn(t.name+"\x00"+key, msg, fields...)
-}
-
-func isBusy(err error) bool {
-	var fe *fetch.Error
-	return errors.As(err, &fe) && fe.Reason == fetch.ReasonBusy
 }
 
 func setResource(res pcommon.Resource, attrs map[string]string) {

@@ -5,9 +5,8 @@ package scrape
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,7 +38,8 @@ func TestJitterSpreadsTargets(t *testing.T) {
 	for i, n := range buckets {
 		assert.Greater(t, n, 50, "bucket %d of the interval holds %d of 1000 targets", i, n)
 	}
-	assert.Equal(t, Jitter("http://a:1", interval), Jitter("http://a:1", interval), "stable per endpoint")
+	// Stable per endpoint, across restarts and versions: FNV-1a of the endpoint modulo the interval.
+	assert.Equal(t, 1146085287*time.Nanosecond, Jitter("http://a:1", interval))
 	assert.Equal(t, time.Duration(0), Jitter("x", 0))
 }
 
@@ -104,7 +104,7 @@ func TestConcurrencyLimitRefusesAndCounts(t *testing.T) {
 		MaxBodyBytes:  1 << 20,
 		MaxConcurrent: 1,
 	})
-	s.Start()
+	s.Start(context.Background())
 	require.Eventually(t, func() bool { return rep.refused(RefusedConcurrencyLimit) >= 1 }, 20*time.Second, 20*time.Millisecond)
 	require.NoError(t, s.Shutdown(context.Background()))
 	for _, res := range rep.results() {
@@ -132,14 +132,14 @@ func TestParseRejects(t *testing.T) {
 // FuzzParseAndConvert feeds arbitrary bytes through everything a scrape body goes through.
 func FuzzParseAndConvert(f *testing.F) {
 	for _, name := range []string{"cpu_1", "heap_1", "heap_2", "goroutine_2"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "golden", name+".pb"))
+		data, err := fs.ReadFile(golden, name+".pb")
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(data, "heap")
 	}
 	f.Add([]byte{}, "cpu")
-	f.Fuzz(func(t *testing.T, data []byte, typ string) {
+	f.Fuzz(func(_ *testing.T, data []byte, typ string) {
 		p, err := Parse(data)
 		if err != nil {
 			return
@@ -173,7 +173,7 @@ func FuzzParseAndConvert(f *testing.F) {
 func TestUnchangedCumulativeProfile(t *testing.T) {
 	s, _ := newTestScheduler(t, Settings{TopN: 3, MaxConcurrent: 1, Metrics: true})
 	ts := newTargetState(Target{Endpoint: "http://x", Types: []string{"heap"}})
-	data, err := os.ReadFile(filepath.Join("testdata", "golden", "heap_2.pb"))
+	data, err := fs.ReadFile(golden, "heap_2.pb")
 	require.NoError(t, err)
 	var got []pmetric.Metrics
 	for i := range 2 {

@@ -134,7 +134,7 @@ func TestHealthyTargetsKeepTheirIntervalBesideHangingOnes(t *testing.T) {
 		MaxBodyBytes: 1 << 20, MaxConcurrent: 4,
 	})
 	start := time.Now()
-	s.Start()
+	s.Start(context.Background())
 	time.Sleep(7 * interval)
 	require.NoError(t, s.Shutdown(context.Background()))
 
@@ -173,7 +173,7 @@ func TestDownTargetIsNotBackedOff(t *testing.T) {
 		Targets:  []Target{{Endpoint: down, Types: []string{"heap"}}},
 		Interval: 100 * time.Millisecond, Timeout: time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
 	})
-	s.Start()
+	s.Start(context.Background())
 	time.Sleep(time.Second)
 	require.NoError(t, s.Shutdown(context.Background()))
 	assert.Zero(t, rep.refused(RefusedBackoff), "no interval skipped for a target that refuses connections")
@@ -183,7 +183,7 @@ func TestDownTargetIsNotBackedOff(t *testing.T) {
 		Targets:  []Target{{Endpoint: html.URL, Types: []string{"heap"}}},
 		Interval: 100 * time.Millisecond, Timeout: time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
 	})
-	s2.Start()
+	s2.Start(context.Background())
 	require.Eventually(t, func() bool { return rep2.refused(RefusedBackoff) >= 1 }, 10*time.Second, 10*time.Millisecond,
 		"the not_pprof target skips intervals")
 	require.NoError(t, s2.Shutdown(context.Background()))

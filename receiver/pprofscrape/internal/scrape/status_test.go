@@ -6,11 +6,10 @@ package scrape
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +42,7 @@ func servePprof(t *testing.T, body []byte) *httptest.Server {
 // refuses connections (its endpoint carrying credentials), one scrape each, and checks
 // the reported Results and the status against numbers worked out from the inputs.
 func TestScrapeResultsAndStatus(t *testing.T) {
-	body, err := os.ReadFile(filepath.Join("testdata", "golden", "goroutine_1.pb")) // 2 samples
+	body, err := fs.ReadFile(golden, "goroutine_1.pb") // 2 samples
 	require.NoError(t, err)
 	good := servePprof(t, body)
 	closed := httptest.NewServer(http.NotFoundHandler())
@@ -150,8 +149,8 @@ func TestNextTick(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"http://user:pw@10.0.0.1:6060":   "http://10.0.0.1:6060",
-		"https://token@host/debug/pprof": "https://host/debug/pprof",
+		"http://user:pw@10.0.0.1:6060":        "http://10.0.0.1:6060",
+		"https://deploy-bot@host/debug/pprof": "https://host/debug/pprof",
 		`http: Get "http://user:***@127.0.0.1:1/debug/pprof/heap": dial tcp 127.0.0.1:1: connect: connection refused`: `http: Get "http://127.0.0.1:1/debug/pprof/heap": dial tcp 127.0.0.1:1: connect: connection refused`,
 		"http://10.0.0.1:6060":     "http://10.0.0.1:6060",
 		"mail me at ops@shop.test": "mail me at ops@shop.test",

@@ -8,6 +8,7 @@ package topn // import "github.com/prodscope/prodscope/receiver/pprofscrape/inte
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/google/pprof/profile"
@@ -60,7 +61,7 @@ func Compute(p *profile.Profile, indices []int32, value Value, n int) Result {
 		add := func(name string) {
 			nd, ok := nodes[name]
 			if !ok {
-				nd = int32(len(store))
+				nd = nodeIndex(len(store))
 				store = append(store, node{seen: -1})
 				nodes[name] = nd
 			}
@@ -207,4 +208,13 @@ func (x *locIndex) set(id uint64, ns []int32) {
 		x.sparse = map[uint64][]int32{}
 	}
 	x.sparse[id] = ns
+}
+
+// nodeIndex is the index of the next of n function nodes. max_locations keeps them far
+// below 2^31, so more is an internal error (the scrape is dropped), never a wrong node.
+func nodeIndex(n int) int32 {
+	if n < 0 || n > math.MaxInt32 {
+		panic("pprofscrape: top-N over 2^31 functions")
+	}
+	return int32(n)
 }
