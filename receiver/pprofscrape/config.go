@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
@@ -24,6 +25,10 @@ type Config struct {
 	// auth, proxy... Its `timeout` is the per-request timeout and its optional
 	// `endpoint` is one extra target (used by receiver_creator, which fills `endpoint`).
 	ClientConfig confighttp.ClientConfig `mapstructure:",squash"`
+
+	// MetricsBuilderConfig says which of the computed metrics are emitted (`metrics:`,
+	// e.g. `metrics: {pprof.function.cum: {enabled: false}}`); every one is by default.
+	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 
 	// ResourceAttributes are set on the resource of the top-level `endpoint` target.
 	ResourceAttributes map[string]string `mapstructure:"resource_attributes"`

@@ -82,6 +82,19 @@ func TestLoadConfigFull(t *testing.T) {
 	assert.Equal(t, cfg.Profiles, targets[1].Types, "a target without profiles takes the receiver's list")
 }
 
+// TestLoadConfigMetrics: every computed metric is enabled by default; `metrics:` disables one.
+func TestLoadConfigMetrics(t *testing.T) {
+	def := loadConfig(t, "")
+	assert.Equal(t, metadata.NewDefaultMetricsBuilderConfig(), def.MetricsBuilderConfig)
+	assert.True(t, def.Metrics.PprofFunctionCum.Enabled)
+	cfg := loadConfig(t, "metrics")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.False(t, cfg.Metrics.PprofFunctionCum.Enabled)
+	assert.False(t, cfg.Metrics.PprofGoroutines.Enabled)
+	assert.True(t, cfg.Metrics.PprofFunctionFlat.Enabled)
+	assert.True(t, cfg.Metrics.PprofCPUTime.Enabled)
+}
+
 func TestLoadConfigTopLevelEndpoint(t *testing.T) {
 	cfg := loadConfig(t, "endpoint")
 	require.NoError(t, confmap.Validate(cfg))

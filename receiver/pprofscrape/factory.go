@@ -49,6 +49,7 @@ func createDefaultConfig() component.Config {
 	client.Timeout = defaultTimeout
 	return &Config{
 		ClientConfig:         client,
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		CollectionInterval:   defaultCollectionInterval,
 		InitialDelay:         defaultInitialDelay,
 		CPUDuration:          defaultCPUDuration,

@@ -120,6 +120,25 @@ func (r *pprofReceiver) split(base scrape.Target, names []string) []scrape.Targe
 	return out
 }
 
+// newMetricsBuilder returns the constructor of the metrics output's builders, or nil
+// when no metrics pipeline uses the receiver.
+func (r *pprofReceiver) newMetricsBuilder() func() *metadata.MetricsBuilder {
+	if r.metrics == nil {
+		return nil
+	}
+	return func() *metadata.MetricsBuilder { return metadata.NewMetricsBuilder(r.cfg.MetricsBuilderConfig, r.set) }
+}
+
+// topN is top_functions, or 0 (the top-N is not computed) when neither top-N metric is
+// emitted.
+func (r *pprofReceiver) topN() int {
+	m := r.cfg.Metrics
+	if r.metrics == nil || (!m.PprofFunctionFlat.Enabled && !m.PprofFunctionCum.Enabled) {
+		return 0
+	}
+	return r.cfg.TopFunctions
+}
+
 func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -145,12 +164,12 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		Limits:              r.cfg.limits(),
 		MaxConcurrent:       r.cfg.MaxConcurrentScrapes,
 		MaxConcurrentParses: r.cfg.MaxConcurrentParses,
-		TopN:                r.cfg.TopFunctions,
+		TopN:                r.topN(),
 		Links:               convert.LinkLabels{TraceID: r.cfg.TraceIDLabel, SpanID: r.cfg.SpanIDLabel},
 		Client:              client,
 		Logger:              r.set.Logger,
 		Profiles:            r.profiles != nil,
-		Metrics:             r.metrics != nil,
+		NewMetricsBuilder:   r.newMetricsBuilder(),
 		Report:              r.report,
 		ScopeVersion:        r.set.BuildInfo.Version,
 	})

@@ -36,7 +36,6 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadatatest"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
 
 func testConfig(targets ...TargetConfig) *Config {
@@ -219,13 +218,13 @@ func TestScrapeRealTargetFeedsBothSignals(t *testing.T) {
 	assert.Equal(t, []string{"threadcreate"}, second["threadcreate"])
 
 	assert.Equal(t, []string{
-		scrape.MetricCPUTime, scrape.MetricFunctionCum, scrape.MetricFunctionFlat, scrape.MetricGoroutines,
-		scrape.MetricHeapInuseBytes, scrape.MetricHeapInuseObjs,
+		"pprof.cpu.time", "pprof.function.cum", "pprof.function.flat", "pprof.goroutines",
+		"pprof.heap.inuse.bytes", "pprof.heap.inuse.objects",
 	}, metricNames(metrics[0]))
 	assert.Equal(t, []string{
-		scrape.MetricAllocBytes, scrape.MetricAllocObjects, scrape.MetricContentions, scrape.MetricCPUTime,
-		scrape.MetricDelay, scrape.MetricFunctionCum, scrape.MetricFunctionFlat, scrape.MetricGoroutines,
-		scrape.MetricHeapInuseBytes, scrape.MetricHeapInuseObjs,
+		"pprof.alloc.bytes", "pprof.alloc.objects", "pprof.contentions", "pprof.cpu.time",
+		"pprof.delay", "pprof.function.cum", "pprof.function.flat", "pprof.goroutines",
+		"pprof.heap.inuse.bytes", "pprof.heap.inuse.objects",
 	}, metricNames(metrics[1]))
 	res := metrics[1].ResourceMetrics().At(0)
 	v, _ := res.Resource().Attributes().Get("service.name")
@@ -445,4 +444,26 @@ func TestConfighttpClientSettings(t *testing.T) {
 	require.Eventually(t, func() bool { return errorsByReason(t, tt2)["http"] >= 1 }, 30*time.Second, 50*time.Millisecond)
 	r2.stop()
 	assert.Empty(t, r2.profiles.AllProfiles())
+}
+
+// TestMetricsOnlyWithMetricsDisabled: a receiver in a metrics pipeline only emits the
+// metrics its configuration enables (as hostmetrics' scrapers do), and with both top-N
+// metrics disabled the top-N is not computed.
+func TestMetricsOnlyWithMetricsDisabled(t *testing.T) {
+	srv := pproftest.NewServer(t)
+	cfg := testConfig(TargetConfig{Endpoint: srv.URL, Profiles: []string{"heap", "goroutine"}})
+	cfg.Metrics.PprofGoroutines.Enabled = false
+	cfg.Metrics.PprofFunctionFlat.Enabled = false
+	cfg.Metrics.PprofFunctionCum.Enabled = false
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	set := metadatatest.NewSettings(tt)
+	shared, err := load(set, cfg)
+	require.NoError(t, err)
+	r := start(t, cfg, set, false, true)
+	assert.Zero(t, shared.Unwrap().topN(), "no top-N metric enabled: none computed")
+	require.Eventually(t, func() bool { return len(r.metrics.AllMetrics()) >= 1 }, 30*time.Second, 50*time.Millisecond)
+	r.stop()
+	assert.Equal(t, []string{"pprof.heap.inuse.bytes", "pprof.heap.inuse.objects"}, metricNames(r.metrics.AllMetrics()[0]))
+	assert.Empty(t, r.profiles.AllProfiles())
 }

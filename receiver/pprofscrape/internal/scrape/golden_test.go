@@ -17,12 +17,21 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pprofile"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden inputs and expected outputs")
+
+// newMetricsBuilder returns a builder of every default metric, scope version "golden".
+func newMetricsBuilder() *metadata.MetricsBuilder {
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.BuildInfo.Version = "golden"
+	return metadata.NewMetricsBuilder(metadata.NewDefaultMetricsBuilderConfig(), set)
+}
 
 // golden holds the golden inputs and outputs (testdata/golden).
 var golden = os.DirFS(filepath.Join("testdata", "golden"))
@@ -118,13 +127,13 @@ func TestGoldenScrapes(t *testing.T) {
 	var gotProfiles []pprofile.Profiles
 	var gotMetrics []pmetric.Metrics
 	s := New(Settings{
-		TopN:          2,
-		Logger:        zap.NewNop(),
-		Profiles:      true,
-		Metrics:       true,
-		ScopeVersion:  "golden",
-		MaxConcurrent: 1,
-		Limits:        testLimits,
+		TopN:              2,
+		Logger:            zap.NewNop(),
+		Profiles:          true,
+		NewMetricsBuilder: newMetricsBuilder,
+		ScopeVersion:      "golden",
+		MaxConcurrent:     1,
+		Limits:            testLimits,
 	})
 	ts := newTargetState(Target{Endpoint: "http://127.0.0.1:6060", Resource: map[string]string{"service.name": "shop"}, Types: []string{"cpu", "heap", "goroutine"}})
 	for scrape := 1; scrape <= 2; scrape++ {

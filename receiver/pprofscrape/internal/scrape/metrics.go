@@ -14,26 +14,8 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/topn"
 )
 
-// Names of the metrics the receiver emits (see README).
-const (
-	MetricCPUTime        = "pprof.cpu.time"
-	MetricHeapInuseBytes = "pprof.heap.inuse.bytes"
-	MetricHeapInuseObjs  = "pprof.heap.inuse.objects"
-	MetricAllocBytes     = "pprof.alloc.bytes"
-	MetricAllocObjects   = "pprof.alloc.objects"
-	MetricGoroutines     = "pprof.goroutines"
-	MetricContentions    = "pprof.contentions"
-	MetricDelay          = "pprof.delay"
-	MetricFunctionFlat   = "pprof.function.flat"
-	MetricFunctionCum    = "pprof.function.cum"
-
-	AttrProfileType = "pprof.profile.type"
-	AttrSampleType  = "pprof.sample.type"
-	AttrSampleUnit  = "pprof.sample.unit"
-	AttrFunction    = "code.function.name"
-	// OtherFunction names the flat point that carries every function outside the top N.
-	OtherFunction = "other"
-)
+// OtherFunction names the pprof.function.flat point that carries every function outside the top N.
+const OtherFunction = "other"
 
 // series is the values of one sample type of one scrape: raw, or the delta of a cumulative type.
 type series struct {
@@ -52,7 +34,7 @@ func seriesOf(pp parsed, name string, now pcommon.Timestamp) (series, bool) {
 	if vi < 0 {
 		return series{}, false
 	}
-	start := pcommon.Timestamp(p.TimeNanos)
+	start := timestamp(p.TimeNanos)
 	if start == 0 {
 		start = now
 	}
@@ -65,7 +47,7 @@ func seriesOf(pp parsed, name string, now pcommon.Timestamp) (series, bool) {
 	if d == nil {
 		return series{}, false
 	}
-	begin := pcommon.Timestamp(d.PrevTimeNanos)
+	begin := timestamp(d.PrevTimeNanos)
 	if begin == 0 || begin > start {
 		begin = start
 	}
@@ -91,38 +73,12 @@ func sumAll(pp parsed, sr series) int64 {
 	return sum
 }
 
-type metricsBuilder struct {
-	sm pmetric.ScopeMetrics
-}
-
-func (mb *metricsBuilder) gauge(name, desc, unit string) pmetric.NumberDataPointSlice {
-	m := mb.sm.Metrics().AppendEmpty()
-	m.SetName(name)
-	m.SetDescription(desc)
-	m.SetUnit(unit)
-	return m.SetEmptyGauge().DataPoints()
-}
-
-func (mb *metricsBuilder) deltaSum(name, desc, unit string) pmetric.NumberDataPointSlice {
-	m := mb.sm.Metrics().AppendEmpty()
-	m.SetName(name)
-	m.SetDescription(desc)
-	m.SetUnit(unit)
-	sum := m.SetEmptySum()
-	sum.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
-	sum.SetIsMonotonic(true)
-	return sum.DataPoints()
-}
-
-// buildMetrics computes the per-scrape totals and top-N functions of one target scrape.
+// buildMetrics computes the per-scrape totals and top-N functions of one target scrape
+// through the generated MetricsBuilder (the metrics, their units and which are enabled
+// are declared in metadata.yaml).
 func (s *Scheduler) buildMetrics(t *targetState, ok []parsed, now pcommon.Timestamp) pmetric.Metrics {
-	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	setResource(rm.Resource(), t.cfg.Resource)
-	sm := rm.ScopeMetrics().AppendEmpty()
-	sm.Scope().SetName(metadata.ScopeName)
-	sm.Scope().SetVersion(s.set.ScopeVersion)
-	mb := &metricsBuilder{sm: sm}
+	mb := s.builders.Get().(*metadata.MetricsBuilder)
+	defer s.builders.Put(mb)
 
 	byType := map[string]parsed{} // by profile type
 	for _, pp := range ok {
@@ -139,34 +95,33 @@ func (s *Scheduler) buildMetrics(t *targetState, ok []parsed, now pcommon.Timest
 
 	if pp, found := byType["cpu"]; found {
 		if sr, has := seriesOf(pp, "cpu", now); has {
-			dp := mb.deltaSum(MetricCPUTime, "CPU time consumed during the CPU profile window.", "s").AppendEmpty()
-			dp.SetStartTimestamp(sr.start)
-			dp.SetTimestamp(sr.end)
-			dp.SetDoubleValue(float64(sumAll(pp, sr)) / 1e9)
+			startAt(mb, sr.start)
+			mb.RecordPprofCPUTimeDataPoint(sr.end, float64(sumAll(pp, sr))/1e9)
 		}
 	}
 	if pp, found := pick("heap", "allocs", "delta_heap"); found {
-		mb.gaugeTotal(pp, "inuse_space", MetricHeapInuseBytes, "Heap bytes in use (as of the last GC).", "By", now)
-		mb.gaugeTotal(pp, "inuse_objects", MetricHeapInuseObjs, "Heap objects in use (as of the last GC).", "{object}", now)
+		gaugeTotal(mb, pp, "inuse_space", now, mb.RecordPprofHeapInuseBytesDataPoint)
+		gaugeTotal(mb, pp, "inuse_objects", now, mb.RecordPprofHeapInuseObjectsDataPoint)
 	}
 	if pp, found := pick("allocs", "heap", "delta_heap"); found {
-		mb.deltaTotal(pp, "alloc_space", MetricAllocBytes, "Bytes allocated since the previous scrape.", "By", 1, now)
-		mb.deltaTotal(pp, "alloc_objects", MetricAllocObjects, "Objects allocated since the previous scrape.", "{object}", 1, now)
+		deltaTotal(mb, pp, "alloc_space", now, mb.RecordPprofAllocBytesDataPoint)
+		deltaTotal(mb, pp, "alloc_objects", now, mb.RecordPprofAllocObjectsDataPoint)
 	}
 	if pp, found := byType["goroutine"]; found {
-		mb.gaugeTotal(pp, "goroutine", MetricGoroutines, "Goroutines at scrape time.", "{goroutine}", now)
+		gaugeTotal(mb, pp, "goroutine", now, mb.RecordPprofGoroutinesDataPoint)
 	}
 	for _, family := range [][]string{{"block", "delta_block"}, {"mutex", "delta_mutex"}} {
 		if pp, found := pick(family...); found {
-			typ := pp.typ
-			mb.deltaTotal(pp, "contentions", MetricContentions, "Contention events since the previous scrape.", "{contention}", 1, now, typ)
-			mb.deltaTotal(pp, "delay", MetricDelay, "Time spent blocked or waiting on contended locks since the previous scrape.", "s", 1e-9, now, typ)
+			deltaTotal(mb, pp, "contentions", now, func(ts pcommon.Timestamp, v int64) {
+				mb.RecordPprofContentionsDataPoint(ts, v, pp.typ)
+			})
+			deltaTotal(mb, pp, "delay", now, func(ts pcommon.Timestamp, v int64) {
+				mb.RecordPprofDelayDataPoint(ts, float64(v)*1e-9, pp.typ)
+			})
 		}
 	}
 
 	if s.set.TopN > 0 {
-		flat := mb.gauge(MetricFunctionFlat, "Top functions by flat value (the function itself) per profile type; the rest as `other`.", "1")
-		cum := mb.gauge(MetricFunctionCum, "Top functions by cumulative value (the function and its callees) per profile type.", "1")
 		for _, pp := range ok {
 			name := profiletype.Table[pp.kind].Primary
 			sr, has := seriesOf(pp, name, now)
@@ -178,73 +133,47 @@ func (s *Scheduler) buildMetrics(t *targetState, ok []parsed, now pcommon.Timest
 				indices = nonNil(indices)
 			}
 			res := topn.Compute(pp.p, indices, sr.value, s.set.TopN)
-			put := func(dps pmetric.NumberDataPointSlice, fn string, v int64) {
-				dp := dps.AppendEmpty()
-				dp.SetStartTimestamp(sr.start)
-				dp.SetTimestamp(sr.end)
-				dp.SetIntValue(v)
-				a := dp.Attributes()
-				a.PutStr(AttrProfileType, pp.typ)
-				a.PutStr(AttrSampleType, name)
-				a.PutStr(AttrSampleUnit, sr.unit)
-				a.PutStr(AttrFunction, fn)
-			}
+			startAt(mb, sr.start)
 			for _, e := range res.ByFlat {
-				put(flat, e.Name, e.Flat)
+				mb.RecordPprofFunctionFlatDataPoint(sr.end, e.Flat, pp.typ, name, sr.unit, e.Name)
 			}
 			if res.Functions > len(res.ByFlat) {
-				put(flat, OtherFunction, res.FlatOther)
+				mb.RecordPprofFunctionFlatDataPoint(sr.end, res.FlatOther, pp.typ, name, sr.unit, OtherFunction)
 			}
 			for _, e := range res.ByCum {
-				put(cum, e.Name, e.Cum)
+				mb.RecordPprofFunctionCumDataPoint(sr.end, e.Cum, pp.typ, name, sr.unit, e.Name)
 			}
 		}
-		// Drop the top-N metrics if no profile had values.
-		sm.Metrics().RemoveIf(func(m pmetric.Metric) bool {
-			return m.Type() == pmetric.MetricTypeGauge && m.Gauge().DataPoints().Len() == 0
-		})
 	}
-	return md
+	return mb.Emit(metadata.WithResource(t.resource))
 }
 
-func (mb *metricsBuilder) gaugeTotal(pp parsed, sampleType, name, desc, unit string, now pcommon.Timestamp) {
+// startAt makes start the start time of the points mb records next: each metric's points
+// cover their own profile's window (a CPU profile's seconds, the time since the
+// previous scrape of a cumulative one).
+func startAt(mb *metadata.MetricsBuilder, start pcommon.Timestamp) {
+	mb.Reset(metadata.WithStartTime(start))
+}
+
+// gaugeTotal records the total of sample type sampleType at the profile's time, without a
+// start time.
+func gaugeTotal(mb *metadata.MetricsBuilder, pp parsed, sampleType string, now pcommon.Timestamp, record func(pcommon.Timestamp, int64)) {
 	sr, has := seriesOf(pp, sampleType, now)
 	if !has {
 		return
 	}
-	dp := mb.gauge(name, desc, unit).AppendEmpty()
-	dp.SetTimestamp(sr.start)
-	dp.SetIntValue(sumAll(pp, sr))
+	startAt(mb, 0)
+	record(sr.start, sumAll(pp, sr))
 }
 
-func (mb *metricsBuilder) deltaTotal(pp parsed, sampleType, name, desc, unit string, scale float64, now pcommon.Timestamp, profileType ...string) {
+// deltaTotal records the total of sample type sampleType over its window.
+func deltaTotal(mb *metadata.MetricsBuilder, pp parsed, sampleType string, now pcommon.Timestamp, record func(pcommon.Timestamp, int64)) {
 	sr, has := seriesOf(pp, sampleType, now)
 	if !has {
 		return
 	}
-	var dps pmetric.NumberDataPointSlice
-	found := false
-	// block and mutex share a metric: reuse it when the other type created it already.
-	for _, m := range mb.sm.Metrics().All() {
-		if m.Name() == name {
-			dps, found = m.Sum().DataPoints(), true
-		}
-	}
-	if !found {
-		dps = mb.deltaSum(name, desc, unit)
-	}
-	dp := dps.AppendEmpty()
-	dp.SetStartTimestamp(sr.start)
-	dp.SetTimestamp(sr.end)
-	total := sumAll(pp, sr)
-	if scale == 1 {
-		dp.SetIntValue(total)
-	} else {
-		dp.SetDoubleValue(float64(total) * scale)
-	}
-	for _, pt := range profileType {
-		dp.Attributes().PutStr(AttrProfileType, pt)
-	}
+	startAt(mb, sr.start)
+	record(sr.end, sumAll(pp, sr))
 }
 
 // nonNil makes an empty selection explicit: topn.Compute reads nil as "every sample".
@@ -253,4 +182,13 @@ func nonNil(s []int32) []int32 {
 		return []int32{}
 	}
 	return s
+}
+
+// timestamp is a pprof time in nanoseconds; a hostile profile's negative time is 0 (then
+// the scrape's time is used), not a time in the year 2554.
+func timestamp(n int64) pcommon.Timestamp {
+	if n < 0 {
+		return 0
+	}
+	return pcommon.Timestamp(n)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -31,6 +32,8 @@ type targetState struct {
 	// endpoint without credentials.
 	name     string
 	trackers map[string]*delta.Tracker
+	// resource is the target's resource (read-only once built).
+	resource pcommon.Resource
 	// status is guarded by Scheduler.statusMu.
 	status TargetStatus
 
@@ -52,7 +55,11 @@ func newTargetState(t Target) *targetState {
 	}
 	ts := &targetState{
 		cfg: t, name: name, trackers: map[string]*delta.Tracker{},
-		status: TargetStatus{Name: name, Endpoint: endpoint, Types: t.Types},
+		resource: pcommon.NewResource(),
+		status:   TargetStatus{Name: name, Endpoint: endpoint, Types: t.Types},
+	}
+	for _, k := range slices.Sorted(maps.Keys(t.Resource)) {
+		ts.resource.Attributes().PutStr(k, t.Resource[k])
 	}
 	for _, name := range t.Types {
 		if f := profiletype.Table[t.typeOf(name)]; f.Cumulative != nil && !f.PreDelta {
@@ -164,7 +171,7 @@ func (s *Scheduler) process(sctx context.Context, t *targetState, results []fetc
 			res.ProfileData, res.ProfileSamples, res.HasProfiles = pd, n, true
 		}
 	}
-	if s.set.Metrics {
+	if s.set.NewMetricsBuilder != nil {
 		md := s.buildMetrics(t, ok, now)
 		if md.DataPointCount() > 0 {
 			res.Metrics, res.HasMetrics = md, true
@@ -177,7 +184,7 @@ func (s *Scheduler) buildProfiles(t *targetState, ok []parsed, now pcommon.Times
 	pd := pprofile.NewProfiles()
 	b := convert.NewBuilder(pd)
 	rp := pd.ResourceProfiles().AppendEmpty()
-	setResource(rp.Resource(), t.cfg.Resource)
+	t.resource.CopyTo(rp.Resource())
 	sp := rp.ScopeProfiles().AppendEmpty()
 	sp.Scope().SetName(metadata.ScopeName)
 	sp.Scope().SetVersion(s.set.ScopeVersion)

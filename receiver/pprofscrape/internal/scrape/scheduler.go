@@ -15,12 +15,12 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
 	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
 
@@ -79,9 +79,10 @@ type Settings struct {
 	Links  convert.LinkLabels
 	Client *http.Client
 	Logger *zap.Logger
-	// Profiles and Metrics say which outputs to build: a signal no pipeline uses is not
-	// built at all.
-	Profiles, Metrics bool
+	// Profiles says whether to build the profiles output; NewMetricsBuilder, when set,
+	// returns a builder for the metrics output (a signal no pipeline uses is not built).
+	Profiles          bool
+	NewMetricsBuilder func() *metadata.MetricsBuilder
 	// Report receives the Result of every target scrape, refused ones included. It is
 	// called on the target's loop, for a parsed scrape while it still holds its
 	// max_concurrent_parses slot (so that the output it passes on is within the memory
@@ -101,6 +102,8 @@ type Scheduler struct {
 	targets []*targetState
 	// logs rate-limits the failure logs: one line per target, reason and profile a minute.
 	logs *logthrottle.Logger
+	// builders are MetricsBuilders free for a target scrape (one at a time each).
+	builders sync.Pool
 
 	// statusMu guards every target's status.
 	statusMu sync.Mutex
@@ -117,6 +120,9 @@ func New(set Settings) *Scheduler {
 	s := &Scheduler{
 		set: set, slots: newSlotPool(set.MaxConcurrent), parses: make(chan struct{}, set.MaxConcurrentParses),
 		logs: logthrottle.New(set.Logger, logEvery, logKeys(set.Targets)),
+	}
+	if set.NewMetricsBuilder != nil {
+		s.builders.New = func() any { return set.NewMetricsBuilder() }
 	}
 	for _, t := range set.Targets {
 		s.targets = append(s.targets, newTargetState(t))
@@ -437,17 +443,6 @@ func logKeys(targets []Target) int {
 // repetitions left out since the last one.
 func (s *Scheduler) logWarn(t *targetState, key, msg string, fields ...zap.Field) {
 	s.logs.Warn(t.name+"\x00"+key, msg, fields...)
-}
-
-func setResource(res pcommon.Resource, attrs map[string]string) {
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		res.Attributes().PutStr(k, attrs[k])
-	}
 }
 
 func trimEndpoint(e string) string { return strings.TrimRight(e, "/") }

@@ -4,24 +4,30 @@
 package scrape
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pprofile"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/profiletype"
 )
@@ -162,7 +168,7 @@ func FuzzParseAndConvert(f *testing.F) {
 			}
 			_, _ = convert.ToPprof(pd.Dictionary(), profiles)
 		}
-		s := &Scheduler{set: Settings{TopN: 3}}
+		s := New(Settings{TopN: 3, NewMetricsBuilder: newMetricsBuilder})
 		_ = s.buildMetrics(newTargetState(Target{Types: []string{typ}}), []parsed{{typ: typ, kind: typ, p: p, cumulative: cum, delta: d}}, 1)
 		_ = pmetric.NewMetrics()
 	})
@@ -171,7 +177,7 @@ func FuzzParseAndConvert(f *testing.F) {
 // TestUnchangedCumulativeProfile: a scrape identical to the previous one gives an empty
 // delta; the metrics say zero allocations and the top-N has no entries for it.
 func TestUnchangedCumulativeProfile(t *testing.T) {
-	s, _ := newTestScheduler(t, Settings{TopN: 3, MaxConcurrent: 1, Metrics: true})
+	s, _ := newTestScheduler(t, Settings{TopN: 3, MaxConcurrent: 1, NewMetricsBuilder: newMetricsBuilder})
 	ts := newTargetState(Target{Endpoint: "http://x", Types: []string{"heap"}})
 	data, err := fs.ReadFile(golden, "heap_2.pb")
 	require.NoError(t, err)
@@ -188,11 +194,11 @@ func TestUnchangedCumulativeProfile(t *testing.T) {
 	var heapTop []string
 	for _, m := range got[1].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().All() {
 		switch m.Name() {
-		case MetricAllocBytes:
+		case metadata.MetricsInfo.PprofAllocBytes.Name:
 			alloc = m.Sum().DataPoints().At(0).IntValue()
-		case MetricFunctionFlat:
+		case metadata.MetricsInfo.PprofFunctionFlat.Name:
 			for _, dp := range m.Gauge().DataPoints().All() {
-				fn, _ := dp.Attributes().Get(AttrFunction)
+				fn, _ := dp.Attributes().Get("code.function.name")
 				heapTop = append(heapTop, fn.Str())
 			}
 		}
@@ -213,4 +219,92 @@ func TestUnchangedCumulativeProfile(t *testing.T) {
 	require.NotNil(t, d.Samples)
 	md := s.buildMetrics(ts, []parsed{{typ: "heap", kind: "heap", p: p, cumulative: cum, delta: d}}, 1)
 	assert.Positive(t, md.DataPointCount())
+}
+
+// contentionProfile is a block or mutex profile at scrape k: one stack whose cumulative
+// contentions and delay grow by (n, d) a scrape.
+func contentionProfile(k, n, d int64) *profile.Profile {
+	f := &profile.Function{ID: 1, Name: "main.lock"}
+	l := &profile.Location{ID: 1, Line: []profile.Line{{Function: f}}}
+	return &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "contentions", Unit: "count"}, {Type: "delay", Unit: "nanoseconds"}},
+		PeriodType: &profile.ValueType{Type: "contentions", Unit: "count"},
+		Period:     1,
+		TimeNanos:  t0 + k*60e9,
+		Function:   []*profile.Function{f},
+		Location:   []*profile.Location{l},
+		Sample:     []*profile.Sample{{Location: []*profile.Location{l}, Value: []int64{n * k, d * k}}},
+	}
+}
+
+// TestContentionMetricsOfBlockAndMutex: block and mutex deltas share pprof.contentions
+// and pprof.delay (in seconds), told apart by pprof.profile.type, each over the window
+// since the previous scrape.
+func TestContentionMetricsOfBlockAndMutex(t *testing.T) {
+	s, _ := newTestScheduler(t, Settings{MaxConcurrent: 1, NewMetricsBuilder: newMetricsBuilder})
+	ts := newTargetState(Target{Endpoint: "http://x", Types: []string{"block", "mutex"}})
+	var res Result
+	for k := int64(1); k <= 2; k++ {
+		var results []fetched
+		for typ, p := range map[string]*profile.Profile{"block": contentionProfile(k, 10, 1e9), "mutex": contentionProfile(k, 5, 5e8)} {
+			var buf bytes.Buffer
+			require.NoError(t, p.WriteUncompressed(&buf))
+			results = append(results, fetched{typ: typ, res: fetch.Result{Data: buf.Bytes()}})
+		}
+		slices.SortFunc(results, func(a, b fetched) int { return strings.Compare(a.typ, b.typ) })
+		res = Result{}
+		s.process(context.Background(), ts, results, &res)
+		if k == 1 {
+			assert.False(t, res.HasMetrics, "no delta on the first scrape, and no other metric")
+		}
+	}
+	require.True(t, res.HasMetrics)
+	type point struct {
+		typ        string
+		start, end pcommon.Timestamp
+		v          float64
+	}
+	got := map[string][]point{}
+	for _, m := range res.Metrics.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().All() {
+		require.True(t, m.Sum().IsMonotonic())
+		require.Equal(t, pmetric.AggregationTemporalityDelta, m.Sum().AggregationTemporality())
+		for _, dp := range m.Sum().DataPoints().All() {
+			typ, _ := dp.Attributes().Get("pprof.profile.type")
+			v := dp.DoubleValue()
+			if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+				v = float64(dp.IntValue())
+			}
+			got[m.Name()+" "+m.Unit()] = append(got[m.Name()+" "+m.Unit()], point{typ.Str(), dp.StartTimestamp(), dp.Timestamp(), v})
+		}
+	}
+	prev, cur := pcommon.Timestamp(t0+60e9), pcommon.Timestamp(t0+120e9)
+	assert.Equal(t, map[string][]point{
+		"pprof.contentions {contention}": {{"block", prev, cur, 10}, {"mutex", prev, cur, 5}},
+		"pprof.delay s":                  {{"block", prev, cur, 1}, {"mutex", prev, cur, 0.5}},
+	}, got)
+}
+
+// TestDisabledMetricsAreNotEmitted: metrics disabled in the configuration are left out.
+func TestDisabledMetricsAreNotEmitted(t *testing.T) {
+	cfg := metadata.NewDefaultMetricsBuilderConfig()
+	cfg.Metrics.PprofGoroutines.Enabled = false
+	cfg.Metrics.PprofFunctionCum.Enabled = false
+	s, _ := newTestScheduler(t, Settings{TopN: 2, MaxConcurrent: 1, NewMetricsBuilder: func() *metadata.MetricsBuilder {
+		return metadata.NewMetricsBuilder(cfg, receivertest.NewNopSettings(metadata.Type))
+	}})
+	ts := newTargetState(Target{Endpoint: "http://x", Types: []string{"goroutine", "heap"}})
+	var results []fetched
+	for _, typ := range ts.cfg.Types {
+		data, err := fs.ReadFile(golden, typ+"_1.pb")
+		require.NoError(t, err)
+		results = append(results, fetched{typ: typ, res: fetch.Result{Data: data}})
+	}
+	var res Result
+	s.process(context.Background(), ts, results, &res)
+	require.True(t, res.HasMetrics)
+	var names []string
+	for _, m := range res.Metrics.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().All() {
+		names = append(names, m.Name())
+	}
+	assert.Equal(t, []string{"pprof.function.flat", "pprof.heap.inuse.bytes", "pprof.heap.inuse.objects"}, names)
 }

@@ -55,7 +55,7 @@ func TestScrapeResultsAndStatus(t *testing.T) {
 			{Endpoint: downURL, Types: []string{"goroutine", "heap"}},
 		},
 		Interval: time.Minute, Timeout: 5 * time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
-		Profiles: true, Metrics: true,
+		Profiles: true, NewMetricsBuilder: newMetricsBuilder,
 	})
 	st := s.Status()
 	require.Len(t, st.Targets, 2)
@@ -148,7 +148,7 @@ func TestNextTick(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	for in, want := range map[string]string{
+	for in, want := range map[string]string{ //nolint:gosec // G101: made-up credentials, what Redact must strip
 		"http://user:pw@10.0.0.1:6060":        "http://10.0.0.1:6060",
 		"https://deploy-bot@host/debug/pprof": "https://host/debug/pprof",
 		`http: Get "http://user:***@127.0.0.1:1/debug/pprof/heap": dial tcp 127.0.0.1:1: connect: connection refused`: `http: Get "http://127.0.0.1:1/debug/pprof/heap": dial tcp 127.0.0.1:1: connect: connection refused`,
