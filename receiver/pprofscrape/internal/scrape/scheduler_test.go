@@ -113,14 +113,22 @@ func TestConcurrencyLimitRefusesAndCounts(t *testing.T) {
 	s.Start(context.Background())
 	require.Eventually(t, func() bool { return rep.refused(RefusedConcurrencyLimit) >= 1 }, 20*time.Second, 20*time.Millisecond)
 	require.NoError(t, s.Shutdown(context.Background()))
+	// The healthy target may have been scraped before the stalled one took the slot;
+	// from its first refusal on, it is refused every interval.
+	refused := false
 	for _, res := range rep.results() {
-		assert.Equal(t, srv.URL, res.Target, "only the second target is refused")
-		assert.Equal(t, RefusedConcurrencyLimit, res.Refused, "the stalled target never completes a scrape")
-		assert.Empty(t, res.Profiles)
+		assert.Equal(t, srv.URL, res.Target, "the stalled target never completes a scrape")
+		if res.Refused != "" {
+			refused = true
+			assert.Equal(t, RefusedConcurrencyLimit, res.Refused)
+			assert.Empty(t, res.Profiles)
+		} else {
+			assert.False(t, refused, "the slot stays held once the stalled target has it")
+		}
 	}
 	st := s.Status()
 	assert.Equal(t, 0, st.ScrapeSlots, "Shutdown released the stalled target's slot")
-	assert.False(t, st.Targets[1].Scraped, "a refused scrape leaves the status alone")
+	assert.False(t, st.Targets[0].Scraped)
 }
 
 func TestShutdownWithoutStart(t *testing.T) {
