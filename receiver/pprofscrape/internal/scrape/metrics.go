@@ -77,8 +77,18 @@ func sumAll(pp parsed, sr series) int64 {
 // through the generated MetricsBuilder (the metrics, their units and which are enabled
 // are declared in metadata.yaml).
 func (s *Scheduler) buildMetrics(t *targetState, ok []parsed, now pcommon.Timestamp) pmetric.Metrics {
-	mb := s.builders.Get().(*metadata.MetricsBuilder)
-	defer s.builders.Put(mb)
+	var mb *metadata.MetricsBuilder
+	select {
+	case mb = <-s.builders:
+	default:
+		mb = s.set.NewMetricsBuilder()
+	}
+	defer func() {
+		select {
+		case s.builders <- mb:
+		default:
+		}
+	}()
 
 	byType := map[string]parsed{} // by profile type
 	for _, pp := range ok {

@@ -102,8 +102,11 @@ type Scheduler struct {
 	targets []*targetState
 	// logs rate-limits the failure logs: one line per target, reason and profile a minute.
 	logs *logthrottle.Logger
-	// builders are MetricsBuilders free for a target scrape (one at a time each).
-	builders sync.Pool
+	// builders keeps MetricsBuilders for reuse: metrics are built under a
+	// max_concurrent_parses slot, so that many are ever in use at once. (Not a sync.Pool:
+	// the runtime's pool list would keep the scheduler, and its delta baselines, alive
+	// for two collections after Shutdown.)
+	builders chan *metadata.MetricsBuilder
 
 	// statusMu guards every target's status.
 	statusMu sync.Mutex
@@ -122,7 +125,7 @@ func New(set Settings) *Scheduler {
 		logs: logthrottle.New(set.Logger, logEvery, logKeys(set.Targets)),
 	}
 	if set.NewMetricsBuilder != nil {
-		s.builders.New = func() any { return set.NewMetricsBuilder() }
+		s.builders = make(chan *metadata.MetricsBuilder, set.MaxConcurrentParses)
 	}
 	for _, t := range set.Targets {
 		s.targets = append(s.targets, newTargetState(t))
