@@ -76,23 +76,20 @@ func (c *counts) snapshot(st scrape.Status, limit int) statusregistry.Snapshot {
 			{What: "concurrent parses (max_concurrent_parses)", Now: int64(st.ParseSlots), Limit: int64(st.MaxParseSlots)},
 		},
 	}
-	changed := []statusregistry.Count{
+	snap.Changed = statusregistry.TopCounts([]statusregistry.Count{
 		{What: "cumulative profiles turned into deltas", N: c.deltas.Load()},
 		{What: "delta baselines reset (values went backwards)", N: c.resets.Load()},
 		{What: "metric points computed from profiles", N: c.points.Load()},
-	}
-	asListed := func(statusregistry.Count, statusregistry.Count) int { return 0 }
-	snap.Changed, _ = statusregistry.Top(changed, limit, asListed)
+	}, limit)
 	var refused []statusregistry.Count
 	for _, r := range refusalReasons {
 		if n := c.refused[r].Load(); n > 0 {
 			refused = append(refused, statusregistry.Count{What: r, N: n})
 		}
 	}
-	snap.Refused, _ = statusregistry.Top(refused, limit, func(a, b statusregistry.Count) int {
-		return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.What, b.What))
-	})
-	snap.Holding, _ = statusregistry.Top(snap.Holding, limit, func(statusregistry.Gauge, statusregistry.Gauge) int { return 0 })
+	snap.Refused = statusregistry.TopCounts(refused, limit)
+	asListed := func(statusregistry.Gauge, statusregistry.Gauge) int { return 0 }
+	snap.Holding, _ = statusregistry.Top(snap.Holding, limit, asListed)
 
 	targets := mergeTargets(st.Targets)
 	ps := &statusregistry.PprofScrape{}

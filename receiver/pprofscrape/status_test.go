@@ -151,11 +151,12 @@ func TestStatusOfAnUpAndADownTarget(t *testing.T) {
 	for _, md := range r.metrics.AllMetrics() {
 		points += md.DataPointCount()
 	}
+	require.Positive(t, points)
 	assert.Equal(t, []statusregistry.Count{
+		{What: "metric points computed from profiles", N: int64(points)},
 		{What: "cumulative profiles turned into deltas", N: 0},
 		{What: "delta baselines reset (values went backwards)", N: 0},
-		{What: "metric points computed from profiles", N: int64(points)},
-	}, final.Changed)
+	}, final.Changed, "most first, then by name")
 	errs := errorsByReason(t, tt)
 	require.Equal(t, []string{"http"}, keys(errs))
 	assert.Equal(t, []statusregistry.Count{{What: "http", N: errs["http"]}}, final.Refused, "the telemetry and the status count the same failures")
@@ -220,11 +221,13 @@ func TestReportRecordsTelemetryAndCounts(t *testing.T) {
 		{What: "concurrency_limit", N: 2}, {What: "backoff", N: 1}, {What: "http", N: 1}, {What: "parse", N: 1},
 	}, snap.Refused, "most first, then by name")
 	assert.Equal(t, []statusregistry.Count{
+		{What: "metric points computed from profiles", N: 3},
 		{What: "cumulative profiles turned into deltas", N: 1},
 		{What: "delta baselines reset (values went backwards)", N: 1},
-		{What: "metric points computed from profiles", N: 3},
 	}, snap.Changed)
-	assert.Len(t, r.counts.snapshot(scrape.Status{}, 2).Refused, 2, "bounded by limit")
+	assert.Equal(t, []statusregistry.Count{
+		{What: "concurrency_limit", N: 2}, {What: "(3 more)", N: 3},
+	}, r.counts.snapshot(scrape.Status{}, 2).Refused, "bounded by limit; the last entry sums what was left out")
 
 	assert.Equal(t, map[string]int64{"http": 1, "parse": 1}, errorsByReason(t, tt))
 	refused, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrapes_refused")
