@@ -233,16 +233,18 @@ func ago(now, t time.Time) string {
 		return "never"
 	}
 	d := now.Sub(t)
-	if d < 0 {
+	switch {
+	case d > -time.Second && d < time.Second:
+		return "now"
+	case d < 0:
 		return "in " + coarse(-d)
+	default:
+		return coarse(d) + " ago"
 	}
-	return coarse(d) + " ago"
 }
 
 func coarse(d time.Duration) string {
 	switch {
-	case d < time.Second:
-		return "now"
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d/time.Second))
 	case d < time.Hour:

@@ -270,7 +270,7 @@ func TestPipelineIndexBounded(t *testing.T) {
 
 func TestTimeFormatting(t *testing.T) {
 	for d, want := range map[time.Duration]string{
-		0: "now ago", 59 * time.Second: "59s ago", 61 * time.Second: "1m01s ago",
+		0: "now", -500 * time.Millisecond: "now", 59 * time.Second: "59s ago", 61 * time.Second: "1m01s ago",
 		3*time.Hour + 5*time.Minute: "3h05m ago", 72 * time.Hour: "3d ago", -5 * time.Second: "in 5s",
 	} {
 		assert.Equal(t, want, ago(now, now.Add(-d)), "%s", d)
