@@ -29,12 +29,7 @@ import (
 // snapshotOf returns the snapshot statusregistry.Default has for id.
 func snapshotOf(t *testing.T, id component.ID, limit int) (statusregistry.Snapshot, bool) {
 	t.Helper()
-	var found []statusregistry.Snapshot
-	for _, s := range statusregistry.Default.Snapshots(limit) {
-		if s.ID == id.String() {
-			found = append(found, s)
-		}
-	}
+	found := statusregistry.Default.SnapshotsOf(id, limit)
 	require.LessOrEqual(t, len(found), 1, "one registration per component ID")
 	if len(found) == 0 {
 		return statusregistry.Snapshot{}, false

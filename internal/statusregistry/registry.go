@@ -118,6 +118,18 @@ func (r *Registry) Snapshots(limit int) []Snapshot {
 	return out
 }
 
+// SnapshotsOf returns the snapshots of the instances registered as id (one,
+// normally; none once it shut down).
+func (r *Registry) SnapshotsOf(id component.ID, limit int) []Snapshot {
+	var out []Snapshot
+	for _, s := range r.Snapshots(limit) {
+		if s.ID == id.String() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Top sorts items by cmp and keeps the first limit of them (at least one),
 // returning how many it left out. Sources use it to bound every list of their
 // snapshot.

@@ -124,3 +124,16 @@ func TestTopCountsSaysWhatItLeftOut(t *testing.T) {
 	assert.Equal(t, []Count{{"(5 more)", 15}}, TopCounts(slices.Clone(in), 0))
 	assert.Equal(t, []Count{{"c", 9}, {"a", 2}, {"b", 2}, {"d", 1}, {"e", 1}}, TopCounts(slices.Clone(in), 5))
 }
+
+func TestSnapshotsOfOneInstance(t *testing.T) {
+	r := New()
+	a, b := component.MustNewIDWithName("logtracejoin", "a"), component.MustNewIDWithName("logtracejoin", "b")
+	un := r.Register(a, component.KindProcessor, fixed(3, 2))
+	r.Register(b, component.KindProcessor, fixed(1, 1))
+	got := r.SnapshotsOf(a, 10)
+	assert.Len(t, got, 1)
+	assert.Equal(t, int64(3), got[0].ItemsIn)
+	un()
+	assert.Empty(t, r.SnapshotsOf(a, 10))
+	assert.Len(t, r.SnapshotsOf(b, 10), 1)
+}

@@ -20,20 +20,9 @@ import (
 	"github.com/prodscope/prodscope/processor/logtracejoin/internal/metadatatest"
 )
 
-// snapshotsOf returns the registered snapshots of component id.
-func snapshotsOf(id component.ID, limit int) []statusregistry.Snapshot {
-	var out []statusregistry.Snapshot
-	for _, s := range statusregistry.Default.Snapshots(limit) {
-		if s.ID == id.String() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func snapshotOf(t *testing.T, id component.ID, limit int) statusregistry.Snapshot {
 	t.Helper()
-	s := snapshotsOf(id, limit)
+	s := statusregistry.Default.SnapshotsOf(id, limit)
 	require.Len(t, s, 1, "%s registered once", id)
 	return s[0]
 }
@@ -164,13 +153,13 @@ func TestStatusRegisteredOncePerSharedInstance(t *testing.T) {
 	require.NoError(t, err)
 	tp, err := f.CreateTraces(ctx, set, cfg, consumertest.NewNop())
 	require.NoError(t, err)
-	assert.Empty(t, snapshotsOf(set.ID, 10), "not before Start")
+	assert.Empty(t, statusregistry.Default.SnapshotsOf(set.ID, 10), "not before Start")
 	require.NoError(t, tp.Start(ctx, componenttest.NewNopHost()))
 	require.NoError(t, lp.Start(ctx, componenttest.NewNopHost()))
-	assert.Len(t, snapshotsOf(set.ID, 10), 1)
+	assert.Len(t, statusregistry.Default.SnapshotsOf(set.ID, 10), 1)
 	require.NoError(t, lp.Shutdown(ctx))
 	require.NoError(t, tp.Shutdown(ctx))
-	assert.Empty(t, snapshotsOf(set.ID, 10), "unregistered on Shutdown")
+	assert.Empty(t, statusregistry.Default.SnapshotsOf(set.ID, 10), "unregistered on Shutdown")
 }
 
 func TestStatusJoinDisabled(t *testing.T) {

@@ -35,17 +35,6 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
 
-// registered returns the snapshots the process-wide registry has for id.
-func registered(id component.ID) []statusregistry.Snapshot {
-	var out []statusregistry.Snapshot
-	for _, s := range statusregistry.Default.Snapshots(100) {
-		if s.ID == id.String() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // serveBody serves body at every path on 127.0.0.1 and counts the requests.
 func serveBody(t *testing.T, body []byte) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
@@ -89,13 +78,13 @@ func TestStatusOfAnUpAndADownTarget(t *testing.T) {
 	require.NoError(t, err)
 	rcv := shared.Unwrap()
 
-	require.Empty(t, registered(set.ID), "nothing registered before Start")
+	require.Empty(t, statusregistry.Default.SnapshotsOf(set.ID, 100), "nothing registered before Start")
 	r := start(t, cfg, set, true, true)
-	require.Len(t, registered(set.ID), 1, "the instance the two pipelines share registers once")
+	require.Len(t, statusregistry.Default.SnapshotsOf(set.ID, 100), 1, "the instance the two pipelines share registers once")
 
 	var snap statusregistry.Snapshot
 	require.Eventually(t, func() bool {
-		snaps := registered(set.ID)
+		snaps := statusregistry.Default.SnapshotsOf(set.ID, 100)
 		if len(snaps) != 1 {
 			return false
 		}
@@ -137,7 +126,7 @@ func TestStatusOfAnUpAndADownTarget(t *testing.T) {
 	assert.Equal(t, []string{"goroutine"}, up.ProfileTypes)
 
 	r.stop()
-	assert.Empty(t, registered(set.ID), "Shutdown unregisters")
+	assert.Empty(t, statusregistry.Default.SnapshotsOf(set.ID, 100), "Shutdown unregisters")
 	assert.Positive(t, served.Load())
 
 	// After Shutdown nothing moves: the counts are exactly what the pipelines got.
