@@ -236,25 +236,32 @@ func newGdpServer(t *testing.T) *gdpServer {
 //	inuse_space       0    1000*4096      1000*4096
 //	contentions       0    25             0
 //
-// A receiver that also applied a client-side delta (treated delta_heap as heap, which
-// subtracts the previous scrape's alloc_*) would give: scrape 1 no alloc_* Profiles at
-// all (no baseline yet) and no pprof.alloc.* metrics; scrape 2 alloc_objects 1000-0 =
-// 1000 (the same); scrape 3 0-1000 < 0, a "reset": again no alloc_* Profiles and no
-// pprof.alloc.* metrics (README, "Deltas"). For block (treated as block, all values
-// cumulative) scrape 1 and 3 would have no Profiles at all. The sample type lists and
-// metric names asserted for every scrape fail in that case; the values through the
-// workload at scrape 3 (0 alloc, 1000 in use) come from a Profile that must be there.
+// A receiver that also applied a client-side delta (read delta_heap as heap, which
+// subtracts the previous scrape's alloc_*, and delta_block as block, all values) would
+// subtract one godeltaprof delta from the previous one, stack by stack: scrape 1 has no
+// baseline, so no alloc_* and no block Profiles and no pprof.alloc.* or
+// pprof.contentions metrics; in scrape 2 gdpAllocate's stack would be 1000-0 = 1000
+// (indistinguishable), but any stack that allocated less than in scrape 1 goes down,
+// which the receiver reads as a restart ("reset": README, "Deltas"): no alloc_* at all;
+// scrape 3 has 0-1000 < 0 on gdpAllocate's stack: a reset again, and 0-25 on the
+// handoffs. The sample type lists and metrics asserted present in every scrape fail in
+// that case (checked by making profiletype.Table read the two types as heap and block:
+// this test then fails on every scrape); the values through the workload at scrape 3
+// (0 allocated, 1000 in use) are read from Profiles that must be there.
 func TestGodeltaprofConformance(t *testing.T) {
 	prevRate := runtime.MemProfileRate
 	runtime.MemProfileRate = 1
 	runtime.SetBlockProfileRate(1)
-	defer func() {
+	// Restored in a cleanup registered before the server's: cleanups run last-in
+	// first-out, so the receiver is stopped and the server closed (Close waits for the
+	// handlers, which read MemProfileRate) before the rates are restored.
+	t.Cleanup(func() {
 		runtime.SetBlockProfileRate(0)
 		runtime.MemProfileRate = prevRate
 		// Unreachable again: with -count=N the next run's first scrape (its ?gc=1 GC)
 		// sees these objects freed, and gdpAllocate's stack starts at zero in use.
 		gdpSink = nil
-	}()
+	})
 
 	srv := newGdpServer(t)
 	cfg := testConfig(TargetConfig{Endpoint: srv.URL, Profiles: []string{"delta_heap", "delta_block"}})
