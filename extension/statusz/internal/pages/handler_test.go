@@ -131,6 +131,8 @@ func TestPagesGolden(t *testing.T) {
 		"/statusz/api/components":       "components.json",
 		"/statusz/api/cardinalityguard": "cardinalityguard.json",
 		"/statusz/api/pprofscrape":      "pprofscrape.json",
+		"/statusz/api/logtracejoin":     "logtracejoin.json",
+		"/statusz/api/honeycombevents":  "honeycombevents.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			rec := get(t, h, http.MethodGet, path)
