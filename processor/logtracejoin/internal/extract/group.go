@@ -237,7 +237,7 @@ func isDigits(s string) bool {
 func traceIDOf(info keyInfo, v value) ([16]byte, Reason) {
 	switch v.typ {
 	case vtStr:
-		if info.decimal && isDigits(v.s) {
+		if info.decimal() && isDigits(v.s) {
 			// Datadog: a decimal 64-bit id (the low half) or a decimal
 			// 128-bit id (up to 39 digits)
 			return ParseUint128Decimal(v.s)
@@ -265,7 +265,7 @@ func traceIDOf(info keyInfo, v value) ([16]byte, Reason) {
 func spanIDOf(info keyInfo, v value) ([8]byte, Reason) {
 	switch v.typ {
 	case vtStr:
-		if info.decimal && isDigits(v.s) {
+		if info.decimal() && isDigits(v.s) {
 			n, r := ParseUint64Decimal(v.s)
 			if r != ReasonNone {
 				return [8]byte{}, r
