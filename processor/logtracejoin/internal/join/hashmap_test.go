@@ -23,7 +23,7 @@ func TestHashMapAgainstGoMap(t *testing.T) {
 		{"multiples", func(r *rand.Rand) uint64 { return r.Uint64N(200) << 40 }},
 		{"random", func(r *rand.Rand) uint64 {
 			if r.IntN(4) == 0 {
-				return uint64(r.IntN(8)) // revisits a few keys, 0 among them
+				return r.Uint64N(8) // revisits a few keys, 0 among them
 			}
 			return r.Uint64()
 		}},
