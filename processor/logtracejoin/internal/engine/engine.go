@@ -82,6 +82,11 @@ func (r *LogsResult) Passed() int64 { return r.Records - r.Held }
 type scratch struct {
 	idx    []int32  // positions of the records of one scope that wait
 	hashes []uint64 // their correlation key hashes
+	// the records of one scope to look up in the index (position, key
+	// hash), looked up together under one lock, and what was found
+	look     []int32
+	lookHash []uint64
+	found    []join.Found
 	// res is the extraction result reused for every record: about 10 KiB of
 	// scratch that would otherwise be allocated on every call.
 	res     extract.Result
@@ -120,6 +125,7 @@ func (e *Engine) ProcessLogs(ld plog.Logs, owner join.Owner, hold bool, now time
 			lrs := sl.LogRecords()
 			r.Records += int64(lrs.Len())
 			sc.idx, sc.hashes = sc.idx[:0], sc.hashes[:0]
+			sc.look, sc.lookHash = sc.look[:0], sc.lookHash[:0]
 			for n := 0; n < lrs.Len(); n++ {
 				lr := lrs.At(n)
 				if !lr.TraceID().IsEmpty() {
@@ -143,20 +149,27 @@ func (e *Engine) ProcessLogs(ld plog.Logs, owner join.Owner, hold bool, now time
 					r.NoKey++
 					continue
 				}
-				h := join.Hash(res.CorrelationKey)
-				span, rank, found := e.joiner.Lookup(h, now)
-				if found && (rank == join.RankEntry || !canHold) {
-					// the entry span is known (or a log cannot wait for it)
-					setContext(lr, span.TraceID, span.SpanID, uint32(span.Flags), true, true)
-					r.Joined++
-					continue
+				sc.look = append(sc.look, int32(n))
+				sc.lookHash = append(sc.lookHash, join.Hash(res.CorrelationKey))
+			}
+			if len(sc.look) > 0 {
+				sc.found = e.joiner.LookupAll(sc.lookHash, now, sc.found)
+				for i, n := range sc.look {
+					f := &sc.found[i]
+					if f.OK && (f.Rank == join.RankEntry || !canHold) {
+						// the entry span is known (or a log cannot wait for it)
+						span := &f.Context
+						setContext(lrs.At(int(n)), span.TraceID, span.SpanID, uint32(span.Flags), true, true)
+						r.Joined++
+						continue
+					}
+					if !canHold {
+						r.NoSpan++
+						continue
+					}
+					sc.idx = append(sc.idx, n)
+					sc.hashes = append(sc.hashes, sc.lookHash[i])
 				}
-				if !canHold {
-					r.NoSpan++
-					continue
-				}
-				sc.idx = append(sc.idx, int32(n))
-				sc.hashes = append(sc.hashes, h)
 			}
 			if len(sc.idx) == 0 {
 				continue

@@ -204,14 +204,15 @@ func (e *Extractor) scanMap(res *Result, m pcommon.Map) (Context, bool) {
 	}
 	e.scanMapFields(res, m, e.ks, 0, &n, true, pcommon.Map{}, "", false)
 	for i := 0; ; i++ {
-		if ctx, used, ok := res.g.resolve(); ok {
+		var ctx Context
+		if used, ok := res.g.resolve(&ctx); ok {
 			if e.removeSource {
 				res.g.removeUsed(used)
 			}
 			return ctx, true
 		}
 		if i == 0 {
-			if ctx, used, ok := res.gd.resolve(); ok {
+			if used, ok := res.gd.resolve(&ctx); ok {
 				if e.removeSource {
 					res.gd.removeUsed(used)
 				}
@@ -232,7 +233,9 @@ func (e *Extractor) scanMap(res *Result, m pcommon.Map) (Context, bool) {
 // except removing the used source fields when configured; the caller sets
 // the ids.
 func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
-	res.Source, res.Via, res.Context, res.Invalid, res.CorrelationKey = SourceNone, ViaNone, Context{}, [NumReasons]uint32{}, ""
+	res.Source, res.Via, res.CorrelationKey = SourceNone, ViaNone, ""
+	res.Context = Context{}
+	res.Invalid = [NumReasons]uint32{}
 	res.Skipped = [NumSkips]uint32{}
 	res.corr, res.cprio = "", -1
 	if ctx, ok := e.scanMap(res, lr.Attributes()); ok {
@@ -254,28 +257,28 @@ func (e *Extractor) Extract(lr plog.LogRecord, res *Result) {
 			ctx, ok = e.scanMap(res, body.Map())
 			bodyText = !res.g.seen && !res.gd.seen && res.longStrings > 0
 		case pcommon.ValueTypeStr:
-			ctx, ok = e.scanString(res, body.Str(), 0)
+			if e.scanString(res, body.Str(), 0) {
+				// the context is in res.Context
+				res.Source, res.Via = SourceBody, ViaBodyText
+				return
+			}
 		}
 		if ok {
-			via := ViaBodyField
-			if body.Type() == pcommon.ValueTypeStr {
-				via = ViaBodyText
-			}
-			res.found(via, ctx)
+			res.found(ViaBodyField, ctx)
 			return
 		}
 	}
 	// last, text nested in the string values of a map that has no id
 	// fields of its own (a "log" field holding the app's JSON line)
 	if attrText {
-		if ctx, ok := e.scanMapStrings(res, lr.Attributes()); ok {
-			res.found(ViaAttributeText, ctx)
+		if e.scanMapStrings(res, lr.Attributes()) {
+			res.Source, res.Via = ViaAttributeText.Source(), ViaAttributeText
 			return
 		}
 	}
 	if bodyMap && bodyText {
-		if ctx, ok := e.scanMapStrings(res, body.Map()); ok {
-			res.found(ViaBodyText, ctx)
+		if e.scanMapStrings(res, body.Map()) {
+			res.Source, res.Via = ViaBodyText.Source(), ViaBodyText
 			return
 		}
 	}
@@ -286,9 +289,9 @@ func (res *Result) found(via Via, ctx Context) {
 	res.Source, res.Via, res.Context = via.Source(), via, ctx
 }
 
-// scanMapStrings searches the top-level string values of m as text.
-func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) (Context, bool) {
-	var ctx Context
+// scanMapStrings searches the top-level string values of m as text; a
+// context found is in res.Context.
+func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) bool {
 	found, n := false, 0
 	m.Range(func(_ string, v pcommon.Value) bool {
 		if v.Type() != pcommon.ValueTypeStr {
@@ -303,10 +306,10 @@ func (e *Extractor) scanMapStrings(res *Result, m pcommon.Map) (Context, bool) {
 			res.Skipped[SkipCount]++
 			return true // counted, not read
 		}
-		ctx, found = e.scanString(res, s, 1)
+		found = e.scanString(res, s, 1)
 		return !found
 	})
-	return ctx, found
+	return found
 }
 
 // CorrelationKey returns the value of the first configured correlation key

@@ -161,50 +161,50 @@ func (g *group) keep(k kind, prio uint16) {
 // resolve picks the context of the group, conventions in this order:
 // traceparent, trace_id (with span_id and flags of the same group), Google,
 // Jaeger, B3, X-Ray, X-Cloud-Trace-Context. It returns the kinds used.
-func (g *group) resolve() (ctx Context, used uint32, ok bool) {
+func (g *group) resolve(dst *Context) (used uint32, ok bool) {
 	if g.mask != 0 {
-		ctx, used, ok = g.pick()
+		used, ok = g.pick(dst)
 	}
 	return
 }
 
-func (g *group) pick() (Context, uint32, bool) {
+func (g *group) pick(dst *Context) (uint32, bool) {
 	if g.has(kindTraceparent) {
-		c := g.ctx[kindTraceparent]
-		c.Conv = ConvW3C
-		return c, 1 << kindTraceparent, true
+		*dst = g.ctx[kindTraceparent]
+		dst.Conv = ConvW3C
+		return 1 << kindTraceparent, true
 	}
 	if g.has(kindTraceID) {
-		return g.withSiblings(kindTraceID, kindSpanID, kindFlags, g.tidConv)
+		return g.withSiblings(dst, kindTraceID, kindSpanID, kindFlags, g.tidConv)
 	}
 	if g.has(kindGoogleTrace) {
-		return g.withSiblings(kindGoogleTrace, kindGoogleSpan, kindGoogleSampled, ConvGoogle)
+		return g.withSiblings(dst, kindGoogleTrace, kindGoogleSpan, kindGoogleSampled, ConvGoogle)
 	}
 	for _, k := range [...]struct {
 		k    kind
 		conv Convention
 	}{{kindJaeger, ConvJaeger}, {kindB3, ConvB3}, {kindXRay, ConvXRay}, {kindCloudTrace, ConvCloudTrace}} {
 		if g.has(k.k) {
-			c := g.ctx[k.k]
-			c.Conv = k.conv
-			return c, 1 << k.k, true
+			*dst = g.ctx[k.k]
+			dst.Conv = k.conv
+			return 1 << k.k, true
 		}
 	}
-	return Context{}, 0, false
+	return 0, false
 }
 
-func (g *group) withSiblings(t, s, f kind, conv Convention) (Context, uint32, bool) {
-	ctx := Context{TraceID: g.ctx[t].TraceID, Conv: conv}
+func (g *group) withSiblings(dst *Context, t, s, f kind, conv Convention) (uint32, bool) {
+	*dst = Context{TraceID: g.ctx[t].TraceID, Conv: conv}
 	used := uint32(1) << t
 	if g.has(s) {
-		ctx.SpanID, ctx.HasSpan = g.ctx[s].SpanID, true
+		dst.SpanID, dst.HasSpan = g.ctx[s].SpanID, true
 		used |= 1 << s
 	}
 	if g.has(f) {
-		ctx.Flags, ctx.HasFlags = g.ctx[f].Flags, true
+		dst.Flags, dst.HasFlags = g.ctx[f].Flags, true
 		used |= 1 << f
 	}
-	return ctx, used, true
+	return used, true
 }
 
 // removeUsed removes the map fields the context was taken from.
@@ -237,7 +237,7 @@ func isDigits(s string) bool {
 func traceIDOf(info keyInfo, v value) ([16]byte, Reason) {
 	switch v.typ {
 	case vtStr:
-		if info.decimal && isDigits(v.s) {
+		if info.decimal() && isDigits(v.s) {
 			// Datadog: a decimal 64-bit id (the low half) or a decimal
 			// 128-bit id (up to 39 digits)
 			return ParseUint128Decimal(v.s)
@@ -265,7 +265,7 @@ func traceIDOf(info keyInfo, v value) ([16]byte, Reason) {
 func spanIDOf(info keyInfo, v value) ([8]byte, Reason) {
 	switch v.typ {
 	case vtStr:
-		if info.decimal && isDigits(v.s) {
+		if info.decimal() && isDigits(v.s) {
 			n, r := ParseUint64Decimal(v.s)
 			if r != ReasonNone {
 				return [8]byte{}, r

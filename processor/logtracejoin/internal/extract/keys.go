@@ -36,14 +36,19 @@ type keyInfo struct {
 	// prio is the key's position in its configured list: lower wins when
 	// several keys of one kind are present.
 	prio uint16
-	// decimal marks Datadog keys ("dd." prefix) whose ids may be decimal.
-	decimal bool
 	// corrPrio is the position in correlation_keys, or -1.
 	corrPrio int16
 	// conv is the convention of a trace id key (Datadog, B3 multi-header,
-	// plain trace id fields).
+	// plain trace id fields); every Datadog key ("dd." prefix) has
+	// ConvDatadog, which says that its ids may be decimal (decimal). A
+	// separate flag would make keyInfo six fields: passed in registers, as
+	// keyInfo is on every key lookup and offer, it then pushed the offered
+	// value onto the stack (extraction from attributes 1.5x slower).
 	conv Convention
 }
+
+// decimal reports Datadog keys ("dd." prefix), whose ids may be decimal.
+func (k keyInfo) decimal() bool { return k.conv == ConvDatadog }
 
 // Keys configures which keys hold what.
 type Keys struct {
@@ -136,12 +141,16 @@ func newKeySet(k Keys) *keySet {
 	ks := newEmptyKeySet()
 	addList := func(names []string, kd kind) {
 		for i, n := range names {
-			ks.add(n, keyInfo{kind: kd, prio: uint16(i), decimal: strings.HasPrefix(n, "dd."), corrPrio: -1})
+			info := keyInfo{kind: kd, prio: uint16(i), corrPrio: -1}
+			if strings.HasPrefix(n, "dd.") {
+				info.conv = ConvDatadog
+			}
+			ks.add(n, info)
 		}
 	}
 	addList(k.Traceparent, kindTraceparent)
 	for i, n := range k.TraceID {
-		ks.add(n, keyInfo{kind: kindTraceID, prio: uint16(i), decimal: strings.HasPrefix(n, "dd."), corrPrio: -1, conv: traceIDConvention(n)})
+		ks.add(n, keyInfo{kind: kindTraceID, prio: uint16(i), corrPrio: -1, conv: traceIDConvention(n)})
 	}
 	addList(k.SpanID, kindSpanID)
 	addList(k.TraceFlags, kindFlags)

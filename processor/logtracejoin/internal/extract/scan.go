@@ -506,15 +506,18 @@ func (e *Extractor) offerText(res *Result, g *group, ts *textScratch, info keyIn
 }
 
 // scanString searches a string body (or, at level > 0, a string nested in
-// one) in the order described at the top of this file.
-func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool) {
+// one) in the order described at the top of this file. A context found is
+// written to res.Context (in place: it is not copied back through the
+// levels).
+func (e *Extractor) scanString(res *Result, s string, level int) bool {
 	ts := &res.text[level]
 	ts.reset(len(s))
 	ts.skipped = &res.Skipped
 	top := level == 0
 	if top && e.patterns != 0 {
 		if ctx, ok := scanPatterns(s, e.patterns); ok {
-			return ctx, true
+			res.Context = ctx
+			return true
 		}
 	}
 	res.g.reset()
@@ -537,14 +540,14 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 	if text {
 		e.scanText(res, ts, s, top)
 	}
-	if ctx, _, ok := res.g.resolve(); ok {
-		return ctx, true
+	if _, ok := res.g.resolve(&res.Context); ok {
+		return true
 	}
 	// a line carrying id fields of its own (valid or not) never takes ids
 	// from text nested in its values, nor from stray "key":value pairs
 	own := res.g.seen || res.gd.seen
-	if ctx, _, ok := res.gd.resolve(); ok {
-		return ctx, true
+	if _, ok := res.gd.resolve(&res.Context); ok {
+		return true
 	}
 	// embedded and nested objects, breadth first (the queue grows while it is read)
 	for i := 0; i < ts.nobj; i++ {
@@ -553,15 +556,15 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 		if e.parseObject(res, &res.g, ts, s[:o.end], o.start, e.ks, o.depth, top && text && o.depth == 0) < 0 {
 			continue
 		}
-		if ctx, _, ok := res.g.resolve(); ok {
-			return ctx, true
+		if _, ok := res.g.resolve(&res.Context); ok {
+			return true
 		}
 	}
 	if own {
-		return Context{}, false
+		return false
 	}
-	if ctx, _, ok := res.gb.resolve(); ok {
-		return ctx, true
+	if _, ok := res.gb.resolve(&res.Context); ok {
+		return true
 	}
 	if level < MaxTextLevel {
 		for i := 0; i < ts.nstr; i++ {
@@ -573,8 +576,8 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 			if strings.IndexByte(sub, '\\') >= 0 {
 				sub = unescape(sub)
 			}
-			if ctx, ok := e.scanString(res, sub, level+1); ok {
-				return ctx, true
+			if e.scanString(res, sub, level+1) {
+				return true
 			}
 		}
 	} else {
@@ -594,14 +597,16 @@ func (e *Extractor) scanString(res *Result, s string, level int) (Context, bool)
 		}
 		if ctx, ok := ScanTraceparent(s, inv); ok {
 			ctx.Conv = ConvW3C
-			return ctx, true
+			res.Context = ctx
+			return true
 		}
 		if ctx, ok := scanXRayRoot(s, &res.Invalid); ok {
 			ctx.Conv = ConvXRay
-			return ctx, true
+			res.Context = ctx
+			return true
 		}
 	}
-	return Context{}, false
+	return false
 }
 
 // unescape undoes JSON / Go quoting (\" \\ \/ \n \t \r; \uXXXX is kept as

@@ -71,8 +71,8 @@ func FuzzJoinerOps(f *testing.F) {
 				t.Fatalf("log %s left %d times", strconv.FormatUint(h.hash, 10), seen[h])
 			}
 		}
-		if j.Waiting() != 0 || len(j.byKey) != 0 {
-			t.Fatalf("left after shutdown: %d waiting, %d keys", j.Waiting(), len(j.byKey))
+		if j.Waiting() != 0 || j.byKey.Len() != 0 {
+			t.Fatalf("left after shutdown: %d waiting, %d keys", j.Waiting(), j.byKey.Len())
 		}
 	})
 }

@@ -50,7 +50,7 @@ type index struct {
 	ttl int64
 	max int
 
-	bySeq map[uint64]int // hash → sequence number
+	bySeq hashMap[int] // hash → sequence number
 	ring  []indexSlot
 	head  int // ring position of the oldest entry
 	n     int // entries in the ring
@@ -67,7 +67,7 @@ func newIndex(ttl time.Duration, maxEntries int) *index {
 	return &index{
 		ttl:   int64(ttl),
 		max:   maxEntries,
-		bySeq: make(map[uint64]int, c),
+		bySeq: newHashMap[int](c),
 		ring:  make([]indexSlot, c),
 	}
 }
@@ -78,8 +78,8 @@ func (x *index) pos(seq int) int {
 
 func (x *index) popOldest() {
 	s := &x.ring[x.head]
-	if cur, ok := x.bySeq[s.hash]; ok && cur == x.headSeq {
-		delete(x.bySeq, s.hash)
+	if cur := x.bySeq.Ref(s.hash); cur != nil && *cur == x.headSeq {
+		x.bySeq.Delete(s.hash)
 	}
 	*s = indexSlot{}
 	x.head = (x.head + 1) % len(x.ring)
@@ -111,8 +111,8 @@ func (x *index) expire(now int64) int {
 // context and rank the key now has, whether a new entry was added and how
 // many entries were evicted for size.
 func (x *index) upsert(h uint64, sc SpanContext, rank Rank, now int64) (SpanContext, Rank, bool, int) {
-	if seq, ok := x.bySeq[h]; ok {
-		s := &x.ring[x.pos(seq)]
+	if seq := x.bySeq.Ref(h); seq != nil {
+		s := &x.ring[x.pos(*seq)]
 		if rank > s.rank {
 			s.traceID, s.spanID, s.flags, s.rank = sc.TraceID, sc.SpanID, sc.Flags, rank
 		}
@@ -130,16 +130,16 @@ func (x *index) upsert(h uint64, sc SpanContext, rank Rank, now int64) (SpanCont
 	seq := x.headSeq + x.n
 	x.n++
 	x.ring[x.pos(seq)] = indexSlot{hash: h, inserted: now, traceID: sc.TraceID, spanID: sc.SpanID, flags: sc.Flags, rank: rank}
-	x.bySeq[h] = seq
+	x.bySeq.Put(h, seq)
 	return sc, rank, true, sizeEvicted
 }
 
 func (x *index) lookup(h uint64, now int64) (SpanContext, Rank, bool) {
-	seq, ok := x.bySeq[h]
-	if !ok {
+	seq := x.bySeq.Ref(h)
+	if seq == nil {
 		return SpanContext{}, 0, false
 	}
-	s := &x.ring[x.pos(seq)]
+	s := &x.ring[x.pos(*seq)]
 	if now-s.inserted >= x.ttl {
 		return SpanContext{}, 0, false
 	}

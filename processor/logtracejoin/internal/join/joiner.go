@@ -60,7 +60,7 @@ type Joiner struct {
 	maxWaiting int
 	head, tail *Held // oldest, newest
 	waiting    int
-	byKey      map[uint64]keyChain
+	byKey      hashMap[keyChain]
 
 	ready []*Held
 	// entryGen changes whenever a key gets (or keeps) an entry span: Hold
@@ -76,7 +76,7 @@ func New(wait time.Duration, maxWaiting int, ttl time.Duration, maxIndexEntries 
 		idx:        newIndex(ttl, maxIndexEntries),
 		wait:       wait,
 		maxWaiting: maxWaiting,
-		byKey:      map[uint64]keyChain{},
+		byKey:      newHashMap[keyChain](0),
 		entryGen:   1, // 0 is never current: Hold(…, 0, …) looks every log up
 	}
 }
@@ -91,6 +91,28 @@ func (j *Joiner) Lookup(h uint64, now time.Time) (SpanContext, Rank, bool) {
 	sc, rank, ok := j.idx.lookup(h, now.UnixNano())
 	j.mu.Unlock()
 	return sc, rank, ok
+}
+
+// Found is the outcome of one lookup of LookupAll.
+type Found struct {
+	Context SpanContext
+	Rank    Rank
+	OK      bool
+}
+
+// LookupAll looks up every key hash of hs, under one lock, into found
+// (grown to len(hs)): Lookup for a batch, one lock instead of one per
+// record.
+func (j *Joiner) LookupAll(hs []uint64, now time.Time, found []Found) []Found {
+	found = append(found[:0], make([]Found, len(hs))...)
+	ns := now.UnixNano()
+	j.mu.Lock()
+	for i, h := range hs {
+		f := &found[i]
+		f.Context, f.Rank, f.OK = j.idx.lookup(h, ns)
+	}
+	j.mu.Unlock()
+	return found
 }
 
 // release moves h to the ready list. A log that leaves without its entry
@@ -134,11 +156,10 @@ func (j *Joiner) IndexSpans(spans []Span, now time.Time) (added int, ev Eviction
 			continue
 		}
 		j.entryGen++
-		if len(j.byKey) == 0 {
+		if j.byKey.Len() == 0 {
 			continue
 		}
-		if chain, ok := j.byKey[spans[i].Hash]; ok {
-			delete(j.byKey, spans[i].Hash)
+		if chain, ok := j.byKey.Delete(spans[i].Hash); ok {
 			for h := chain.head; h != nil; {
 				next := h.keyNext
 				j.unlinkFIFO(h)
@@ -221,7 +242,7 @@ func (j *Joiner) ReleaseAll(now time.Time) {
 		o.keyNext = nil
 		j.release(o, Shutdown, now)
 	}
-	clear(j.byKey)
+	j.byKey.Clear()
 }
 
 // TakeReady returns the logs released since the last call.
@@ -282,14 +303,13 @@ func (j *Joiner) push(h *Held) {
 	}
 	j.tail = h
 	j.waiting++
-	c := j.byKey[h.hash]
+	c, _ := j.byKey.Upsert(h.hash)
 	if c.tail != nil {
 		c.tail.keyNext = h
 	} else {
 		c.head = h
 	}
 	c.tail = h
-	j.byKey[h.hash] = c
 }
 
 func (j *Joiner) unlinkFIFO(h *Held) {
@@ -309,15 +329,14 @@ func (j *Joiner) unlinkFIFO(h *Held) {
 
 // popKeyHead removes h, the oldest log of its key, from its key chain.
 func (j *Joiner) popKeyHead(h *Held) {
-	c, ok := j.byKey[h.hash]
-	if !ok || c.head != h {
+	c := j.byKey.Ref(h.hash)
+	if c == nil || c.head != h {
 		return
 	}
 	if h.keyNext == nil {
-		delete(j.byKey, h.hash)
+		j.byKey.Delete(h.hash)
 	} else {
 		c.head = h.keyNext
-		j.byKey[h.hash] = c
 	}
 	h.keyNext = nil
 }
