@@ -175,12 +175,8 @@ func (h *Handler) html(w http.ResponseWriter, typ, tmpl string) {
 		plain(w, http.StatusInternalServerError, "statusz: rendering failed: "+err.Error())
 		return
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	_, _ = w.Write(buf.Bytes())
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	respond(w, "text/html; charset=utf-8", buf.Bytes())
 }
 
 func (h *Handler) json(w http.ResponseWriter, typ string) {
@@ -195,11 +191,16 @@ func (h *Handler) json(w http.ResponseWriter, typ string) {
 		plain(w, http.StatusInternalServerError, "statusz: encoding failed: "+err.Error())
 		return
 	}
+	respond(w, "application/json", append(body, '\n'))
+}
+
+// respond writes a page or API answer: never cached, never sniffed.
+func respond(w http.ResponseWriter, contentType string, body []byte) {
 	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Type", contentType)
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 func nonNil[T any](s []T) []T {

@@ -133,6 +133,20 @@ func (res *Result) offerCorr(info keyInfo, v value) {
 	}
 }
 
+// queueNested queues m, found at depth, to be searched as a field set of its
+// own, or counts why it is skipped (too deep, too many nested maps).
+func (res *Result) queueNested(m pcommon.Map, depth int, n *int) {
+	switch {
+	case depth >= MaxDepth:
+		res.Skipped[SkipDepth]++
+	case *n >= MaxNested:
+		res.Skipped[SkipCount]++
+	default:
+		res.maps[*n] = nestedMap{m: m, depth: depth + 1}
+		*n++
+	}
+}
+
 // scanMapFields offers the fields of m (and, through dotted keys, of its
 // nested maps) to one group; other nested maps, and maps in arrays, are
 // queued as field sets of their own.
@@ -163,28 +177,12 @@ func (e *Extractor) scanMapFields(res *Result, m pcommon.Map, ks *keySet, depth 
 				// also be a field set of its own (zap Namespace("trace"))
 				e.scanMapFields(res, v.Map(), child, depth, n, top, m, k, true)
 			}
-			switch {
-			case depth >= MaxDepth:
-				res.Skipped[SkipDepth]++
-			case *n >= MaxNested:
-				res.Skipped[SkipCount]++
-			default:
-				res.maps[*n] = nestedMap{m: v.Map(), depth: depth + 1}
-				*n++
-			}
+			res.queueNested(v.Map(), depth, n)
 		case pcommon.ValueTypeSlice:
 			s := v.Slice()
 			for i := 0; i < s.Len(); i++ {
 				if e := s.At(i); e.Type() == pcommon.ValueTypeMap {
-					switch {
-					case depth >= MaxDepth:
-						res.Skipped[SkipDepth]++
-					case *n >= MaxNested:
-						res.Skipped[SkipCount]++
-					default:
-						res.maps[*n] = nestedMap{m: e.Map(), depth: depth + 1}
-						*n++
-					}
+					res.queueNested(e.Map(), depth, n)
 				}
 			}
 		}
