@@ -5,7 +5,6 @@ package pprofscrape
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadatatest"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 )
 
 // The workload of TestGodeltaprofConformance, done between its first and second scrape.
@@ -194,12 +194,7 @@ func newGdpServer(t *testing.T) *gdpServer {
 			}
 		})
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s.Server = httptest.NewUnstartedServer(mux)
-	s.Listener = ln
-	s.Start()
-	t.Cleanup(s.Close)
+	s.Server = pproftest.Loopback(t, mux)
 	return s
 }
 

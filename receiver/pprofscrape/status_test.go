@@ -6,7 +6,6 @@ package pprofscrape
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,6 +31,7 @@ import (
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadata"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadatatest"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/scrape"
 )
 
@@ -39,15 +39,10 @@ import (
 func serveBody(t *testing.T, body []byte) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := pproftest.Loopback(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		n.Add(1)
 		_, _ = w.Write(body)
 	}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
 	return srv, &n
 }
 

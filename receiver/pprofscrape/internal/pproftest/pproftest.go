@@ -139,6 +139,20 @@ func gzipBomb() []byte {
 	return bomb
 }
 
+// Loopback starts h on 127.0.0.1 (only: no fallback to another address) and
+// closes it when the test ends.
+func Loopback(tb testing.TB, h http.Handler) *httptest.Server {
+	tb.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
 // NewServer starts the server; it is closed (and hanging handlers released) at test end.
 func NewServer(tb testing.TB) *Server {
 	s := &Server{release: make(chan struct{})}
@@ -216,20 +230,15 @@ func NewServer(tb testing.TB) *Server {
 		_, _ = w.Write([]byte("<!doctype html><html><body>shop</body></html>"))
 	})
 
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = Loopback(tb, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, r.URL.RequestURI())
 		s.mu.Unlock()
 		mux.ServeHTTP(w, r)
 	}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	s.Listener = ln
-	s.Start()
-	tb.Cleanup(func() {
+	tb.Cleanup(func() { // runs before Loopback's Close: hanging handlers return first
 		close(s.release)
 		s.CloseClientConnections()
-		s.Close()
 	})
 	return s
 }
