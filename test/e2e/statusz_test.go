@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -222,18 +223,7 @@ func (b *browser) tableRows(t *testing.T, url string) [][]string {
 // findRow returns the first row holding every one of cells, or nil.
 func findRow(rows [][]string, cells ...string) []string {
 	for _, r := range rows {
-		all := true
-		for _, want := range cells {
-			found := false
-			for _, c := range r {
-				if c == want {
-					found = true
-					break
-				}
-			}
-			all = all && found
-		}
-		if all {
+		if !slices.ContainsFunc(cells, func(c string) bool { return !slices.Contains(r, c) }) {
 			return r
 		}
 	}
