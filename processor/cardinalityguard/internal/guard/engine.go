@@ -5,6 +5,7 @@ package guard
 
 import (
 	"math"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -57,12 +58,14 @@ type Engine struct {
 	// per-call scratch, reused
 	digest    *xxhash.Digest
 	hashes    []uint64
+	hits      []dropHit
 	keyHashes [maxCachedPositions]struct {
 		key string
 		h   uint64
 		ok  bool
 	}
 	decisions []decision
+	outs      outIndex
 	edits     []edit
 	stats     Stats
 	removeIdx int
@@ -156,53 +159,47 @@ func (ms *metricState) dropKeysFor() []dropKey {
 	return ms.dropKeys
 }
 
+// dropHit is an attribute of the current point that its metric drops:
+// its position in the point and the index of its key in dropKeysFor.
+type dropHit struct {
+	pos, key int32
+}
+
 // dropFastPath is the fast path of a point that only loses dropped keys
-// (always dropped, or limited with drop_label) and whose output series
-// passed every check recently: the remaining labels are the output series'
-// own, checked with it. A limited key's value is still tracked (its sketch,
-// and the time of its last excess value, which decides when the limit lifts).
-func (e *Engine) dropFastPath(ms *metricState, attrs pcommon.Map, d *decision) bool {
-	keys := ms.dropKeysFor()
-	if len(keys) == 0 {
-		return false
-	}
+// (always dropped, or limited with drop_label; decide found them, e.hits)
+// and whose output series passed every check recently: the remaining labels
+// are the output series' own, checked with it. A limited key's value is
+// still tracked (its sketch, and the time of its last excess value, which
+// decides when the limit lifts).
+func (e *Engine) dropFastPath(ms *metricState, keys []dropKey, d *decision) bool {
 	out := d.inHash
 	var reasons uint16
-	pos := -1
-	for k := range attrs.All() {
-		pos++
-		for _, dk := range keys {
-			if dk.key != k {
-				continue
+	for _, hit := range e.hits {
+		dk := &keys[hit.key]
+		h := e.hashes[hit.pos]
+		out -= h
+		e.edits = append(e.edits, edit{key: dk.key, ls: dk.ls, always: dk.always})
+		if dk.ls == nil {
+			reasons |= 1 << ReasonAlwaysDrop
+			continue
+		}
+		reasons |= 1 << ReasonValueLimit
+		if seen, ok := dk.ls.values[h]; ok {
+			if e.stale(seen) {
+				dk.ls.values[h] = e.stamp
 			}
-			h := e.hashes[pos]
-			out -= h
-			e.edits = append(e.edits, edit{key: k, ls: dk.ls, always: dk.always})
-			if dk.ls == nil {
-				reasons |= 1 << ReasonAlwaysDrop
-				break
+		} else {
+			dk.ls.lastExcess = e.stamp
+			if dk.ls.sketch != nil {
+				dk.ls.sketch.InsertHash(h)
 			}
-			reasons |= 1 << ReasonValueLimit
-			if seen, ok := dk.ls.values[h]; ok {
-				if e.stale(seen) {
-					dk.ls.values[h] = e.stamp
-				}
-			} else {
-				dk.ls.lastExcess = e.stamp
-				if dk.ls.sketch != nil {
-					dk.ls.sketch.InsertHash(h)
-				}
-			}
-			break
 		}
 	}
-	if reasons != 0 {
-		if se, ok := ms.series[out]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
-			d.outHash = out
-			d.dropReasons = reasons
-			d.editHi = len(e.edits)
-			return true
-		}
+	if se, ok := ms.series[out]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
+		d.outHash = out
+		d.dropReasons = reasons
+		d.editHi = len(e.edits)
+		return true
 	}
 	e.edits = e.edits[:d.editLo]
 	return false
@@ -523,13 +520,12 @@ func (e *Engine) decideAll(ms *metricState, m pmetric.Metric, n int) {
 // against each limited or always-dropped key it lost (the status page's
 // points affected).
 func (e *Engine) countChange(ms *metricState, d *decision) {
-	for r := Reason(0); r < NumReasons; r++ {
-		if d.dropReasons&(1<<r) != 0 {
-			e.stats.LabelDropped[r]++
-		}
-		if d.overflowReasons&(1<<r) != 0 {
-			e.stats.Overflowed[r]++
-		}
+	// Only the reasons set (usually one): this runs for every merged point.
+	for b := d.dropReasons; b != 0; b &= b - 1 {
+		e.stats.LabelDropped[bits.TrailingZeros16(b)]++
+	}
+	for b := d.overflowReasons; b != 0; b &= b - 1 {
+		e.stats.Overflowed[bits.TrailingZeros16(b)]++
 	}
 	for i := d.editLo; i < d.editHi; i++ {
 		ed := &e.edits[i]
@@ -620,24 +616,34 @@ func (e *Engine) limitKey(d *decision, lim *Limits, k string, h uint64, inSet bo
 func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 	lim := ms.lim
 	now := e.stamp
-	hs := e.hashes[:0]
+	keys := ms.dropKeysFor()
+	hs, hits := e.hashes[:0], e.hits[:0]
 	var in uint64
 	pos := 0
 	for k, v := range attrs.All() {
 		h := hashValue(e.keyHash(pos, k), v)
 		hs = append(hs, h)
 		in += h
+		for j := range keys {
+			if keys[j].key == k {
+				hits = append(hits, dropHit{pos: int32(pos), key: int32(j)})
+				break
+			}
+		}
 		pos++
 	}
-	e.hashes = hs
+	e.hashes, e.hits = hs, hits
 	d := decision{inHash: in, editLo: len(e.edits), editHi: len(e.edits)}
-	// Fast path: a series that passed every check recently, with no label
-	// of the metric limited, lifted or forgotten since.
-	if se, ok := ms.series[in]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
-		d.outHash = in
-		return d
-	}
-	if e.dropFastPath(ms, attrs, &d) {
+	if len(hits) == 0 {
+		// Fast path: a series that passed every check recently, with no
+		// label of the metric limited, lifted or forgotten since. (A point
+		// with a dropped key never has a series of its own in this
+		// generation: its series is the one without the key.)
+		if se, ok := ms.series[in]; ok && se.gen == ms.gen && e.age(se.seen) < e.recheck {
+			d.outHash = in
+			return d
+		}
+	} else if e.dropFastPath(ms, keys, &d) {
 		return d
 	}
 	var protectedHash uint64

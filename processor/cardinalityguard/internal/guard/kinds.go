@@ -105,11 +105,10 @@ type numberKind struct {
 	isGauge bool
 }
 
-func (k numberKind) vals() values[uint64]               { return k.numberValues }
-func (k numberKind) len() int                           { return k.dps.Len() }
-func (k numberKind) attrs(i int) pcommon.Map            { return k.dps.At(i).Attributes() }
-func (k numberKind) flags(i int) pmetric.DataPointFlags { return k.dps.At(i).Flags() }
-func (k numberKind) appendPoint() int                   { k.dps.AppendEmpty(); return k.dps.Len() - 1 }
+func (k numberKind) vals() values[uint64]    { return k.numberValues }
+func (k numberKind) len() int                { return k.dps.Len() }
+func (k numberKind) attrs(i int) pcommon.Map { return k.dps.At(i).Attributes() }
+func (k numberKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps.Len() - 1 }
 
 func (k numberKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.NumberDataPoint) bool { return f(0) })
@@ -119,13 +118,11 @@ func isDouble(dp pmetric.NumberDataPoint) bool {
 	return dp.ValueType() == pmetric.NumberDataPointValueTypeDouble
 }
 
-func (k numberKind) times(i int) (uint64, uint64) {
+func (k numberKind) load(i int, v *uint64, h *pointHead) (Reason, bool) {
 	dp := k.dps.At(i)
-	return uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
-}
-
-func (k numberKind) read(i int, v *uint64) (Reason, bool) {
-	dp := k.dps.At(i)
+	if h.set(dp.StartTimestamp(), dp.Timestamp(), dp.Flags()) {
+		return 0, true
+	}
 	if isDouble(dp) {
 		*v = math.Float64bits(dp.DoubleValue())
 	} else {
@@ -193,23 +190,20 @@ type histKind struct {
 	dps pmetric.HistogramDataPointSlice
 }
 
-func (k histKind) vals() values[histVal]              { return k.histValues }
-func (k histKind) len() int                           { return k.dps.Len() }
-func (k histKind) attrs(i int) pcommon.Map            { return k.dps.At(i).Attributes() }
-func (k histKind) flags(i int) pmetric.DataPointFlags { return k.dps.At(i).Flags() }
-func (k histKind) appendPoint() int                   { k.dps.AppendEmpty(); return k.dps.Len() - 1 }
+func (k histKind) vals() values[histVal]   { return k.histValues }
+func (k histKind) len() int                { return k.dps.Len() }
+func (k histKind) attrs(i int) pcommon.Map { return k.dps.At(i).Attributes() }
+func (k histKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps.Len() - 1 }
 
 func (k histKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.HistogramDataPoint) bool { return f(0) })
 }
 
-func (k histKind) times(i int) (uint64, uint64) {
+func (k histKind) load(i int, v *histVal, h *pointHead) (Reason, bool) {
 	dp := k.dps.At(i)
-	return uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
-}
-
-func (k histKind) read(i int, v *histVal) (Reason, bool) {
-	dp := k.dps.At(i)
+	if h.set(dp.StartTimestamp(), dp.Timestamp(), dp.Flags()) {
+		return 0, true
+	}
 	if !validHist(dp) {
 		return ReasonInvalid, false
 	}
@@ -273,24 +267,21 @@ type expKind struct {
 	dps pmetric.ExponentialHistogramDataPointSlice
 }
 
-func (k expKind) vals() values[expVal]               { return k.expValues }
-func (k expKind) len() int                           { return k.dps.Len() }
-func (k expKind) attrs(i int) pcommon.Map            { return k.dps.At(i).Attributes() }
-func (k expKind) flags(i int) pmetric.DataPointFlags { return k.dps.At(i).Flags() }
-func (k expKind) appendPoint() int                   { k.dps.AppendEmpty(); return k.dps.Len() - 1 }
+func (k expKind) vals() values[expVal]    { return k.expValues }
+func (k expKind) len() int                { return k.dps.Len() }
+func (k expKind) attrs(i int) pcommon.Map { return k.dps.At(i).Attributes() }
+func (k expKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps.Len() - 1 }
 func (k expKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.ExponentialHistogramDataPoint) bool { return f(0) })
 }
 func (k expKind) shapeOf(int) shape                  { return shape{} }
 func (k expKind) matches(int, *shape) (Reason, bool) { return 0, true }
 
-func (k expKind) times(i int) (uint64, uint64) {
+func (k expKind) load(i int, v *expVal, h *pointHead) (Reason, bool) {
 	dp := k.dps.At(i)
-	return uint64(dp.StartTimestamp()), uint64(dp.Timestamp())
-}
-
-func (k expKind) read(i int, v *expVal) (Reason, bool) {
-	dp := k.dps.At(i)
+	if h.set(dp.StartTimestamp(), dp.Timestamp(), dp.Flags()) {
+		return 0, true
+	}
 	if !validExp(dp) {
 		return ReasonInvalid, false
 	}

@@ -61,3 +61,36 @@ func TestMemberSet(t *testing.T) {
 		require.Equal(t, -1, s.find(1))
 	}
 }
+
+// TestOutIndex checks the per-call output index against a Go map: calls of
+// random sizes (so the table grows mid-call and is reused by smaller calls),
+// keys from a small range (collisions, wrap-around), a generation wrap.
+func TestOutIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	var x outIndex
+	for call := range 300 {
+		if call == 150 {
+			x.gen = ^uint32(0) // the next reset wraps: the slots must be cleared
+		}
+		x.reset()
+		ref := map[uint64]int{}
+		n := rng.IntN(2000)
+		spread := uint64(1) << rng.IntN(40)
+		for i := range n {
+			k := rng.Uint64N(spread + 1)
+			want, ok := ref[k]
+			if !ok {
+				want = -1
+			}
+			require.Equal(t, want, x.get(k), "call %d, key %d", call, k)
+			if !ok {
+				x.put(k, i)
+				ref[k] = i
+			}
+		}
+		for k, p := range ref {
+			require.Equal(t, p, x.get(k), "call %d, key %d at the end", call, k)
+		}
+		require.LessOrEqual(t, 2*len(ref), len(x.slots), "at most half full")
+	}
+}

@@ -41,11 +41,11 @@ type kind[V any] interface {
 	vals() values[V]
 	len() int
 	attrs(i int) pcommon.Map
-	times(i int) (start, ts uint64)
-	flags(i int) pmetric.DataPointFlags
-	// read reads point i into v, reusing v's storage; it returns false and
-	// a reason when the point cannot be merged.
-	read(i int, v *V) (Reason, bool)
+	// load reads point i (one call per point: this is the merge's inner
+	// loop): its times and staleness into h and, unless it is stale, its
+	// value into v, reusing v's storage; it returns false and a reason when
+	// the point cannot be merged.
+	load(i int, v *V, h *pointHead) (Reason, bool)
 	// shapeOf is what every point of an output series must share with
 	// point i (number type, histogram bounds); matches compares.
 	shapeOf(i int) shape
@@ -56,6 +56,19 @@ type kind[V any] interface {
 	write(i int, s *shape, v *V)
 	stamp(i int, start, ts uint64, stale bool)
 	removeIf(func(i int) bool)
+}
+
+// pointHead is what the merge reads of every point besides its value.
+type pointHead struct {
+	start, ts uint64
+	// stale: the NoRecordedValue flag (the point carries no value).
+	stale bool
+}
+
+// set fills h and reports whether the point is stale.
+func (h *pointHead) set(start, ts pcommon.Timestamp, f pmetric.DataPointFlags) bool {
+	h.start, h.ts, h.stale = uint64(start), uint64(ts), f.NoRecordedValue()
+	return h.stale
 }
 
 // shape is what points merged into one output series must share.
@@ -236,8 +249,9 @@ func (a *aggSeries[V]) total(e *Engine, v *V) (stale bool) {
 // batchOut collects the points of one output series within one metric of
 // one Process call.
 type batchOut[V any] struct {
-	tmpl      int // index of the first contributing point
-	n         int // contributing points
+	key       uint64 // aggKey
+	tmpl      int    // index of the first contributing point
+	n         int    // contributing points
 	start, ts uint64
 	shape     shape
 	shaped    bool // shape was set by a point with a value
@@ -255,9 +269,12 @@ type batchOut[V any] struct {
 // point per output series, appended to the metric, and removes them.
 func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 	n := k.len()
-	outs := map[uint64]*batchOut[V]{}
-	var order []uint64
+	// The output series of this call, in the order they first came, and
+	// their index by aggKey.
+	var outs []batchOut[V]
+	e.outs.reset()
 	var cur V
+	var head pointHead
 	now := e.stamp
 	for i := 0; i < n; i++ {
 		d := &e.decisions[i]
@@ -268,17 +285,15 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		if !d.merged {
 			continue
 		}
-		stale := k.flags(i).NoRecordedValue()
-		if !stale {
-			// A stale point carries no value to read or to check.
-			if r, ok := k.read(i, &cur); !ok {
-				e.unmergeable(d, r)
-				continue
-			}
+		// A stale point carries no value to read or to check.
+		if r, ok := k.load(i, &cur, &head); !ok {
+			e.unmergeable(d, r)
+			continue
 		}
-		out := outs[d.aggKey]
-		if out == nil {
-			out = &batchOut[V]{tmpl: i, shape: k.shapeOf(i)}
+		stale, start, ts := head.stale, head.start, head.ts
+		oi := e.outs.get(d.aggKey)
+		if oi < 0 {
+			nb := batchOut[V]{key: d.aggKey, tmpl: i, shape: k.shapeOf(i)}
 			if mode.stateful() {
 				a, _ := ms.aggs[d.aggKey].(*aggSeries[V])
 				if a == nil {
@@ -286,19 +301,21 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 						e.passThrough(d)
 						continue
 					}
-					start, ts := k.times(i)
-					if start == 0 {
-						start = ts
+					first := start
+					if first == 0 {
+						first = ts
 					}
-					a = &aggSeries[V]{vals: k.vals(), mode: mode, shape: out.shape, start: start, weight: weightAgg}
+					a = &aggSeries[V]{vals: k.vals(), mode: mode, shape: nb.shape, start: first, weight: weightAgg}
 					ms.aggs[d.aggKey] = a
 				}
-				out.agg = a
-				out.shape, out.shaped = a.shape, a.shaped
+				nb.agg = a
+				nb.shape, nb.shaped = a.shape, a.shaped
 			}
-			outs[d.aggKey] = out
-			order = append(order, d.aggKey)
+			oi = len(outs)
+			e.outs.put(d.aggKey, oi)
+			outs = append(outs, nb)
 		}
+		out := &outs[oi]
 		if !stale {
 			if out.shaped {
 				if r, ok := k.matches(i, &out.shape); !ok {
@@ -313,7 +330,6 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 				}
 			}
 		}
-		start, ts := k.times(i)
 		if mode.stateful() {
 			a := out.agg
 			p := out.cursor
@@ -407,13 +423,13 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		e.countChange(ms, d)
 	}
 	var v V
-	for _, h := range order {
-		out := outs[h]
+	for o := range outs {
+		out := &outs[o]
 		if out.n == 0 {
 			if a := out.agg; a != nil && a.members.len() == 0 {
 				// Created for points that then found no room: forget it.
 				e.total -= a.weight
-				delete(ms.aggs, h)
+				delete(ms.aggs, out.key)
 			}
 			continue
 		}
