@@ -554,8 +554,10 @@ func hashAttr(k string, v pcommon.Value) uint64 {
 
 // hashValue is hashAttr with the key's hash already computed.
 func hashValue(hk uint64, v pcommon.Value) uint64 {
-	if v.Type() == pcommon.ValueTypeStr {
-		return mixKV(hk, xxhash.Sum64String(v.Str()))
+	// Most values are strings, and a non-empty Str is one: one look at the
+	// value's type instead of two.
+	if s := v.Str(); s != "" || v.Type() == pcommon.ValueTypeStr {
+		return mixKV(hk, xxhash.Sum64String(s))
 	}
 	// The type tells Int 1 from Double 1 and Str "1"; types are positive.
 	var salt uint64

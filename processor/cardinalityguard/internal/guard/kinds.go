@@ -64,6 +64,7 @@ func (numberValues) decreased(s *shape, cur, prev *uint64) bool {
 }
 
 func (numberValues) weight(*uint64) int { return 1 }
+func (numberValues) fixedWeight() bool  { return true }
 
 func (numberValues) nonFinite(s *shape, v *uint64) uint32 {
 	if !s.double {
@@ -113,6 +114,7 @@ func (k numberKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps
 func (k numberKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.NumberDataPoint) bool { return f(0) })
 }
+func (k numberKind) keepFrom(n int)      { keepFrom(k.dps, n, pmetric.NewNumberDataPointSlice) }
 func (k numberKind) shapeOf(i int) shape { return shape{double: isDouble(k.dps.At(i))} }
 func isDouble(dp pmetric.NumberDataPoint) bool {
 	return dp.ValueType() == pmetric.NumberDataPointValueTypeDouble
@@ -184,6 +186,7 @@ func (h histValues) special(_ *shape, dst, base *histVal, code uint32) {
 // index slot, its bucket slice and the slack of both; measured 218 B with
 // 10 buckets (BenchmarkMemoryPerSeries).
 func (histValues) weight(v *histVal) int { return bytesWeight(176 + 8*len(v.buckets)) }
+func (histValues) fixedWeight() bool     { return false }
 
 type histKind struct {
 	histValues
@@ -198,6 +201,7 @@ func (k histKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps.L
 func (k histKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.HistogramDataPoint) bool { return f(0) })
 }
+func (k histKind) keepFrom(n int) { keepFrom(k.dps, n, pmetric.NewHistogramDataPointSlice) }
 
 func (k histKind) load(i int, v *histVal, h *pointHead) (Reason, bool) {
 	dp := k.dps.At(i)
@@ -258,6 +262,8 @@ func (x expValues) special(_ *shape, dst, base *expVal, code uint32) {
 	dst.sum = specialValue(code)
 }
 
+func (expValues) fixedWeight() bool { return false }
+
 func (expValues) weight(v *expVal) int {
 	return bytesWeight(160 + 8*(len(v.pos.counts)+len(v.neg.counts)))
 }
@@ -274,6 +280,7 @@ func (k expKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps.Le
 func (k expKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.ExponentialHistogramDataPoint) bool { return f(0) })
 }
+func (k expKind) keepFrom(n int)                     { keepFrom(k.dps, n, pmetric.NewExponentialHistogramDataPointSlice) }
 func (k expKind) shapeOf(int) shape                  { return shape{} }
 func (k expKind) matches(int, *shape) (Reason, bool) { return 0, true }
 
@@ -296,4 +303,25 @@ func (k expKind) stamp(i int, start, ts uint64, stale bool) {
 	dp.SetStartTimestamp(pcommon.Timestamp(start))
 	dp.SetTimestamp(pcommon.Timestamp(ts))
 	dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(stale))
+}
+
+// pointSlice is what keepFrom needs of a pdata point slice S of points P.
+type pointSlice[S any, P interface{ MoveTo(P) }] interface {
+	Len() int
+	At(i int) P
+	AppendEmpty() P
+	MoveAndAppendTo(dest S)
+}
+
+// keepFrom leaves in dps only its points from n on (the merged outputs,
+// when every point before them was merged into one). RemoveIf would visit
+// and reset each merged point; this moves the few outputs to a new slice
+// and swaps it in, leaving the merged points to the garbage collector.
+func keepFrom[S pointSlice[S, P], P interface{ MoveTo(P) }](dps S, n int, newSlice func() S) {
+	kept := newSlice()
+	for i := n; i < dps.Len(); i++ {
+		dps.At(i).MoveTo(kept.AppendEmpty())
+	}
+	dps.MoveAndAppendTo(newSlice()) // dps is left empty
+	kept.MoveAndAppendTo(dps)       // into an empty slice: the backing array moves, nothing is copied
 }

@@ -25,8 +25,10 @@ type values[V any] interface {
 	combine(s *shape, dst, src *V)
 	// decreased reports whether a monotonic value went down (a reset).
 	decreased(s *shape, cur, prev *V) bool
-	// weight is what a member holding v counts against max_series_total.
+	// weight is what a member holding v counts against max_series_total;
+	// fixedWeight reports that it is the same for every value.
 	weight(v *V) int
+	fixedWeight() bool
 	// nonFinite classifies v: 0 when it holds no NaN or infinity, else
 	// nfNaN, nfPosInf or nfNegInf; special writes into dst the value base
 	// with that non-finite number in it.
@@ -56,6 +58,8 @@ type kind[V any] interface {
 	write(i int, s *shape, v *V)
 	stamp(i int, start, ts uint64, stale bool)
 	removeIf(func(i int) bool)
+	// keepFrom removes the points before n (when all of them were merged).
+	keepFrom(n int)
 }
 
 // pointHead is what the merge reads of every point besides its value.
@@ -275,6 +279,7 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 	e.outs.reset()
 	var cur V
 	var head pointHead
+	fixedWeight := k.fixedWeight()
 	now := e.stamp
 	for i := 0; i < n; i++ {
 		d := &e.decisions[i]
@@ -377,7 +382,10 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 					// Restarted: its previous total stays in the output.
 					a.retire(&m.val)
 				}
-				old := k.weight(&m.val)
+				old := 0
+				if !fixedWeight {
+					old = k.weight(&m.val)
+				}
 				switch {
 				case nf == 0:
 					// A level (up-down counter, gauge) just takes the new value.
@@ -386,9 +394,10 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 					var zero V
 					k.set(&m.val, &zero)
 				}
-				if w := k.weight(&m.val); w != old {
-					e.total += w - old
-					a.weight += w - old
+				if !fixedWeight {
+					d := k.weight(&m.val) - old
+					e.total += d
+					a.weight += d
 				}
 				m.start, m.ts = fs|nf<<nfShift, ts
 			}
@@ -423,6 +432,7 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		e.countChange(ms, d)
 	}
 	var v V
+	merged := 0
 	for o := range outs {
 		out := &outs[o]
 		if out.n == 0 {
@@ -433,7 +443,7 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 			}
 			continue
 		}
-		e.stats.Merged += int64(out.n)
+		merged += out.n
 		j := k.appendPoint()
 		e.outputAttributes(ms.lim, &e.decisions[out.tmpl], k.attrs(out.tmpl), k.attrs(j))
 		start, ts := out.start, out.ts
@@ -451,6 +461,11 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		}
 		k.write(j, &out.shape, &v)
 		k.stamp(j, start, ts, stale)
+	}
+	e.stats.Merged += int64(merged)
+	if merged == n {
+		k.keepFrom(n)
+		return
 	}
 	e.removeIdx = 0
 	k.removeIf(func(int) bool { return e.consumedNext() })
@@ -508,32 +523,33 @@ func (e *Engine) rewrite(ms *metricState, stream streamRef, m pmetric.Metric) {
 		}
 		return
 	}
+	// A changed point merges.
 	unchanged := false
 	for i := range e.decisions {
 		d := &e.decisions[i]
 		d.aggKey = mixKV(uint64(stream), d.outHash)
-		if !d.changed() && !d.refused {
-			unchanged = true
-		}
-	}
-	// An unchanged point merges when its output series is merged now or
-	// was before (only looked up when there is such a point).
-	var mergedNow map[uint64]struct{}
-	if unchanged {
-		mergedNow = make(map[uint64]struct{})
-		for i := range e.decisions {
-			if d := &e.decisions[i]; d.changed() && !d.refused {
-				mergedNow[d.aggKey] = struct{}{}
-			}
-		}
-	}
-	for i := range e.decisions {
-		d := &e.decisions[i]
 		switch {
 		case d.refused:
 		case d.changed():
 			d.merged = true
 		default:
+			unchanged = true
+		}
+	}
+	if unchanged {
+		// An unchanged point merges when its output series is merged now
+		// or was before.
+		mergedNow := make(map[uint64]struct{})
+		for i := range e.decisions {
+			if d := &e.decisions[i]; d.merged {
+				mergedNow[d.aggKey] = struct{}{}
+			}
+		}
+		for i := range e.decisions {
+			d := &e.decisions[i]
+			if d.merged || d.refused {
+				continue
+			}
 			if _, ok := mergedNow[d.aggKey]; ok {
 				d.merged = true
 			} else if _, ok := ms.aggs[d.aggKey]; ok {
