@@ -142,7 +142,7 @@ type benchTargets struct {
 // startBenchTargets starts the child serving n targets and returns their endpoints. The
 // child is killed when the benchmark ends, on every path (b.Cleanup); should this process
 // die without cleanups, the child sees its standard input close and exits.
-func startBenchTargets(b *testing.B, n int) *benchTargets {
+func startBenchTargets(b testing.TB, n int) *benchTargets {
 	b.Helper()
 	dir, err := filepath.Abs(filepath.Join("testdata", "bench"))
 	if err != nil {
