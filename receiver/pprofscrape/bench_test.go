@@ -153,8 +153,8 @@ func BenchmarkThousandTargets(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, c := range []component.Component{rp, rm} {
-			if err := c.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-				b.Fatal(err)
+			if serr := c.Start(context.Background(), componenttest.NewNopHost()); serr != nil {
+				b.Fatal(serr)
 			}
 		}
 		time.Sleep(cfg.CollectionInterval) // every target's first scrape (jitter spreads them)

@@ -142,32 +142,32 @@ type benchTargets struct {
 // startBenchTargets starts the child serving n targets and returns their endpoints. The
 // child is killed when the benchmark ends, on every path (b.Cleanup); should this process
 // die without cleanups, the child sees its standard input close and exits.
-func startBenchTargets(b testing.TB, n int) *benchTargets {
-	b.Helper()
+func startBenchTargets(tb testing.TB, n int) *benchTargets {
+	tb.Helper()
 	dir, err := filepath.Abs(filepath.Join("testdata", "bench"))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	cmd := exec.Command(exe)
+	cmd := exec.Command(exe) //nolint:gosec // this test binary itself, re-executed as the targets process
 	cmd.Env = append(os.Environ(), benchTargetsEnv+"="+strconv.Itoa(n), benchCannedEnv+"="+dir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	stdoutPipe, err := cmd.StdoutPipe()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	t := &benchTargets{cmd: cmd, stdin: stdin, stdout: bufio.NewScanner(stdoutPipe)}
-	b.Cleanup(t.stop)
+	tb.Cleanup(t.stop)
 	timer := time.AfterFunc(time.Minute, t.stop) // a child that never says ready
 	defer timer.Stop()
 	for t.stdout.Scan() {
@@ -177,12 +177,12 @@ func startBenchTargets(b testing.TB, n int) *benchTargets {
 		}
 		addr, ok := strings.CutPrefix(line, "addr ")
 		if !ok || !strings.HasPrefix(addr, "127.0.0.1:") {
-			b.Fatalf("targets process said %q", line)
+			tb.Fatalf("targets process said %q", line)
 		}
 		t.endpoints = append(t.endpoints, "http://"+addr)
 	}
 	if len(t.endpoints) != n {
-		b.Fatalf("targets process started %d of %d targets (%v)", len(t.endpoints), n, t.stdout.Err())
+		tb.Fatalf("targets process started %d of %d targets (%v)", len(t.endpoints), n, t.stdout.Err())
 	}
 	return t
 }

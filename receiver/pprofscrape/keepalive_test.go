@@ -66,12 +66,12 @@ func TestDefaultKeepaliveKeepsEveryTargetsConnections(t *testing.T) {
 		wg.Wait()
 		return nFresh.Load(), nReused.Load()
 	}
-	measure := func() (bytes uint64, goroutines int) {
+	measure := func() (bytes float64, goroutines int) {
 		runtime.GC()
 		runtime.GC() // and the pools' victim caches
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc + ms.StackInuse, runtime.NumGoroutine()
+		return float64(ms.HeapAlloc) + float64(ms.StackInuse), runtime.NumGoroutine()
 	}
 
 	conns := int64(targets * len(types))
@@ -93,7 +93,7 @@ func TestDefaultKeepaliveKeepsEveryTargetsConnections(t *testing.T) {
 	assert.GreaterOrEqual(t, reused2, fresh, "the second round reuses every kept connection")
 	assert.LessOrEqual(t, fresh2, conns-fresh, "and dials only where a target had fewer connections than parallel requests")
 
-	perConn := float64(int64(afterBytes)-int64(beforeBytes)) / float64(idle)
+	perConn := (afterBytes - beforeBytes) / float64(idle)
 	t.Logf("%d idle connections: %.0f bytes of heap + goroutine stacks each; second round: %d of %d requests reused a connection", idle, perConn, reused2, conns)
 	assert.Less(t, perConn, float64(64<<10), "an idle connection costs buffers and two goroutine stacks, no body")
 }

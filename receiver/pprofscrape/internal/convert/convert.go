@@ -287,7 +287,7 @@ func (c *profileConv) mapIDs() {
 	c.funcs = newIDIndex(maxID(p.Function, func(f *profile.Function) uint64 { return f.ID }), len(p.Function))
 	c.locs = newIDIndex(maxID(p.Location, func(l *profile.Location) uint64 { return l.ID }), len(p.Location))
 	c.perSample = perSamplePool.Get().(*perSample)
-	c.perSample.reset(len(p.Sample))
+	c.reset(len(p.Sample))
 }
 
 // release returns the per-sample slices to their pool.

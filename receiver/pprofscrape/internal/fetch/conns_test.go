@@ -35,7 +35,7 @@ func TestConnsClosesKeptConnections(t *testing.T) {
 	conns.Close()
 	assert.Zero(t, conns.Len())
 	_, err := Get(conns.Trace(context.Background()), client, srv.URL+"/debug/pprof/goroutine", 1<<20, nil)
-	assert.Error(t, err, "a request racing Close loses its connection")
+	require.Error(t, err, "a request racing Close loses its connection")
 	get(nil) // the closed connections are not handed out again
 	assert.Zero(t, conns.Len())
 

@@ -146,8 +146,8 @@ func TestKeptConnectionsStaySound(t *testing.T) {
 
 	getSmall := func() {
 		t.Helper()
-		res, err := Get(context.Background(), client, srv.URL+"/small", maxBytes, nil)
-		require.NoError(t, err)
+		res, gerr := Get(context.Background(), client, srv.URL+"/small", maxBytes, nil)
+		require.NoError(t, gerr)
 		assert.Equal(t, small, res.Data)
 		res.Release()
 	}
@@ -155,8 +155,8 @@ func TestKeptConnectionsStaySound(t *testing.T) {
 	getSmall()
 	assert.Equal(t, int64(1), conns.Load(), "a body read to its end leaves its connection for the next request")
 	for _, path := range []string{"/over-by-a-lot", "/over-by-a-little"} {
-		_, err := Get(context.Background(), client, srv.URL+path, maxBytes, nil)
-		assert.Equal(t, ReasonSize, ReasonOf(err), "%s: %v", path, err)
+		_, gerr := Get(context.Background(), client, srv.URL+path, maxBytes, nil)
+		assert.Equal(t, ReasonSize, ReasonOf(gerr), "%s: %v", path, gerr)
 		for range 3 {
 			getSmall() // never sees the rest of the refused body
 		}

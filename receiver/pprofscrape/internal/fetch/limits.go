@@ -219,7 +219,7 @@ func Decode(ctx context.Context, res *Result, limits Limits) (Counts, error) {
 	// scratch buffer: a 64 KiB one escaped to the heap on every profile), and scanner
 	// sees each piece as it arrives.
 	out := getBuffer()
-	if _, err := out.ReadFrom(&inflating{ctx: ctx, r: zr, sc: sc, limit: limits.MaxDecompressedBytes}); err != nil {
+	if _, err = out.ReadFrom(&inflating{ctx: ctx, r: zr, sc: sc, limit: limits.MaxDecompressedBytes}); err != nil {
 		putBuffer(out)
 		return Counts{}, err
 	}
