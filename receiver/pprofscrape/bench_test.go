@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/receiver/xreceiver"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/prodscope/prodscope/internal/cputime"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadatatest"
@@ -104,7 +105,8 @@ func captureProfiles(b *testing.B) map[string][]byte {
 // heap and goroutine profiles at a 5 s interval, both signals into nop consumers, and
 // reports the CPU this process (the receiver) used per wall second ("cores") over four
 // steady-state intervals. The targets run in a child process, each on its own 127.0.0.1
-// port; their CPU is reported apart ("targets-cores").
+// port; their CPU is reported apart ("targets-cores"). Self-telemetry metrics go to an
+// SDK meter provider; traces are off, as in a collector without trace processors.
 func BenchmarkThousandTargets(b *testing.B) {
 	targets := 1000
 	if testing.Short() {
@@ -143,6 +145,10 @@ func BenchmarkThousandTargets(b *testing.B) {
 		})
 		tt := componenttest.NewTelemetry()
 		set := metadatatest.NewSettings(tt)
+		// As a collector with the default telemetry configuration (no trace processors):
+		// no tracing. componenttest's tracer provider records every span and keeps it,
+		// which made the benchmark measure 3,000 retained spans per interval.
+		set.TracerProvider = nooptrace.NewTracerProvider()
 		f := NewFactory()
 		rp, err := f.(xreceiver.Factory).CreateProfiles(context.Background(), set, cfg, nextProfiles)
 		if err != nil {
