@@ -330,3 +330,22 @@ func (cfg *Config) limits() fetch.Limits {
 		MaxStrings:           cfg.MaxStrings,
 	}
 }
+
+// connLifetime is how long after its last use a connection of the receiver's client can
+// still be open: a request holds it at most timeout, then it idles at most
+// idle_conn_timeout (with no idle timeout, the client reuses a target's connections every
+// interval: twice the longest interval).
+func (cfg *Config) connLifetime() time.Duration {
+	ka := cfg.ClientConfig.Keepalive.Get()
+	switch {
+	case ka == nil:
+		return cfg.ClientConfig.Timeout
+	case ka.IdleConnTimeout > 0:
+		return cfg.ClientConfig.Timeout + ka.IdleConnTimeout
+	}
+	longest := cfg.CollectionInterval
+	for _, ps := range cfg.ProfileSettings {
+		longest = max(longest, ps.CollectionInterval)
+	}
+	return cfg.ClientConfig.Timeout + 2*longest
+}

@@ -52,6 +52,25 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.Equal(t, "span_id", cfg.SpanIDLabel)
 	require.Len(t, cfg.Targets, 1)
 	assert.Equal(t, "http://127.0.0.1:6060", cfg.Targets[0].Endpoint)
+	ka := cfg.ClientConfig.Keepalive.Get()
+	require.NotNil(t, ka, "connections are kept between scrapes by default")
+	assert.Equal(t, 10_000, ka.MaxIdleConns)
+	assert.Equal(t, 10, ka.MaxIdleConnsPerHost)
+	assert.Equal(t, 5*time.Minute, ka.IdleConnTimeout)
+}
+
+func TestLoadConfigKeepalive(t *testing.T) {
+	cfg := loadConfig(t, "keepalive")
+	require.NoError(t, confmap.Validate(cfg))
+	ka := cfg.ClientConfig.Keepalive.Get()
+	require.NotNil(t, ka)
+	assert.Equal(t, 4, ka.MaxIdleConnsPerHost, "overridden")
+	assert.Equal(t, 10_000, ka.MaxIdleConns, "the other bounds keep their defaults")
+	assert.Equal(t, 5*time.Minute, ka.IdleConnTimeout)
+
+	cfg = loadConfig(t, "no_keepalive")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.False(t, cfg.ClientConfig.Keepalive.HasValue(), "keepalive: {enabled: false} turns keep-alive off")
 }
 
 func TestLoadConfigFull(t *testing.T) {

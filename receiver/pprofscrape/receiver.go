@@ -47,6 +47,7 @@ type pprofReceiver struct {
 
 	mu         sync.Mutex
 	scheduler  *scrape.Scheduler
+	conns      *fetch.Conns
 	status     *statusSource
 	unregister func()
 }
@@ -154,6 +155,7 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	r.tel = tel
+	r.conns = fetch.NewConns(r.cfg.connLifetime())
 	r.scheduler = scrape.New(scrape.Settings{
 		Targets:             r.targets(),
 		Interval:            r.cfg.CollectionInterval,
@@ -167,6 +169,7 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		TopN:                r.topN(),
 		Links:               convert.LinkLabels{TraceID: r.cfg.TraceIDLabel, SpanID: r.cfg.SpanIDLabel},
 		Client:              client,
+		Conns:               r.conns,
 		Logger:              r.set.Logger,
 		Profiles:            r.profiles != nil,
 		NewMetricsBuilder:   r.newMetricsBuilder(),
@@ -189,6 +192,8 @@ func (r *pprofReceiver) Shutdown(ctx context.Context) error {
 	}
 	r.unregister()
 	err := r.scheduler.Shutdown(ctx)
+	// The connections kept between scrapes (keepalive) end with the receiver.
+	r.conns.Close()
 	r.tel.Shutdown()
 	return err
 }

@@ -16,6 +16,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -161,6 +162,7 @@ func (b *Builder) Append(sp pprofile.ScopeProfiles, in Input) int {
 	p := in.Profile
 	conv := profileConv{b: b, p: p, linkKeys: in.Links}
 	conv.mapIDs()
+	defer conv.release()
 
 	isCum := make([]int, len(p.SampleType)) // -1: raw, else column in the delta
 	for i := range isCum {
@@ -229,15 +231,12 @@ func (b *Builder) Append(sp pprofile.ScopeProfiles, in Input) int {
 
 // profileConv holds the per-source-profile index maps.
 type profileConv struct {
-	b       *Builder
-	p       *profile.Profile
-	locs    idIndex
-	funcs   idIndex
-	maps    idIndex
-	stacks  []int32   // per sample: stack index, 0 = not yet built
-	attrIdx [][]int32 // per sample: label attribute indices, nil = not yet built
-	links   []int32   // per sample: link index, 0 = none
-	built   []bool
+	b          *Builder
+	p          *profile.Profile
+	locs       idIndex
+	funcs      idIndex
+	maps       idIndex
+	*perSample // per sample of p
 
 	linkKeys LinkLabels
 }
@@ -287,10 +286,50 @@ func (c *profileConv) mapIDs() {
 	c.maps = newIDIndex(maxID(p.Mapping, func(m *profile.Mapping) uint64 { return m.ID }), len(p.Mapping))
 	c.funcs = newIDIndex(maxID(p.Function, func(f *profile.Function) uint64 { return f.ID }), len(p.Function))
 	c.locs = newIDIndex(maxID(p.Location, func(l *profile.Location) uint64 { return l.ID }), len(p.Location))
-	c.stacks = make([]int32, len(p.Sample))
-	c.attrIdx = make([][]int32, len(p.Sample))
-	c.links = make([]int32, len(p.Sample))
-	c.built = make([]bool, len(p.Sample))
+	c.perSample = perSamplePool.Get().(*perSample)
+	c.reset(len(p.Sample))
+}
+
+// release returns the per-sample slices to their pool.
+func (c *profileConv) release() {
+	ps := c.perSample
+	c.perSample = nil
+	if ps == nil || cap(ps.stacks) > maxPooledSamples {
+		return
+	}
+	clear(ps.attrIdx) // the attribute slices are the Builder's: drop them
+	perSamplePool.Put(ps)
+}
+
+// perSample is what the conversion keeps per sample of the source profile. It is
+// pooled: it is sized by the samples of every profile of every target scrape.
+type perSample struct {
+	stacks  []int32   // stack index, 0 = not yet built
+	attrIdx [][]int32 // label attribute indices, nil = not yet built
+	links   []int32   // link index, 0 = none
+	built   []bool
+}
+
+// maxPooledSamples bounds the per-sample slices kept in the pool.
+const maxPooledSamples = 1 << 16
+
+var perSamplePool = sync.Pool{New: func() any { return new(perSample) }}
+
+// reset sizes every slice to n zero entries.
+func (ps *perSample) reset(n int) {
+	ps.stacks = zeroed(ps.stacks, n)
+	ps.attrIdx = zeroed(ps.attrIdx, n)
+	ps.links = zeroed(ps.links, n)
+	ps.built = zeroed(ps.built, n)
+}
+
+func zeroed[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // mapping returns the dictionary index of m, adding it on first use (index 0 is the

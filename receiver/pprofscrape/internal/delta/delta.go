@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/google/pprof/profile"
 )
@@ -76,11 +78,12 @@ func (t *Tracker) Next(p *profile.Profile, cumulative []int) (*Result, Outcome) 
 	width := len(cumulative)
 	// One row per distinct key: its first sample and the sums of its cumulative values.
 	rows := make(map[uint64]int32, len(p.Sample))
-	first := make([]int32, 0, len(p.Sample))
-	rowKeys := make([]uint64, 0, len(p.Sample))
+	keys := newKeyer(t.seed, p)
+	defer keys.release()
+	first, rowKeys := keys.first, keys.rowKeys
+	defer func() { keys.first, keys.rowKeys = first[:0], rowKeys[:0] }()
 	values := make([]int64, 0, len(p.Sample)*width)
 	sums := make([]int64, width)
-	keys := newKeyer(t.seed, p)
 	for i, s := range p.Sample {
 		k := keys.sampleKey(s)
 		r, ok := rows[k]
@@ -167,6 +170,11 @@ func signature(p *profile.Profile, cumulative []int) string {
 // hash of its frames (value and multiplier), so a sample's key is the same whether the
 // runtime put two inlined frames into one location or two.
 type keyer struct {
+	// first and rowKeys are Next's scratch (a row's first sample and key), pooled with
+	// the keyer: both are sized by the samples of every profile of every scrape.
+	first   []int32
+	rowKeys []uint64
+
 	seed  maphash.Seed
 	fn    map[uint64]uint64 // function ID -> hash of its name
 	locs  map[uint64]locHash
@@ -178,19 +186,48 @@ type locHash struct{ val, pow uint64 }
 
 const prime = 0x100000001b3
 
+var keyerPool = sync.Pool{New: func() any { return &keyer{fn: map[uint64]uint64{}} }}
+
+// maxPooled bounds the entries a pooled keyer keeps, so that one huge profile does not
+// leave a huge keyer in the pool.
+const maxPooled = 1 << 16
+
 func newKeyer(seed maphash.Seed, p *profile.Profile) *keyer {
-	k := &keyer{seed: seed, fn: make(map[uint64]uint64, len(p.Function))}
+	k := keyerPool.Get().(*keyer)
+	k.seed = seed
+	k.first = slices.Grow(k.first[:0], len(p.Sample))
+	k.rowKeys = slices.Grow(k.rowKeys[:0], len(p.Sample))
 	var maxID uint64
 	for _, l := range p.Location {
 		maxID = max(maxID, l.ID)
 	}
+	k.locs = nil
 	if maxID <= uint64(4*len(p.Location)+64) {
-		k.dense = make([]locHash, maxID+1)
-		k.done = make([]bool, maxID+1)
+		k.dense = zeroed(k.dense, int(maxID)+1)
+		k.done = zeroed(k.done, int(maxID)+1)
 	} else {
+		k.dense, k.done = nil, nil
 		k.locs = make(map[uint64]locHash, len(p.Location))
 	}
 	return k
+}
+
+func (k *keyer) release() {
+	if len(k.fn) > maxPooled || cap(k.dense) > maxPooled || cap(k.first) > maxPooled || cap(k.rowKeys) > maxPooled {
+		return
+	}
+	clear(k.fn)
+	k.locs = nil
+	keyerPool.Put(k)
+}
+
+func zeroed[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 func mix(x uint64) uint64 {

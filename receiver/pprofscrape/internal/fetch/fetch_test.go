@@ -4,8 +4,12 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,4 +111,64 @@ func TestGetAsksBeforeReadingTheBody(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, res.Data)
 	res.Release()
+}
+
+// TestKeptConnectionsStaySound: with keep-alive on, a body cut off at max_body_bytes must
+// not leave its connection in the pool with the rest of that body in it, and a body read
+// to its end must leave its connection reusable. The server counts the connections it
+// accepted and every answer is checked byte for byte.
+func TestKeptConnectionsStaySound(t *testing.T) {
+	const maxBytes = 1024
+	small := bytes.Repeat([]byte{0x0a, 0x00}, 100)
+	var conns atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/small", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(small) })
+	for path, size := range map[string]int{"/over-by-a-little": maxBytes + 100, "/over-by-a-lot": 256 << 10} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+			w.(http.Flusher).Flush() // no Content-Length: the cap is met while reading
+			_, _ = w.Write(bytes.Repeat([]byte{0xff}, size))
+		})
+	}
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 10}}
+	defer client.CloseIdleConnections()
+
+	getSmall := func() {
+		t.Helper()
+		res, gerr := Get(context.Background(), client, srv.URL+"/small", maxBytes, nil)
+		require.NoError(t, gerr)
+		assert.Equal(t, small, res.Data)
+		res.Release()
+	}
+	getSmall()
+	getSmall()
+	assert.Equal(t, int64(1), conns.Load(), "a body read to its end leaves its connection for the next request")
+	for _, path := range []string{"/over-by-a-lot", "/over-by-a-little"} {
+		_, gerr := Get(context.Background(), client, srv.URL+path, maxBytes, nil)
+		assert.Equal(t, ReasonSize, ReasonOf(gerr), "%s: %v", path, gerr)
+		for range 3 {
+			getSmall() // never sees the rest of the refused body
+		}
+	}
+	// The refused bodies: the long one's connection was closed (a new one followed it),
+	// the short one's rest was drained and its connection reused.
+	assert.Equal(t, int64(2), conns.Load())
+
+	// A body left unread (no slot) closes its connection too.
+	res, err := Get(context.Background(), client, srv.URL+"/over-by-a-lot", 1<<20, func() bool { return false })
+	require.ErrorIs(t, err, ErrNoSlot)
+	assert.Nil(t, res.Data)
+	getSmall()
+	assert.Equal(t, int64(3), conns.Load())
 }

@@ -215,32 +215,13 @@ func Decode(ctx context.Context, res *Result, limits Limits) (Counts, error) {
 		return Counts{}, classified(ReasonParse, fmt.Errorf("gzip header: %w", err))
 	}
 	defer gzipPool.Put(zr)
+	// The inflater writes straight into the pooled output buffer (no copy through a
+	// scratch buffer: a 64 KiB one escaped to the heap on every profile), and scanner
+	// sees each piece as it arrives.
 	out := getBuffer()
-	var buf [chunk]byte
-	for {
-		if cerr := ctx.Err(); cerr != nil {
-			putBuffer(out)
-			return Counts{}, classifyTransport(ctx, cerr)
-		}
-		n, rerr := zr.Read(buf[:])
-		if n > 0 {
-			if int64(out.Len()+n) > limits.MaxDecompressedBytes {
-				putBuffer(out)
-				return Counts{}, classified(ReasonSize, fmt.Errorf("decompressed body exceeds max_decompressed_bytes %d", limits.MaxDecompressedBytes))
-			}
-			if _, werr := sc.Write(buf[:n]); werr != nil {
-				putBuffer(out)
-				return Counts{}, werr
-			}
-			out.Write(buf[:n])
-		}
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			putBuffer(out)
-			return Counts{}, classified(ReasonParse, fmt.Errorf("gzip body: %w", rerr))
-		}
+	if _, err = out.ReadFrom(&inflating{ctx: ctx, r: zr, sc: sc, limit: limits.MaxDecompressedBytes}); err != nil {
+		putBuffer(out)
+		return Counts{}, err
 	}
 	c, err := sc.result()
 	if err != nil {
@@ -250,6 +231,37 @@ func Decode(ctx context.Context, res *Result, limits Limits) (Counts, error) {
 	res.Release()
 	res.Data, res.buf = out.Bytes(), out
 	return c, nil
+}
+
+// inflating reads the inflated protobuf for bytes.Buffer.ReadFrom, at most chunk bytes a
+// call: it checks ctx before each read, refuses the bytes past limit and passes every
+// byte to the scanner, so a body is refused at the first chunk over a limit.
+type inflating struct {
+	ctx   context.Context
+	r     io.Reader
+	sc    *scanner
+	limit int64
+	n     int64
+}
+
+func (in *inflating) Read(p []byte) (int, error) {
+	if err := in.ctx.Err(); err != nil {
+		return 0, classifyTransport(in.ctx, err)
+	}
+	n, err := in.r.Read(p[:min(len(p), chunk)])
+	if n > 0 {
+		in.n += int64(n)
+		if in.n > in.limit {
+			return 0, classified(ReasonSize, fmt.Errorf("decompressed body exceeds max_decompressed_bytes %d", in.limit))
+		}
+		if _, werr := in.sc.Write(p[:n]); werr != nil {
+			return 0, werr
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, classified(ReasonParse, fmt.Errorf("gzip body: %w", err))
+	}
+	return n, err
 }
 
 func (s *scanner) result() (Counts, error) {

@@ -78,6 +78,8 @@ type Settings struct {
 	// Links names the pprof labels that carry a span's trace id and span id.
 	Links  convert.LinkLabels
 	Client *http.Client
+	// Conns, when set, records the connections the requests use (to close them on stop).
+	Conns  *fetch.Conns
 	Logger *zap.Logger
 	// Profiles says whether to build the profiles output; NewMetricsBuilder, when set,
 	// returns a builder for the metrics output (a signal no pipeline uses is not built).
@@ -320,7 +322,7 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlo
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			res, err := fetch.Get(sctx, s.set.Client, t.cfg.url(typ, s.set.CPUDuration), s.set.MaxBodyBytes, func() bool { return slot.get(sctx) })
+			res, err := fetch.Get(s.set.Conns.Trace(sctx), s.set.Client, t.cfg.url(typ, s.set.CPUDuration), s.set.MaxBodyBytes, func() bool { return slot.get(sctx) })
 			results[i] = fetched{typ: typ, res: res, err: err, duration: time.Since(start)}
 		}()
 	}

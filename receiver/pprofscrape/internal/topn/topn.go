@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/google/pprof/profile"
 
@@ -45,14 +46,11 @@ func Compute(p *profile.Profile, indices []int32, value Value, n int) Result {
 	// Nodes are functions named as pprof's NodeInfo.PrintableName with granularity
 	// functions: the function name, or the mapping's file name, or <unknown>. Each
 	// location maps to the nodes of its lines (inlined frames first), computed once.
-	type node struct {
-		flat, cum int64
-		seen      int
-	}
-	var store []node
-	nodes := make(map[string]int32, len(p.Function))
-	locs := newLocIndex(p)
-	backing := make([]int32, 0, len(p.Location)+len(p.Location)/4)
+	sc := getScratch(p)
+	defer putScratch(sc)
+	nodes, locs := sc.nodes, &sc.locs
+	store, backing := sc.store, sc.backing
+	defer func() { sc.store, sc.backing = store, backing }() // keep what they grew to
 	nodesOf := func(l *profile.Location) []int32 {
 		if ns, ok := locs.get(l.ID); ok {
 			return ns
@@ -124,7 +122,8 @@ func Compute(p *profile.Profile, indices []int32, value Value, n int) Result {
 		}
 	}
 
-	entries := make([]Entry, 0, len(nodes))
+	entries := sc.entries[:0]
+	defer func() { sc.entries = entries[:0] }()
 	for name, i := range nodes {
 		nd := store[i]
 		if nd.flat == 0 && nd.cum == 0 {
@@ -172,20 +171,70 @@ func abs(v int64) int64 {
 func (e Entry) String() string { return fmt.Sprintf("%s flat=%d cum=%d", e.Name, e.Flat, e.Cum) }
 
 // locIndex maps location IDs to their nodes, densely when the IDs allow it.
+// node is a function's flat and cum; seen is the last sample that counted its cum.
+type node struct {
+	flat, cum int64
+	seen      int
+}
+
+// scratch is what one Compute uses and drops: pooled, since the top-N runs for every
+// profile of every target scrape and these were a tenth of the receiver's allocations.
+type scratch struct {
+	nodes   map[string]int32
+	store   []node
+	locs    locIndex
+	backing []int32
+	entries []Entry
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{nodes: map[string]int32{}} }}
+
+// maxPooled bounds what a pooled scratch keeps (entries of its slices), so that one
+// huge profile does not leave a huge scratch in the pool.
+const maxPooled = 1 << 16
+
+func getScratch(p *profile.Profile) *scratch {
+	sc := scratchPool.Get().(*scratch)
+	sc.locs.reset(p)
+	sc.store = sc.store[:0]
+	sc.backing = slices.Grow(sc.backing[:0], len(p.Location)+len(p.Location)/4)
+	return sc
+}
+
+func putScratch(sc *scratch) {
+	if len(sc.nodes) > maxPooled || cap(sc.store) > maxPooled || cap(sc.backing) > maxPooled || len(sc.locs.dense) > maxPooled || cap(sc.entries) > maxPooled {
+		return
+	}
+	clear(sc.nodes)
+	clear(sc.locs.dense) // drop the references into backing
+	sc.locs.sparse = nil
+	clear(sc.entries[:cap(sc.entries)]) // drop the names
+	scratchPool.Put(sc)
+}
+
 type locIndex struct {
 	dense  [][]int32
 	sparse map[uint64][]int32
 }
 
-func newLocIndex(p *profile.Profile) locIndex {
+// reset sizes x for p's locations: dense by ID when the IDs are compact, else a map.
+// A dense slice reused from the pool is already cleared (putScratch).
+func (x *locIndex) reset(p *profile.Profile) {
 	var maxID uint64
 	for _, l := range p.Location {
 		maxID = max(maxID, l.ID)
 	}
+	x.sparse = nil
 	if maxID <= uint64(4*len(p.Location)+64) {
-		return locIndex{dense: make([][]int32, maxID+1)}
+		if uint64(cap(x.dense)) > maxID {
+			x.dense = x.dense[:maxID+1]
+		} else {
+			x.dense = make([][]int32, maxID+1)
+		}
+		return
 	}
-	return locIndex{sparse: make(map[uint64][]int32, len(p.Location))}
+	x.dense = nil
+	x.sparse = make(map[uint64][]int32, len(p.Location))
 }
 
 func (x *locIndex) get(id uint64) ([]int32, bool) {
