@@ -162,7 +162,7 @@ func (ms *metricState) dropKeysFor() []dropKey {
 // dropHit is an attribute of the current point that its metric drops:
 // its position in the point and the index of its key in dropKeysFor.
 type dropHit struct {
-	pos, key int32
+	pos, key int
 }
 
 // dropFastPath is the fast path of a point that only loses dropped keys
@@ -628,7 +628,7 @@ func (e *Engine) decide(ms *metricState, attrs pcommon.Map) decision {
 		in += h
 		for j := range keys {
 			if keys[j].key == k {
-				hits = append(hits, dropHit{pos: int32(pos), key: int32(j)})
+				hits = append(hits, dropHit{pos: pos, key: j})
 				break
 			}
 		}

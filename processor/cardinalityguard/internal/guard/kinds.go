@@ -280,6 +280,7 @@ func (k expKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps.Le
 func (k expKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.ExponentialHistogramDataPoint) bool { return f(0) })
 }
+
 func (k expKind) keepFrom(n int)                     { keepFrom(k.dps, n, pmetric.NewExponentialHistogramDataPointSlice) }
 func (k expKind) shapeOf(int) shape                  { return shape{} }
 func (k expKind) matches(int, *shape) (Reason, bool) { return 0, true }
