@@ -114,7 +114,11 @@ func (k numberKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps
 func (k numberKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.NumberDataPoint) bool { return f(0) })
 }
-func (k numberKind) keepFrom(n int)      { keepFrom(k.dps, n, pmetric.NewNumberDataPointSlice) }
+
+func (k numberKind) keepOnly(keep func(int) bool) {
+	keepOnly(k.dps, keep, pmetric.NewNumberDataPointSlice)
+}
+func (k numberKind) inPlace() bool       { return true }
 func (k numberKind) shapeOf(i int) shape { return shape{double: isDouble(k.dps.At(i))} }
 func isDouble(dp pmetric.NumberDataPoint) bool {
 	return dp.ValueType() == pmetric.NumberDataPointValueTypeDouble
@@ -142,6 +146,11 @@ func (k numberKind) matches(i int, s *shape) (Reason, bool) {
 
 func (k numberKind) write(i int, s *shape, v *uint64) {
 	dp := k.dps.At(i)
+	if ex := dp.Exemplars(); ex.Len() > 0 {
+		// A merged point written over its series' first point carries no
+		// exemplar of it (as a new point would not).
+		ex.RemoveIf(func(pmetric.Exemplar) bool { return true })
+	}
 	if s.double {
 		dp.SetDoubleValue(math.Float64frombits(*v))
 	} else {
@@ -151,9 +160,10 @@ func (k numberKind) write(i int, s *shape, v *uint64) {
 
 func (k numberKind) stamp(i int, start, ts uint64, stale bool) {
 	dp := k.dps.At(i)
-	if !k.isGauge {
-		dp.SetStartTimestamp(pcommon.Timestamp(start))
+	if k.isGauge {
+		start = 0 // a merged gauge has no start time
 	}
+	dp.SetStartTimestamp(pcommon.Timestamp(start))
 	dp.SetTimestamp(pcommon.Timestamp(ts))
 	dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(stale))
 }
@@ -201,7 +211,11 @@ func (k histKind) appendPoint() int        { k.dps.AppendEmpty(); return k.dps.L
 func (k histKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.HistogramDataPoint) bool { return f(0) })
 }
-func (k histKind) keepFrom(n int) { keepFrom(k.dps, n, pmetric.NewHistogramDataPointSlice) }
+
+func (k histKind) keepOnly(keep func(int) bool) {
+	keepOnly(k.dps, keep, pmetric.NewHistogramDataPointSlice)
+}
+func (k histKind) inPlace() bool { return false }
 
 func (k histKind) load(i int, v *histVal, h *pointHead) (Reason, bool) {
 	dp := k.dps.At(i)
@@ -281,7 +295,10 @@ func (k expKind) removeIf(f func(int) bool) {
 	k.dps.RemoveIf(func(pmetric.ExponentialHistogramDataPoint) bool { return f(0) })
 }
 
-func (k expKind) keepFrom(n int)                     { keepFrom(k.dps, n, pmetric.NewExponentialHistogramDataPointSlice) }
+func (k expKind) keepOnly(keep func(int) bool) {
+	keepOnly(k.dps, keep, pmetric.NewExponentialHistogramDataPointSlice)
+}
+func (k expKind) inPlace() bool                      { return false }
 func (k expKind) shapeOf(int) shape                  { return shape{} }
 func (k expKind) matches(int, *shape) (Reason, bool) { return 0, true }
 
@@ -306,7 +323,7 @@ func (k expKind) stamp(i int, start, ts uint64, stale bool) {
 	dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(stale))
 }
 
-// pointSlice is what keepFrom needs of a pdata point slice S of points P.
+// pointSlice is what keepOnly needs of a pdata point slice S of points P.
 type pointSlice[S any, P interface{ MoveTo(P) }] interface {
 	Len() int
 	At(i int) P
@@ -314,14 +331,15 @@ type pointSlice[S any, P interface{ MoveTo(P) }] interface {
 	MoveAndAppendTo(dest S)
 }
 
-// keepFrom leaves in dps only its points from n on (the merged outputs,
-// when every point before them was merged into one). RemoveIf would visit
-// and reset each merged point; this moves the few outputs to a new slice
-// and swaps it in, leaving the merged points to the garbage collector.
-func keepFrom[S pointSlice[S, P], P interface{ MoveTo(P) }](dps S, n int, newSlice func() S) {
+// keepOnly leaves in dps only the points for which keep is true. RemoveIf
+// would visit and reset every other point; this moves the few kept ones to
+// a new slice and swaps it in, leaving the rest to the garbage collector.
+func keepOnly[S pointSlice[S, P], P interface{ MoveTo(P) }](dps S, keep func(int) bool, newSlice func() S) {
 	kept := newSlice()
-	for i := n; i < dps.Len(); i++ {
-		dps.At(i).MoveTo(kept.AppendEmpty())
+	for i := range dps.Len() {
+		if keep(i) {
+			dps.At(i).MoveTo(kept.AppendEmpty())
+		}
 	}
 	dps.MoveAndAppendTo(newSlice()) // dps is left empty
 	kept.MoveAndAppendTo(dps)       // into an empty slice: the backing array moves, nothing is copied

@@ -58,8 +58,13 @@ type kind[V any] interface {
 	write(i int, s *shape, v *V)
 	stamp(i int, start, ts uint64, stale bool)
 	removeIf(func(i int) bool)
-	// keepFrom removes the points before n (when all of them were merged).
-	keepFrom(n int)
+	// keepOnly leaves only the points for which keep is true (when few stay).
+	keepOnly(keep func(i int) bool)
+	// inPlace reports whether write and stamp overwrite every part of a
+	// point's value: then the first point of a merged series becomes its
+	// output, edited in place, instead of a new point with its attributes
+	// copied.
+	inPlace() bool
 }
 
 // pointHead is what the merge reads of every point besides its value.
@@ -432,7 +437,8 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		e.countChange(ms, d)
 	}
 	var v V
-	merged := 0
+	reuse := k.inPlace()
+	merged, consumed := 0, 0
 	for o := range outs {
 		out := &outs[o]
 		if out.n == 0 {
@@ -444,8 +450,18 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 			continue
 		}
 		merged += out.n
-		j := k.appendPoint()
-		e.outputAttributes(ms.lim, &e.decisions[out.tmpl], k.attrs(out.tmpl), k.attrs(j))
+		var j int
+		if reuse {
+			// The series' first point becomes its output.
+			j = out.tmpl
+			e.editAttributes(ms.lim, &e.decisions[j], k.attrs(j))
+			e.decisions[j].merged = false // stays
+			consumed += out.n - 1
+		} else {
+			j = k.appendPoint()
+			e.outputAttributes(ms.lim, &e.decisions[out.tmpl], k.attrs(out.tmpl), k.attrs(j))
+			consumed += out.n
+		}
 		start, ts := out.start, out.ts
 		stale := !out.has
 		if a := out.agg; a != nil {
@@ -463,12 +479,16 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 		k.stamp(j, start, ts, stale)
 	}
 	e.stats.Merged += int64(merged)
-	if merged == n {
-		k.keepFrom(n)
-		return
+	switch total := k.len(); {
+	case consumed == 0:
+	case 8*(total-consumed) <= total:
+		// Few points stay (the outputs, say): move them to a fresh slice
+		// rather than have RemoveIf visit and reset every merged point.
+		k.keepOnly(func(i int) bool { return i >= n || !e.decisions[i].merged })
+	default:
+		e.removeIdx = 0
+		k.removeIf(func(int) bool { return e.consumedNext() })
 	}
-	e.removeIdx = 0
-	k.removeIf(func(int) bool { return e.consumedNext() })
 }
 
 // passThrough leaves a point as it came: max_series_total has no room to

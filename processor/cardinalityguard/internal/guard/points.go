@@ -43,24 +43,26 @@ func pointAttributes(m pmetric.Metric, i int) pcommon.Map {
 // outputAttributes writes into dst the attributes of the merged series that
 // point src (with decision d) belongs to.
 func (e *Engine) outputAttributes(lim *Limits, d *decision, src, dst pcommon.Map) {
+	src.CopyTo(dst)
+	e.editAttributes(lim, d, dst)
+}
+
+// editAttributes turns the attributes of a point (with decision d) into
+// those of the merged series it belongs to, in place.
+func (e *Engine) editAttributes(lim *Limits, d *decision, attrs pcommon.Map) {
 	if d.seriesOverflow {
-		dst.EnsureCapacity(1 + len(lim.Protected))
-		if d.outHash != overflowHash {
-			for _, k := range lim.Protected {
-				if v, ok := src.Get(k); ok {
-					v.CopyTo(dst.PutEmpty(k))
-				}
-			}
-		}
-		dst.PutBool(OverflowAttribute, true)
+		// The overflow series keeps only the protected labels (none when
+		// they were collapsed too).
+		keepProtected := d.outHash != overflowHash
+		attrs.RemoveIf(func(k string, _ pcommon.Value) bool { return !keepProtected || !lim.isProtected(k) })
+		attrs.PutBool(OverflowAttribute, true)
 		return
 	}
-	src.CopyTo(dst)
 	for _, ed := range e.edits[d.editLo:d.editHi] {
 		if ed.overflow {
-			dst.PutStr(ed.key, lim.OverflowValue)
+			attrs.PutStr(ed.key, lim.OverflowValue)
 		} else {
-			dst.Remove(ed.key)
+			attrs.Remove(ed.key)
 		}
 	}
 }
