@@ -7,7 +7,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"runtime"
 	rpprof "runtime/pprof"
@@ -21,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 )
 
 // TestDefaultKeepaliveKeepsEveryTargetsConnections scrapes 200 targets on distinct
@@ -102,23 +102,16 @@ func TestDefaultKeepaliveKeepsEveryTargetsConnections(t *testing.T) {
 // receiver, while the target keeps running.
 func TestShutdownClosesKeptConnections(t *testing.T) {
 	var open atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := pproftest.Loopback(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_ = rpprof.Lookup("goroutine").WriteTo(w, 0)
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+	}), func(_ net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:
 			open.Add(1)
 		case http.StateClosed, http.StateHijacked:
 			open.Add(-1)
 		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
+	})
 
 	cfg := testConfig(TargetConfig{Endpoint: srv.URL, Profiles: []string{"goroutine", "heap"}})
 	r := start(t, cfg, receivertestSettings(), true, false)

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pprofile"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/reuse"
 )
 
 // Attribute keys written by the converter.
@@ -294,7 +295,7 @@ func (c *profileConv) mapIDs() {
 func (c *profileConv) release() {
 	ps := c.perSample
 	c.perSample = nil
-	if ps == nil || cap(ps.stacks) > maxPooledSamples {
+	if ps == nil || cap(ps.stacks) > reuse.MaxPooled {
 		return
 	}
 	clear(ps.attrIdx) // the attribute slices are the Builder's: drop them
@@ -310,26 +311,14 @@ type perSample struct {
 	built   []bool
 }
 
-// maxPooledSamples bounds the per-sample slices kept in the pool.
-const maxPooledSamples = 1 << 16
-
 var perSamplePool = sync.Pool{New: func() any { return new(perSample) }}
 
 // reset sizes every slice to n zero entries.
 func (ps *perSample) reset(n int) {
-	ps.stacks = zeroed(ps.stacks, n)
-	ps.attrIdx = zeroed(ps.attrIdx, n)
-	ps.links = zeroed(ps.links, n)
-	ps.built = zeroed(ps.built, n)
-}
-
-func zeroed[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	s = s[:n]
-	clear(s)
-	return s
+	ps.stacks = reuse.Zeroed(ps.stacks, n)
+	ps.attrIdx = reuse.Zeroed(ps.attrIdx, n)
+	ps.links = reuse.Zeroed(ps.links, n)
+	ps.built = reuse.Zeroed(ps.built, n)
 }
 
 // mapping returns the dictionary index of m, adding it on first use (index 0 is the

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/reuse"
 )
 
 // Result is the delta of one profile against its predecessor.
@@ -188,10 +190,6 @@ const prime = 0x100000001b3
 
 var keyerPool = sync.Pool{New: func() any { return &keyer{fn: map[uint64]uint64{}} }}
 
-// maxPooled bounds the entries a pooled keyer keeps, so that one huge profile does not
-// leave a huge keyer in the pool.
-const maxPooled = 1 << 16
-
 func newKeyer(seed maphash.Seed, p *profile.Profile) *keyer {
 	k := keyerPool.Get().(*keyer)
 	k.seed = seed
@@ -203,8 +201,8 @@ func newKeyer(seed maphash.Seed, p *profile.Profile) *keyer {
 	}
 	k.locs = nil
 	if maxID <= uint64(4*len(p.Location)+64) {
-		k.dense = zeroed(k.dense, int(maxID)+1)
-		k.done = zeroed(k.done, int(maxID)+1)
+		k.dense = reuse.Zeroed(k.dense, int(maxID)+1)
+		k.done = reuse.Zeroed(k.done, int(maxID)+1)
 	} else {
 		k.dense, k.done = nil, nil
 		k.locs = make(map[uint64]locHash, len(p.Location))
@@ -213,21 +211,12 @@ func newKeyer(seed maphash.Seed, p *profile.Profile) *keyer {
 }
 
 func (k *keyer) release() {
-	if len(k.fn) > maxPooled || cap(k.dense) > maxPooled || cap(k.first) > maxPooled || cap(k.rowKeys) > maxPooled {
+	if len(k.fn) > reuse.MaxPooled || cap(k.dense) > reuse.MaxPooled || cap(k.first) > reuse.MaxPooled || cap(k.rowKeys) > reuse.MaxPooled {
 		return
 	}
 	clear(k.fn)
 	k.locs = nil
 	keyerPool.Put(k)
-}
-
-func zeroed[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	s = s[:n]
-	clear(s)
-	return s
 }
 
 func mix(x uint64) uint64 {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,18 +128,11 @@ func TestKeptConnectionsStaySound(t *testing.T) {
 			_, _ = w.Write(bytes.Repeat([]byte{0xff}, size))
 		})
 	}
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+	srv := pproftest.Loopback(t, mux, func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Add(1)
 		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
+	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 10}}
 	defer client.CloseIdleConnections()
 

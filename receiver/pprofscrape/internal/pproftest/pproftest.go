@@ -140,10 +140,13 @@ func gzipBomb() []byte {
 }
 
 // Loopback starts h on 127.0.0.1 (only: no fallback to another address) and
-// closes it when the test ends.
-func Loopback(tb testing.TB, h http.Handler) *httptest.Server {
+// closes it when the test ends. connState, if given, is the server's ConnState hook.
+func Loopback(tb testing.TB, h http.Handler, connState ...func(net.Conn, http.ConnState)) *httptest.Server {
 	tb.Helper()
 	srv := httptest.NewUnstartedServer(h)
+	for _, f := range connState {
+		srv.Config.ConnState = f
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
 	srv.Listener.Close()

@@ -15,6 +15,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
+	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/reuse"
 )
 
 // Entry is one function's value.
@@ -189,10 +190,6 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{nodes: map[string]int32{}} }}
 
-// maxPooled bounds what a pooled scratch keeps (entries of its slices), so that one
-// huge profile does not leave a huge scratch in the pool.
-const maxPooled = 1 << 16
-
 func getScratch(p *profile.Profile) *scratch {
 	sc := scratchPool.Get().(*scratch)
 	sc.locs.reset(p)
@@ -202,7 +199,7 @@ func getScratch(p *profile.Profile) *scratch {
 }
 
 func putScratch(sc *scratch) {
-	if len(sc.nodes) > maxPooled || cap(sc.store) > maxPooled || cap(sc.backing) > maxPooled || len(sc.locs.dense) > maxPooled || cap(sc.entries) > maxPooled {
+	if len(sc.nodes) > reuse.MaxPooled || cap(sc.store) > reuse.MaxPooled || cap(sc.backing) > reuse.MaxPooled || len(sc.locs.dense) > reuse.MaxPooled || cap(sc.entries) > reuse.MaxPooled {
 		return
 	}
 	clear(sc.nodes)
