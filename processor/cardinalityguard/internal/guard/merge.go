@@ -275,7 +275,9 @@ type batchOut[V any] struct {
 }
 
 // mergePoints merges the points that e.decisions mark as merged into one
-// point per output series, appended to the metric, and removes them.
+// point per output series and removes the others: the output is the
+// series' first point rewritten in place (kinds whose writers overwrite a
+// whole point: numbers), or a new point appended to the metric.
 func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 	n := k.len()
 	// The output series of this call, in the order they first came, and
@@ -400,9 +402,9 @@ func mergePoints[V any](e *Engine, ms *metricState, k kind[V], mode mergeMode) {
 					k.set(&m.val, &zero)
 				}
 				if !fixedWeight {
-					d := k.weight(&m.val) - old
-					e.total += d
-					a.weight += d
+					dw := k.weight(&m.val) - old
+					e.total += dw
+					a.weight += dw
 				}
 				m.start, m.ts = fs|nf<<nfShift, ts
 			}
