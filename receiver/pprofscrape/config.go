@@ -331,6 +331,16 @@ func (cfg *Config) limits() fetch.Limits {
 	}
 }
 
+// trackedConns is how many connections the receiver remembers to close on Shutdown: those
+// the client may keep idle (maxIdle; 0, no global cap, counts as the default cap) plus one
+// per profile type of each scrape in flight.
+func (cfg *Config) trackedConns(maxIdle int) int {
+	if maxIdle <= 0 {
+		maxIdle = defaultMaxIdleConns
+	}
+	return maxIdle + cfg.MaxConcurrentScrapes*len(profiletype.Names)
+}
+
 // connLifetime is how long after its last use a connection of the receiver's client can
 // still be open: a request holds it at most timeout, then it idles at most
 // idle_conn_timeout (with no idle timeout, the client reuses a target's connections every

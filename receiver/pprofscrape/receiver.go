@@ -155,7 +155,10 @@ func (r *pprofReceiver) Start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	r.tel = tel
-	r.conns = fetch.NewConns(r.cfg.connLifetime())
+	if ka := r.cfg.ClientConfig.Keepalive.Get(); ka != nil {
+		// Without keep-alive every connection closes after its request: nothing to track.
+		r.conns = fetch.NewConns(r.cfg.connLifetime(), r.cfg.trackedConns(ka.MaxIdleConns))
+	}
 	r.scheduler = scrape.New(scrape.Settings{
 		Targets:             r.targets(),
 		Interval:            r.cfg.CollectionInterval,
@@ -194,6 +197,10 @@ func (r *pprofReceiver) Shutdown(ctx context.Context) error {
 	err := r.scheduler.Shutdown(ctx)
 	// The connections kept between scrapes (keepalive) end with the receiver.
 	r.conns.Close()
+	if n := r.conns.Untracked(); n > 0 {
+		r.set.Logger.Info("Some kept connections were not tracked (more than max_idle_conns plus those in flight) and close with idle_conn_timeout instead of now",
+			zap.Int64("untracked_connections", n))
+	}
 	r.tel.Shutdown()
 	return err
 }

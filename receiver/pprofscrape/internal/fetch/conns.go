@@ -19,18 +19,24 @@ import (
 type Conns struct {
 	// forget: a connection unused this long has been closed by the transport already.
 	forget time.Duration
-	trace  *httptrace.ClientTrace
+	// limit bounds the connections remembered.
+	limit int
+	trace *httptrace.ClientTrace
 
-	mu     sync.Mutex
-	used   map[net.Conn]time.Time
-	pruned time.Time
-	closed bool
+	mu        sync.Mutex
+	used      map[net.Conn]time.Time
+	pruned    time.Time
+	closed    bool
+	untracked int64
 }
 
 // NewConns returns a Conns that forgets a connection unused for forget (the client's
-// idle timeout plus the longest a request holds its connection).
-func NewConns(forget time.Duration) *Conns {
-	c := &Conns{forget: forget, used: map[net.Conn]time.Time{}, pruned: time.Now()}
+// idle timeout plus the longest a request holds its connection) and remembers at most
+// limit connections (those the client may keep plus those in flight): past it, a new
+// connection is not remembered but counted (Untracked); it then closes with its idle
+// timeout rather than on Close.
+func NewConns(forget time.Duration, limit int) *Conns {
+	c := &Conns{forget: forget, limit: max(limit, 1), used: map[net.Conn]time.Time{}, pruned: time.Now()}
 	c.trace = &httptrace.ClientTrace{GotConn: c.got}
 	return c
 }
@@ -51,16 +57,37 @@ func (c *Conns) got(info httptrace.GotConnInfo) {
 		_ = info.Conn.Close() // a request that raced Close
 		return
 	}
-	c.used[info.Conn] = now
-	if now.Sub(c.pruned) < c.forget {
-		return
+	if _, ok := c.used[info.Conn]; !ok && len(c.used) >= c.limit {
+		c.prune(now)
+		if len(c.used) >= c.limit {
+			c.untracked++
+			return
+		}
 	}
+	c.used[info.Conn] = now
+	if now.Sub(c.pruned) >= c.forget {
+		c.prune(now)
+	}
+}
+
+// prune forgets the connections unused for forget.
+func (c *Conns) prune(now time.Time) {
 	for conn, last := range c.used {
 		if now.Sub(last) >= c.forget {
 			delete(c.used, conn)
 		}
 	}
 	c.pruned = now
+}
+
+// Untracked is the number of connections not remembered because limit was reached.
+func (c *Conns) Untracked() int64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.untracked
 }
 
 // Len is the number of connections remembered.
@@ -73,6 +100,9 @@ func (c *Conns) Len() int {
 // Close closes every connection remembered, and any a request gets afterwards. Call it
 // once no request is in flight any more.
 func (c *Conns) Close() {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true

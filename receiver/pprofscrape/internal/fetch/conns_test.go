@@ -22,7 +22,7 @@ func TestConnsClosesKeptConnections(t *testing.T) {
 	srv := pproftest.NewServer(t)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	conns := NewConns(time.Hour)
+	conns := NewConns(time.Hour, 10)
 	get := func(c *Conns) {
 		t.Helper()
 		res, err := Get(c.Trace(context.Background()), client, srv.URL+"/debug/pprof/goroutine", 1<<20, nil)
@@ -39,7 +39,7 @@ func TestConnsClosesKeptConnections(t *testing.T) {
 	get(nil) // the closed connections are not handed out again
 	assert.Zero(t, conns.Len())
 
-	short := NewConns(50 * time.Millisecond)
+	short := NewConns(50*time.Millisecond, 10)
 	get(short)
 	assert.Equal(t, 1, short.Len())
 	time.Sleep(100 * time.Millisecond)
@@ -47,4 +47,13 @@ func TestConnsClosesKeptConnections(t *testing.T) {
 	get(short) // a new connection; the old one is forgotten
 	assert.Equal(t, 1, short.Len())
 	short.Close()
+
+	// At its limit Conns remembers no more, and counts what it did not remember.
+	one := NewConns(time.Hour, 1)
+	get(one)
+	client.CloseIdleConnections()
+	get(one) // a second connection while the first is still remembered
+	assert.Equal(t, 1, one.Len())
+	assert.Equal(t, int64(1), one.Untracked())
+	one.Close()
 }
