@@ -20,7 +20,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pprofile"
 
-	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/metadatatest"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/pproftest"
 )
@@ -93,36 +92,28 @@ type gdpProfile struct {
 func gdpProfiles(pd pprofile.Profiles, through map[string][]string) (map[string]map[string]gdpProfile, map[string][]string) {
 	out := map[string]map[string]gdpProfile{}
 	order := map[string][]string{}
-	dict := pd.Dictionary()
-	for _, rp := range pd.ResourceProfiles().All() {
-		for _, sp := range rp.ScopeProfiles().All() {
-			for _, p := range sp.Profiles().All() {
-				attrs, _ := pprofile.FromAttributeIndices(dict.AttributeTable(), p, dict)
-				typ, _ := attrs.Get(convert.AttrProfileType)
-				st := dict.StringTable().At(int(p.SampleType().TypeStrindex()))
-				g := gdpProfile{unit: dict.StringTable().At(int(p.SampleType().UnitStrindex()))}
-				for _, s := range p.Samples().All() {
-					var v int64
-					for _, x := range s.Values().All() {
-						v += x
-					}
-					g.total += v
-					for _, fn := range through[typ.Str()] {
-						if stackThrough(dict, s, fn) {
-							g.through += v
-							g.throughCount++
-							break
-						}
-					}
+	eachProfile(pd, func(typ, st string, p pprofile.Profile, dict pprofile.ProfilesDictionary) {
+		g := gdpProfile{unit: dict.StringTable().At(int(p.SampleType().UnitStrindex()))}
+		for _, s := range p.Samples().All() {
+			var v int64
+			for _, x := range s.Values().All() {
+				v += x
+			}
+			g.total += v
+			for _, fn := range through[typ] {
+				if stackThrough(dict, s, fn) {
+					g.through += v
+					g.throughCount++
+					break
 				}
-				if out[typ.Str()] == nil {
-					out[typ.Str()] = map[string]gdpProfile{}
-				}
-				out[typ.Str()][st] = g
-				order[typ.Str()] = append(order[typ.Str()], st+"/"+g.unit)
 			}
 		}
-	}
+		if out[typ] == nil {
+			out[typ] = map[string]gdpProfile{}
+		}
+		out[typ][st] = g
+		order[typ] = append(order[typ], st+"/"+g.unit)
+	})
 	return out, order
 }
 

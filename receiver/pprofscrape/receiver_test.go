@@ -91,18 +91,26 @@ func start(t *testing.T, cfg *Config, set receiver.Settings, withProfiles, withM
 	return r
 }
 
-func profileTypes(pd pprofile.Profiles) map[string][]string {
-	out := map[string][]string{}
+// eachProfile calls fn with every profile of pd, its profile type (the
+// pprof.profile.type attribute) and its sample type.
+func eachProfile(pd pprofile.Profiles, fn func(typ, sampleType string, p pprofile.Profile, dict pprofile.ProfilesDictionary)) {
 	dict := pd.Dictionary()
 	for _, rp := range pd.ResourceProfiles().All() {
 		for _, sp := range rp.ScopeProfiles().All() {
 			for _, p := range sp.Profiles().All() {
 				attrs, _ := pprofile.FromAttributeIndices(dict.AttributeTable(), p, dict)
 				typ, _ := attrs.Get(convert.AttrProfileType)
-				out[typ.Str()] = append(out[typ.Str()], dict.StringTable().At(int(p.SampleType().TypeStrindex())))
+				fn(typ.Str(), dict.StringTable().At(int(p.SampleType().TypeStrindex())), p, dict)
 			}
 		}
 	}
+}
+
+func profileTypes(pd pprofile.Profiles) map[string][]string {
+	out := map[string][]string{}
+	eachProfile(pd, func(typ, st string, _ pprofile.Profile, _ pprofile.ProfilesDictionary) {
+		out[typ] = append(out[typ], st)
+	})
 	return out
 }
 
