@@ -10,14 +10,18 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	rpprof "runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
@@ -107,8 +111,11 @@ func captureProfiles(b *testing.B) map[string][]byte {
 // heap and goroutine profiles at a 5 s interval, both signals into nop consumers, and
 // reports the CPU this process (the receiver) used per wall second ("cores") over four
 // steady-state intervals. The targets run in a child process, each on its own 127.0.0.1
-// port; their CPU is reported apart ("targets-cores"). Self-telemetry metrics go to an
-// SDK meter provider; traces are off, as in a collector without trace processors.
+// port; their CPU is reported apart ("targets-cores"). "parse-only-cores" is the same-run
+// reference: profile.Parse alone of what was scraped, on this machine, now; the runtime's
+// GC estimates and the bytes allocated per target scrape say how much of "cores" is the
+// garbage collector. Self-telemetry metrics go to an SDK meter provider; traces are off,
+// as in a collector without trace processors.
 func BenchmarkThousandTargets(b *testing.B) {
 	targets := 1000
 	if testing.Short() {
@@ -179,9 +186,9 @@ func BenchmarkThousandTargets(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		startCPU, startWall := cputime.Process(), time.Now()
+		startCPU, startWall, startRT := cputime.Process(), time.Now(), readRuntimeCPU()
 		time.Sleep(4 * cfg.CollectionInterval)
-		usedCPU, wall := (cputime.Process() - startCPU).Seconds(), time.Since(startWall).Seconds()
+		usedCPU, wall, rt := (cputime.Process() - startCPU).Seconds(), time.Since(startWall).Seconds(), readRuntimeCPU().sub(startRT)
 		endTargets, err := child.cpu()
 		if err != nil {
 			b.Fatal(err)
@@ -200,6 +207,9 @@ func BenchmarkThousandTargets(b *testing.B) {
 		if m, err := tt.GetMetric("otelcol_receiver_pprofscrape_scrape_errors"); err == nil {
 			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
 				failed += dp.Value
+				reason, _ := dp.Attributes.Value("reason")
+				typ, _ := dp.Attributes.Value("profile.type")
+				b.Logf("%d errors: reason %s, profile type %s", dp.Value, reason.String(), typ.String())
 			}
 		}
 		_ = tt.Shutdown(context.Background())
@@ -213,7 +223,77 @@ func BenchmarkThousandTargets(b *testing.B) {
 		b.ReportMetric(float64(profileSamples.Load())/wall, "samples/s")
 		b.ReportMetric(float64(metricPoints.Load())/wall, "points/s")
 		b.ReportMetric(usedCPU/wall, "cores")
+		// The same-run reference: what parsing the scraped profiles alone costs on this
+		// machine now (profile.Parse of the three canned bodies once per target scrape at
+		// the rate measured, without its garbage collection), so that figures from
+		// machines of different speed, or from one machine at different times, compare.
+		if ref := parseOnlyCPU(b, canned) * time.Duration(scrapes.Load()); ref > 0 {
+			refCores := ref.Seconds() / wall
+			b.ReportMetric(refCores, "parse-only-cores")
+			b.ReportMetric(usedCPU/wall/refCores, "cores/parse-only")
+		}
 		b.ReportMetric(usedCPU, "cpu-s")
 		b.ReportMetric((endTargets-startTargets).Seconds()/wall, "targets-cores")
+		// Where the runtime says the CPU went (its estimate, in P-seconds): all of the
+		// garbage collector's work, and of it the marking done by idle-priority workers on
+		// Ps that had nothing else to run (on a busy node, or with GOMAXPROCS=1, there are
+		// few such Ps). And the bytes allocated per target scrape, which drive the GC.
+		b.ReportMetric(rt.gc/wall, "gc-cores")
+		b.ReportMetric(rt.idleMark/wall, "gc-idle-mark-cores")
+		if n := scrapes.Load(); n > 0 {
+			b.ReportMetric(rt.allocBytes/float64(n)/1024, "alloc-KiB/scrape")
+		}
 	}
+}
+
+// parseOnlyCPU is the CPU one profile.Parse of each canned profile takes, the garbage
+// collector left out (it is off while parsing, so that the figure does not depend on the
+// heap the receiver left behind): the fastest of three rounds of 100, with the receiver
+// stopped. It measures the machine's speed at the work the receiver cannot avoid.
+func parseOnlyCPU(b *testing.B, canned map[string][]byte) time.Duration {
+	const batches, rounds = 3, 100
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	best := time.Duration(math.MaxInt64)
+	for range batches {
+		start := cputime.Process()
+		for range rounds {
+			for _, data := range canned {
+				if _, err := profile.Parse(bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		best = min(best, (cputime.Process()-start)/rounds)
+		runtime.GC()
+	}
+	return best
+}
+
+// runtimeCPU is a reading of the runtime's CPU estimates (P-seconds) and allocated bytes.
+type runtimeCPU struct{ gc, idleMark, allocBytes float64 }
+
+var runtimeCPUMetrics = []string{"/cpu/classes/gc/total:cpu-seconds", "/cpu/classes/gc/mark/idle:cpu-seconds", "/gc/heap/allocs:bytes"}
+
+func readRuntimeCPU() runtimeCPU {
+	samples := make([]metrics.Sample, len(runtimeCPUMetrics))
+	for i, name := range runtimeCPUMetrics {
+		samples[i].Name = name
+	}
+	metrics.Read(samples)
+	value := func(s metrics.Sample) float64 {
+		switch s.Value.Kind() {
+		case metrics.KindFloat64:
+			return s.Value.Float64()
+		case metrics.KindUint64:
+			return float64(s.Value.Uint64())
+		default:
+			return 0
+		}
+	}
+	return runtimeCPU{gc: value(samples[0]), idleMark: value(samples[1]), allocBytes: value(samples[2])}
+}
+
+func (r runtimeCPU) sub(o runtimeCPU) runtimeCPU {
+	return runtimeCPU{gc: r.gc - o.gc, idleMark: r.idleMark - o.idleMark, allocBytes: r.allocBytes - o.allocBytes}
 }
