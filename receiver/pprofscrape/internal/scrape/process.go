@@ -122,6 +122,9 @@ func (s *Scheduler) process(sctx context.Context, t *targetState, results []fetc
 			p, err = Parse(r.res.Data)
 		}
 		r.free() // the parsed profile owns copies of everything it needs
+		if errors.Is(sctx.Err(), context.Canceled) {
+			return // Shutdown, not the target: runScrape delivers nothing of this scrape
+		}
 		if err == nil && sctx.Err() != nil {
 			p, err = nil, &fetch.Error{Reason: fetch.ReasonTimeout, Err: fmt.Errorf("parsing outlasted the timeout: %w", sctx.Err())}
 		}

@@ -112,6 +112,10 @@ type Scheduler struct {
 
 	// statusMu guards every target's status.
 	statusMu sync.Mutex
+
+	// beforeProcess, when set (tests), runs once a scrape's bodies are in, before they
+	// are decoded.
+	beforeProcess func()
 }
 
 // New returns a scheduler; nothing runs before Start.
@@ -309,8 +313,8 @@ type fetched struct {
 // runScrape fetches every profile type of t, then decodes, parses and converts them
 // under one of the max_concurrent_parses slots, all of it within one timeout, and
 // delivers the Result while it still holds that slot. ran is false when ctx ended (the
-// requests were cancelled: nothing to report); a scrape refused for want of a
-// concurrency slot is returned undelivered.
+// requests, or the decoding, were cancelled: nothing to report); a scrape refused for want
+// of a concurrency slot is returned undelivered.
 func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlot) (res Result, ran bool) {
 	started := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, s.set.Timeout)
@@ -354,7 +358,15 @@ func (s *Scheduler) runScrape(ctx context.Context, t *targetState, slot *lazySlo
 			}
 		}
 	}
+	if s.beforeProcess != nil {
+		s.beforeProcess()
+	}
 	res = s.processSafely(sctx, t, results)
+	if ctx.Err() != nil {
+		// Shutdown began while the scrape was decoded, parsed or converted: what it cut
+		// short is not the target's failure, and nothing more goes out.
+		return Result{}, false
+	}
 	s.record(t, &res, started, time.Since(started))
 	s.deliver(ctx, &res)
 	return res, true

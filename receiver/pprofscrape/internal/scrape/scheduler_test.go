@@ -23,7 +23,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pprofile"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
@@ -134,6 +137,38 @@ func TestConcurrencyLimitRefusesAndCounts(t *testing.T) {
 func TestShutdownWithoutStart(t *testing.T) {
 	s, _ := newTestScheduler(t, Settings{MaxConcurrent: 1})
 	require.NoError(t, s.Shutdown(context.Background()))
+}
+
+// TestShutdownDuringProcessingDeliversNothing: a scrape whose bodies are in when
+// Shutdown begins is cut short while it is decoded; that is the collector stopping, not
+// the target failing, so nothing of it is delivered, recorded or logged as a failure
+// (it used to be reported as a "timeout: parsing outlasted the timeout: context
+// canceled" and an "http: context canceled" error, counted by the benchmark as errors).
+func TestShutdownDuringProcessingDeliversNothing(t *testing.T) {
+	body, err := fs.ReadFile(golden, "goroutine_1.pb")
+	require.NoError(t, err)
+	srv := servePprof(t, body)
+	s, rep := newTestScheduler(t, Settings{
+		Targets:  []Target{{Endpoint: srv.URL, Types: []string{"goroutine", "heap"}}},
+		Interval: time.Minute, Timeout: 10 * time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 1,
+		Profiles: true, NewMetricsBuilder: newMetricsBuilder,
+	})
+	core, logs := observer.New(zapcore.WarnLevel)
+	s.set.Logger = zap.New(core)
+	s.logs = logthrottle.New(s.set.Logger, logEvery, logKeys(s.set.Targets))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	called := 0
+	s.beforeProcess = func() {
+		called++
+		cancel() // Shutdown cancels the loops' context first
+	}
+	_, ran := s.scrapeTarget(ctx, s.targets[0], time.Now().Add(time.Minute))
+	require.Equal(t, 1, called, "the bodies were in")
+	assert.False(t, ran, "cut short by shutdown")
+	assert.Empty(t, rep.results(), "nothing delivered")
+	assert.False(t, s.Status().Targets[0].Scraped, "nothing recorded")
+	assert.Zero(t, logs.Len(), "no failure logged: %v", logs.All())
 }
 
 func TestParseRejects(t *testing.T) {
