@@ -26,7 +26,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/prodscope/prodscope/internal/logthrottle"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/convert"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/delta"
 	"github.com/prodscope/prodscope/receiver/pprofscrape/internal/fetch"
@@ -88,7 +87,9 @@ func newTestScheduler(t *testing.T, set Settings) (*Scheduler, *reports) {
 	t.Helper()
 	rep := &reports{}
 	set.Report = rep.report
-	set.Logger = zap.NewNop()
+	if set.Logger == nil {
+		set.Logger = zap.NewNop()
+	}
 	if set.Limits == (fetch.Limits{}) {
 		set.Limits = testLimits
 	}
@@ -148,14 +149,12 @@ func TestShutdownDuringProcessingDeliversNothing(t *testing.T) {
 	body, err := fs.ReadFile(golden, "goroutine_1.pb")
 	require.NoError(t, err)
 	srv := servePprof(t, body)
+	core, logs := observer.New(zapcore.WarnLevel)
 	s, rep := newTestScheduler(t, Settings{
 		Targets:  []Target{{Endpoint: srv.URL, Types: []string{"goroutine", "heap"}}},
 		Interval: time.Minute, Timeout: 10 * time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 1,
-		Profiles: true, NewMetricsBuilder: newMetricsBuilder,
+		Profiles: true, NewMetricsBuilder: newMetricsBuilder, Logger: zap.New(core),
 	})
-	core, logs := observer.New(zapcore.WarnLevel)
-	s.set.Logger = zap.New(core)
-	s.logs = logthrottle.New(s.set.Logger, logEvery, logKeys(s.set.Targets))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	called := 0

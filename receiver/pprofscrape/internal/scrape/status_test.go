@@ -165,8 +165,8 @@ func TestFailureLogsRateLimitedPerTargetAndProfile(t *testing.T) {
 			{Name: "b", Endpoint: closed.URL + "/b", Types: []string{"goroutine"}},
 		},
 		Interval: time.Minute, Timeout: 5 * time.Second, MaxBodyBytes: 1 << 20, MaxConcurrent: 2,
+		Logger: zap.New(core),
 	})
-	s.logs = logthrottle.New(zap.New(core), logEvery, logKeys(s.set.Targets))
 	assert.Equal(t, 2*logKeysPerProfile+2+logKeysPerProfile+2, logKeys(s.set.Targets))
 	for range 3 {
 		for _, ts := range s.targets {
